@@ -1,0 +1,269 @@
+//! `GET|POST /authorize`: the authorization endpoint (OAuth 2.1 §4.1.1).
+//!
+//! Consent is auto-approved (there is no login: grants are for the configured subject) unless a
+//! tester turned on `deny-consent`. Errors come in two kinds: while the client or its redirect URI
+//! is in doubt, the answer is a 400 page and never a redirect (an open redirector otherwise);
+//! after that, errors go back to the client as a redirect carrying `error` and the `state`.
+
+use std::sync::Arc;
+
+use http::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use sim_http::Response;
+use sim_http::form::Params;
+use sim_http::response::{page, redirect};
+use sim_http::secret::random_token;
+use url::Url;
+
+use crate::endpoints::read_form;
+use crate::pkce::{S256, is_valid_s256_challenge};
+use crate::redirect_uri;
+use crate::router::Facts;
+use crate::state::{Counters, State};
+use crate::store::{AuthCode, Client};
+
+pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
+    let params = if request.method() == Method::POST {
+        read_form(request)
+            .await
+            .map(|(_, params)| params)
+            .map_err(|error| error.to_string())
+    } else {
+        Params::from_query(request.uri()).map_err(|error| error.to_string())
+    };
+    let params = match params {
+        Ok(params) => params,
+        Err(message) => return error_page(facts, &message),
+    };
+    let (client, target) = match client_and_redirect(state, &params) {
+        Ok(found) => found,
+        Err(message) => return error_page(facts, &message),
+    };
+    facts.client(&client.id);
+    let reply = Reply {
+        state,
+        redirect_uri: &target.uri,
+        client_state: params.single("state"),
+    };
+    match authorize(state, &params, &client, &target) {
+        Ok(code) => {
+            Counters::bump(&state.counters.authorizations);
+            reply.send(&[("code", &code)])
+        }
+        Err((error, description)) => {
+            if error == "access_denied" {
+                Counters::bump(&state.counters.consent_denials);
+            }
+            facts.error = error;
+            reply.send(&[("error", error), ("error_description", &description)])
+        }
+    }
+}
+
+/// Where the code goes, and whether the client named it.
+struct Target {
+    uri: String,
+    sent: bool,
+}
+
+/// Finds the client and the redirect URI to answer at, or says why there is none to trust.
+fn client_and_redirect(state: &State, params: &Params) -> Result<(Arc<Client>, Target), String> {
+    let client_id = params
+        .single("client_id")
+        .map_err(|error| error.to_string())?
+        .ok_or("the request has no client_id")?;
+    let client = state
+        .store
+        .client(client_id)
+        .ok_or_else(|| format!("unknown client_id '{client_id}': register the client first"))?;
+    let target = match params
+        .single("redirect_uri")
+        .map_err(|error| error.to_string())?
+    {
+        Some(requested) => {
+            if !client
+                .redirect_uris
+                .iter()
+                .any(|registered| redirect_uri::matches(registered, requested))
+            {
+                return Err(format!(
+                    "redirect_uri '{requested}' is not registered for this client; refusing to \
+                     redirect there"
+                ));
+            }
+            Target {
+                uri: requested.to_owned(),
+                sent: true,
+            }
+        }
+        None => match client.redirect_uris.as_slice() {
+            [only] => Target {
+                uri: only.clone(),
+                sent: false,
+            },
+            _ => return Err("redirect_uri is required: the client registered several".into()),
+        },
+    };
+    Ok((client, target))
+}
+
+type Refusal = (&'static str, String);
+
+/// Checks the rest of the request and issues a code.
+fn authorize(
+    state: &State,
+    params: &Params,
+    client: &Client,
+    target: &Target,
+) -> Result<String, Refusal> {
+    let invalid = |description: String| ("invalid_request", description);
+    let single = |name| {
+        params
+            .single(name)
+            .map_err(|error| invalid(error.to_string()))
+    };
+
+    single("state")?;
+    match single("response_type")? {
+        Some("code") => {}
+        Some(other) => {
+            return Err((
+                "unsupported_response_type",
+                format!("response_type '{other}' is not supported; use code"),
+            ));
+        }
+        None => return Err(invalid("missing required parameter 'response_type'".into())),
+    }
+    let challenge = single("code_challenge")?
+        .ok_or_else(|| invalid("code_challenge is required: PKCE with S256".into()))?;
+    match single("code_challenge_method")? {
+        Some(S256) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "code_challenge_method '{other}' is not supported; use S256"
+            )));
+        }
+        // RFC 7636 defaults an absent method to plain, which OAuth 2.1 servers refuse.
+        None => {
+            return Err(invalid(
+                "code_challenge_method is required and must be S256".into(),
+            ));
+        }
+    }
+    if !is_valid_s256_challenge(challenge) {
+        return Err(invalid(
+            "code_challenge is not a base64url SHA-256 digest (43 characters)".into(),
+        ));
+    }
+    let scope = granted_scope(state, single("scope")?)?;
+    let resources = resources(params)?;
+
+    if state.toggles().deny_consent {
+        return Err((
+            "access_denied",
+            "the resource owner denied the request (deny-consent is on)".into(),
+        ));
+    }
+    let now = state.now();
+    if state.store.codes.len() >= state.config.limits.max_codes {
+        state.store.sweep(now);
+        if state.store.codes.len() >= state.config.limits.max_codes {
+            return Err((
+                "temporarily_unavailable",
+                "too many unredeemed authorization codes".into(),
+            ));
+        }
+    }
+    let code = random_token();
+    state.store.codes.insert(
+        code.clone(),
+        AuthCode {
+            client_id: client.id.clone(),
+            redirect_uri: target.uri.clone(),
+            redirect_uri_sent: target.sent,
+            code_challenge: challenge.to_owned(),
+            scope,
+            resources,
+            subject: state.config.subject.clone(),
+            expires_at: now.saturating_add(state.config.code_ttl.as_millis() as u64),
+        },
+    );
+    Ok(code)
+}
+
+/// The scope to grant: the one asked for if every part is known, all scopes if none was asked.
+pub(crate) fn granted_scope(state: &State, requested: Option<&str>) -> Result<String, Refusal> {
+    let Some(requested) = requested else {
+        return Ok(state.all_scopes());
+    };
+    let mut granted: Vec<&str> = Vec::new();
+    for scope in requested.split_whitespace() {
+        if !state.knows_scope(scope) {
+            return Err((
+                "invalid_scope",
+                format!("unknown scope '{scope}'; known: {}", state.all_scopes()),
+            ));
+        }
+        if !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    if granted.is_empty() {
+        return Ok(state.all_scopes());
+    }
+    Ok(granted.join(" "))
+}
+
+/// RFC 8707 resource indicators: absolute URIs without a fragment, possibly several.
+fn resources(params: &Params) -> Result<Vec<String>, Refusal> {
+    params
+        .values("resource")
+        .map(|resource| match Url::parse(resource) {
+            Ok(url) if url.fragment().is_none() => Ok(resource.to_owned()),
+            _ => Err((
+                "invalid_target",
+                format!("resource '{resource}' is not an absolute URI without a fragment"),
+            )),
+        })
+        .collect()
+}
+
+/// Answers the client at its redirect URI, adding `state` and `iss` (RFC 9207) to every answer.
+struct Reply<'a> {
+    state: &'a State,
+    redirect_uri: &'a str,
+    client_state: Result<Option<&'a str>, sim_http::form::FormError>,
+}
+
+impl Reply<'_> {
+    fn send(&self, params: &[(&str, &str)]) -> Response {
+        let Ok(mut url) = Url::parse(self.redirect_uri) else {
+            // Registered URIs are parsed at registration, so this cannot happen; be safe anyway.
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Invalid redirect URI",
+                "the redirect URI cannot be parsed",
+            );
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in params {
+                query.append_pair(name, value);
+            }
+            if let Ok(Some(client_state)) = self.client_state {
+                query.append_pair("state", client_state);
+            }
+            query.append_pair("iss", &self.state.issuer);
+        }
+        redirect(url.as_str())
+    }
+}
+
+fn error_page(facts: &mut Facts, message: &str) -> Response {
+    facts.error = "invalid_request";
+    page(
+        StatusCode::BAD_REQUEST,
+        "Authorization request refused",
+        message,
+    )
+}

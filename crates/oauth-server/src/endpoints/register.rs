@@ -1,0 +1,214 @@
+//! `POST /register`: dynamic client registration (RFC 7591).
+
+use std::sync::Arc;
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{Map, Value};
+use sim_http::Response;
+use sim_http::body::{self, MAX_BODY_BYTES};
+use sim_http::form::{self, has_content_type};
+use sim_http::response::json_no_store;
+use sim_http::secret::random_token;
+
+use crate::config::is_scope_token;
+use crate::error::OAuthError;
+use crate::redirect_uri::check_registrable;
+use crate::router::Facts;
+use crate::state::{Counters, State};
+use crate::store::{AuthMethod, Client};
+
+const SUPPORTED_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
+
+/// Metadata fields that, when present, must be strings (RFC 7591 §2).
+const STRING_FIELDS: [&str; 9] = [
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "jwks_uri",
+    "software_id",
+    "software_version",
+    "application_type",
+];
+
+pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
+    match register(state, request).await {
+        Ok(client) => {
+            facts.client(&client.id);
+            Counters::bump(&state.counters.registrations);
+            json_no_store(StatusCode::CREATED, &client.registration)
+        }
+        Err(error) => {
+            facts.error = error.code();
+            error.into_response()
+        }
+    }
+}
+
+async fn register(state: &State, request: Request<Incoming>) -> Result<Arc<Client>, OAuthError> {
+    let (parts, body) = request.into_parts();
+    if !has_content_type(&parts.headers, "application/json") {
+        return Err(OAuthError::InvalidClientMetadata(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let bytes = body::read(body, MAX_BODY_BYTES).await?;
+    let metadata: Value = form::json(&bytes).map_err(OAuthError::InvalidClientMetadata)?;
+    let Value::Object(mut metadata) = metadata else {
+        return Err(OAuthError::InvalidClientMetadata(
+            "the body must be a JSON object".into(),
+        ));
+    };
+
+    let redirect_uris = redirect_uris(&metadata)?;
+    let auth_method = match metadata.get("token_endpoint_auth_method") {
+        // RFC 7591 §2: the default is client_secret_basic.
+        None | Some(Value::Null) => AuthMethod::ClientSecretBasic,
+        Some(Value::String(name)) => AuthMethod::parse(name).ok_or_else(|| {
+            OAuthError::InvalidClientMetadata(format!(
+                "token_endpoint_auth_method '{name}' is not supported; use none, \
+                 client_secret_basic or client_secret_post"
+            ))
+        })?,
+        Some(_) => return Err(not_a("token_endpoint_auth_method", "string")),
+    };
+    // RFC 7591 §2: by default a client uses the authorization code grant only.
+    let grant_types = string_list(&metadata, "grant_types")?
+        .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
+    if let Some(bad) = grant_types
+        .iter()
+        .find(|grant| !SUPPORTED_GRANTS.contains(&grant.as_str()))
+    {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "grant type '{bad}' is not supported; use authorization_code and refresh_token"
+        )));
+    }
+    if !grant_types
+        .iter()
+        .any(|grant| grant == "authorization_code")
+    {
+        return Err(OAuthError::InvalidClientMetadata(
+            "grant_types must include authorization_code: it is the only way to obtain tokens here"
+                .into(),
+        ));
+    }
+    let response_types =
+        string_list(&metadata, "response_types")?.unwrap_or_else(|| vec!["code".to_owned()]);
+    if response_types != ["code"] {
+        return Err(OAuthError::InvalidClientMetadata(
+            "response_types must be [\"code\"]".into(),
+        ));
+    }
+    for field in STRING_FIELDS {
+        if metadata
+            .get(field)
+            .is_some_and(|value| !value.is_string() && !value.is_null())
+        {
+            return Err(not_a(field, "string"));
+        }
+    }
+    string_list(&metadata, "contacts")?;
+    match metadata.get("scope") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(scope)) if scope.split(' ').all(is_scope_token) => {}
+        Some(_) => {
+            return Err(OAuthError::InvalidClientMetadata(
+                "scope must be a space-separated list of scope tokens".into(),
+            ));
+        }
+    }
+
+    if state.store.clients.len() >= state.config.limits.max_clients {
+        return Err(OAuthError::TemporarilyUnavailable(format!(
+            "the client registry is full ({} clients); POST /control/reset to clear it",
+            state.config.limits.max_clients
+        )));
+    }
+
+    let id = random_token();
+    let secret = (auth_method != AuthMethod::None).then(random_token);
+    metadata.insert("client_id".into(), Value::from(id.clone()));
+    metadata.insert(
+        "client_id_issued_at".into(),
+        Value::from(state.clock.now_secs()),
+    );
+    match &secret {
+        Some(secret) => {
+            metadata.insert("client_secret".into(), Value::from(secret.clone()));
+            metadata.insert("client_secret_expires_at".into(), Value::from(0));
+        }
+        None => {
+            metadata.remove("client_secret");
+            metadata.remove("client_secret_expires_at");
+        }
+    }
+    metadata.insert("redirect_uris".into(), Value::from(redirect_uris.clone()));
+    metadata.insert(
+        "token_endpoint_auth_method".into(),
+        Value::from(auth_method.as_str()),
+    );
+    metadata.insert("grant_types".into(), Value::from(grant_types.clone()));
+    metadata.insert("response_types".into(), Value::from(response_types));
+
+    let client = Arc::new(Client {
+        id: id.clone(),
+        secret,
+        auth_method,
+        redirect_uris,
+        grant_types,
+        registration: metadata,
+    });
+    state.store.clients.insert(id, Arc::clone(&client));
+    Ok(client)
+}
+
+fn redirect_uris(metadata: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
+    let uris = match metadata.get("redirect_uris") {
+        None | Some(Value::Null) => {
+            return Err(OAuthError::InvalidRedirectUri(
+                "redirect_uris is required for the authorization code grant".into(),
+            ));
+        }
+        Some(Value::Array(uris)) if !uris.is_empty() => uris,
+        Some(_) => {
+            return Err(OAuthError::InvalidRedirectUri(
+                "redirect_uris must be a non-empty array of URIs".into(),
+            ));
+        }
+    };
+    uris.iter()
+        .map(|uri| {
+            let uri = uri.as_str().ok_or_else(|| {
+                OAuthError::InvalidRedirectUri("every redirect URI must be a string".into())
+            })?;
+            check_registrable(uri).map_err(OAuthError::InvalidRedirectUri)?;
+            Ok(uri.to_owned())
+        })
+        .collect()
+}
+
+/// An optional array of strings.
+fn string_list(
+    metadata: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<Vec<String>>, OAuthError> {
+    match metadata.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| not_a(field, "array of strings"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(not_a(field, "array of strings")),
+    }
+}
+
+fn not_a(field: &str, kind: &str) -> OAuthError {
+    OAuthError::InvalidClientMetadata(format!("{field} must be a {kind}"))
+}

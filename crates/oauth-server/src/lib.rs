@@ -1,0 +1,173 @@
+//! An in-memory OAuth 2.1 authorization server for testing OAuth-protected MCP clients.
+//!
+//! It is exactly as the specs say (RFC 8414 metadata, RFC 7591 registration, PKCE S256, the code
+//! and refresh grants, RFC 7662 introspection, RFC 7009 revocation, RFC 8707 resources, RFC 9207
+//! `iss`) until a tester flips a failure on its `/control` plane: refresh-token rotation, a short
+//! access-token lifetime, revocation, `invalid_grant`, denied consent, a seeded refresh token.
+//!
+//! # Layout
+//! - [`config`]: start-up configuration and its defaults.
+//! - `state` / `store`: toggles, counters and the token maps (all in memory, swept).
+//! - `router`: the `match (method, path)` and the log line; `endpoints/*`: one file per endpoint.
+//! - `error`: the one mapping from an OAuth error to its HTTP answer.
+//! - `pkce`, `redirect_uri`, `client_auth`: the rules each endpoint applies.
+//!
+//! # Example
+//! ```no_run
+//! # async fn run() -> Result<(), oauth_server::Error> {
+//! let server = oauth_server::AuthServer::start(oauth_server::Config::default()).await?;
+//! println!("metadata at {}/.well-known/oauth-authorization-server", server.issuer());
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+
+mod client_auth;
+mod endpoints;
+mod error;
+mod pkce;
+mod redirect_uri;
+mod router;
+mod state;
+mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sim_http::{Clock, ServeOptions};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{Config, Limits};
+pub use error::OAuthError;
+
+use crate::state::State;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the authorization server on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let state = prepare(&listener, config, Clock::new())?;
+    run(listener, state, shutdown).await
+}
+
+fn prepare(listener: &TcpListener, config: Config, clock: Clock) -> Result<Arc<State>, Error> {
+    config.validate()?;
+    let issuer = config.resolve_issuer(listener.local_addr()?.port())?;
+    Ok(Arc::new(State::new(issuer, config, clock)))
+}
+
+async fn run(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let options = ServeOptions {
+        tls: state.config.tls.clone(),
+        max_connections: state.config.limits.max_connections,
+        ..ServeOptions::default()
+    };
+    // The sweeper lives exactly as long as serving does.
+    let sweeper = AbortOnDrop(tokio::spawn(sweep(Arc::clone(&state))));
+    let handler = move |request| router::handle(Arc::clone(&state), request);
+    let served = sim_http::serve(listener, handler, options, shutdown).await;
+    drop(sweeper);
+    Ok(served?)
+}
+
+async fn sweep(state: Arc<State>) {
+    let mut ticks = tokio::time::interval(state.config.sweep_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        state.store.sweep(state.now());
+    }
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A running authorization server. Dropping it stops the server; [`AuthServer::stop`] also waits
+/// for in-flight requests to finish.
+pub struct AuthServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl AuthServer {
+    /// Starts a server on an ephemeral port of 127.0.0.1.
+    pub async fn start(config: Config) -> Result<Self, Error> {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await?, config).await
+    }
+
+    /// Starts a server on a listener the caller bound.
+    pub async fn start_on(listener: TcpListener, config: Config) -> Result<Self, Error> {
+        let addr = listener.local_addr()?;
+        let state = prepare(&listener, config, Clock::new())?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, Arc::clone(&state), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The issuer identifier (also the base URL of every endpoint).
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// The server's clock: move it forward to expire codes and tokens without waiting.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns how serving ended.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The server's shared state: configuration, store, clock, run-time toggles and counters.
+
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sim_http::Clock;
+use sim_http::secret::{random_token, redact};
+
+use crate::config::Config;
+use crate::error::OAuthError;
+use crate::store::{AccessToken, GrantId, RefreshToken, Store};
+
+/// The failure switches a tester flips at run time through `/control`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Toggles {
+    /// A refresh grant returns a new refresh token and the presented one dies.
+    pub rotate_refresh_tokens: bool,
+    /// Lifetime of access tokens issued from now on.
+    pub access_token_ttl_seconds: u64,
+    /// Every refresh grant answers `invalid_grant`.
+    pub invalid_grant: bool,
+    /// `/authorize` answers `access_denied`.
+    pub deny_consent: bool,
+}
+
+/// What happened since start-up (or the last reset), for testers to assert on.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub registrations: AtomicU64,
+    pub authorizations: AtomicU64,
+    pub consent_denials: AtomicU64,
+    pub code_grants: AtomicU64,
+    pub refresh_grants: AtomicU64,
+    pub other_grants: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub token_errors: AtomicU64,
+    pub forced_invalid_grants: AtomicU64,
+    pub introspections: AtomicU64,
+    pub active_introspections: AtomicU64,
+    pub revocations: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Value {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        json!({
+            "registrations": get(&self.registrations),
+            "authorizations": get(&self.authorizations),
+            "consent_denials": get(&self.consent_denials),
+            "token_requests": {
+                "authorization_code": get(&self.code_grants),
+                "refresh_token": get(&self.refresh_grants),
+                "other": get(&self.other_grants),
+            },
+            "tokens_issued": get(&self.tokens_issued),
+            "refreshes": get(&self.refreshes),
+            "token_errors": get(&self.token_errors),
+            "forced_invalid_grants": get(&self.forced_invalid_grants),
+            "introspections": get(&self.introspections),
+            "active_introspections": get(&self.active_introspections),
+            "revocations": get(&self.revocations),
+        })
+    }
+
+    fn reset(&self) {
+        for counter in [
+            &self.registrations,
+            &self.authorizations,
+            &self.consent_denials,
+            &self.code_grants,
+            &self.refresh_grants,
+            &self.other_grants,
+            &self.tokens_issued,
+            &self.refreshes,
+            &self.token_errors,
+            &self.forced_invalid_grants,
+            &self.introspections,
+            &self.active_introspections,
+            &self.revocations,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Who a set of tokens is for and what they allow.
+#[derive(Clone, Debug)]
+pub struct GrantTerms {
+    pub client_id: String,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub subject: String,
+    pub grant: GrantId,
+}
+
+/// What a token response does about the refresh token.
+pub enum RefreshIssue {
+    /// No refresh token (the client is not registered for the refresh grant).
+    None,
+    /// A new refresh token for the grant's full original scope.
+    New {
+        scope: String,
+        resources: Vec<String>,
+    },
+    /// Hand back the one presented (rotation off).
+    Keep(String),
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+pub struct State {
+    pub issuer: String,
+    pub config: Config,
+    pub store: Store,
+    pub clock: Clock,
+    pub counters: Counters,
+    /// The metadata document, serialized once: it never changes while the server runs.
+    pub metadata: Bytes,
+    toggles: RwLock<Toggles>,
+}
+
+impl State {
+    pub fn new(issuer: String, config: Config, clock: Clock) -> Self {
+        let metadata = crate::endpoints::metadata::document(&issuer, &config.scopes);
+        let state = Self {
+            toggles: RwLock::new(Self::initial_toggles(&config)),
+            issuer,
+            config,
+            store: Store::default(),
+            clock,
+            counters: Counters::default(),
+            metadata,
+        };
+        if let Some(token) = state.config.seed_refresh_token.clone() {
+            state.seed_refresh_token(token);
+        }
+        state
+    }
+
+    fn initial_toggles(config: &Config) -> Toggles {
+        Toggles {
+            rotate_refresh_tokens: false,
+            access_token_ttl_seconds: config.access_token_ttl.as_secs(),
+            invalid_grant: false,
+            deny_consent: false,
+        }
+    }
+
+    pub fn toggles(&self) -> Toggles {
+        // A poisoned lock only means a panic elsewhere mid-update of plain `Copy` data.
+        *self
+            .toggles
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn update_toggles(&self, change: impl FnOnce(&mut Toggles)) {
+        change(
+            &mut self
+                .toggles
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now_millis()
+    }
+
+    /// Whether `scope` names only scopes this server grants.
+    pub fn knows_scope(&self, scope: &str) -> bool {
+        scope == "offline_access" || self.config.scopes.iter().any(|known| known == scope)
+    }
+
+    pub fn all_scopes(&self) -> String {
+        self.config.scopes.join(" ")
+    }
+
+    /// Makes `token` a valid refresh token for any client, with every scope.
+    pub fn seed_refresh_token(&self, token: String) {
+        let seeded = RefreshToken {
+            client_id: None,
+            scope: self.all_scopes(),
+            resources: Vec::new(),
+            subject: self.config.subject.clone(),
+            grant: self.store.new_grant(),
+            expires_at: self
+                .now()
+                .saturating_add(self.config.refresh_token_ttl.as_millis() as u64),
+        };
+        self.store.refresh_tokens.insert(token, seeded);
+    }
+
+    /// Issues an access token (and, as asked, a refresh token) under `terms`.
+    pub fn issue_tokens(
+        &self,
+        terms: &GrantTerms,
+        refresh: RefreshIssue,
+    ) -> Result<TokenResponse, OAuthError> {
+        let now = self.now();
+        self.ensure_token_capacity(now)?;
+        let ttl = self.toggles().access_token_ttl_seconds;
+        let access_token = random_token();
+        self.store.access_tokens.insert(
+            access_token.clone(),
+            AccessToken {
+                client_id: terms.client_id.clone(),
+                scope: terms.scope.clone(),
+                resources: terms.resources.clone(),
+                subject: terms.subject.clone(),
+                grant: terms.grant,
+                issued_at: now,
+                expires_at: now.saturating_add(ttl * 1000),
+            },
+        );
+        let refresh_token = match refresh {
+            RefreshIssue::None => None,
+            RefreshIssue::Keep(token) => Some(token),
+            RefreshIssue::New { scope, resources } => {
+                let token = random_token();
+                self.store.refresh_tokens.insert(
+                    token.clone(),
+                    RefreshToken {
+                        client_id: Some(terms.client_id.clone()),
+                        scope,
+                        resources,
+                        subject: terms.subject.clone(),
+                        grant: terms.grant,
+                        expires_at: now
+                            .saturating_add(self.config.refresh_token_ttl.as_millis() as u64),
+                    },
+                );
+                Some(token)
+            }
+        };
+        Counters::bump(&self.counters.tokens_issued);
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            refresh_token,
+            scope: terms.scope.clone(),
+        })
+    }
+
+    fn ensure_token_capacity(&self, now: u64) -> Result<(), OAuthError> {
+        let max = self.config.limits.max_tokens;
+        if self.store.token_count() + 2 > max {
+            self.store.sweep(now);
+            if self.store.token_count() + 2 > max {
+                return Err(OAuthError::TemporarilyUnavailable(format!(
+                    "the token store is full ({max} live tokens); wait for tokens to expire or \
+                     POST /control/reset"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Back to start-up: no clients, codes or tokens (the seed token again, if configured),
+    /// toggles and counters as configured, clock on system time.
+    pub fn reset(&self) {
+        self.store.clear();
+        self.update_toggles(|toggles| *toggles = Self::initial_toggles(&self.config));
+        self.counters.reset();
+        self.clock.reset();
+        if let Some(token) = self.config.seed_refresh_token.clone() {
+            self.seed_refresh_token(token);
+        }
+    }
+
+    /// What `GET /control/state` shows.
+    pub fn snapshot(&self) -> Value {
+        let now = self.now();
+        let store = &self.store;
+        let live_access = store
+            .access_tokens
+            .iter()
+            .filter(|token| token.expires_at > now)
+            .count();
+        let live_refresh = store
+            .refresh_tokens
+            .iter()
+            .filter(|token| token.expires_at > now)
+            .count();
+        let live_codes = store
+            .codes
+            .iter()
+            .filter(|code| code.expires_at > now)
+            .count();
+        json!({
+            "service": "oauth",
+            "issuer": self.issuer,
+            "toggles": self.toggles(),
+            "store": {
+                "clients": store.clients.len(),
+                "codes": live_codes,
+                "access_tokens": live_access,
+                "refresh_tokens": live_refresh,
+            },
+            "counters": self.counters.snapshot(),
+            "scopes": self.config.scopes,
+            "seed_refresh_token": self.config.seed_refresh_token.as_deref().map(redact),
+            "clock": { "offset_seconds": self.clock.offset_millis() / 1000 },
+        })
+    }
+}

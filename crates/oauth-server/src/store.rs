@@ -1,0 +1,235 @@
+//! The in-memory store: clients, authorization codes, access and refresh tokens.
+//!
+//! Each kind lives in its own `DashMap` keyed by the opaque string a client holds. Single-use
+//! semantics (a code redeemed once, a rotated refresh token used once) rest on `remove` being
+//! atomic: of many concurrent redemptions exactly one gets the value. No guard is ever held across
+//! an `.await`.
+//!
+//! Everything that can expire carries `expires_at` in the rig clock's milliseconds; lookups treat
+//! expired entries as absent, and the sweeper removes them so memory stays bounded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use serde_json::{Map, Value};
+
+/// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Self::None),
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// A registered client.
+#[derive(Debug)]
+pub struct Client {
+    pub id: String,
+    /// Present exactly when `auth_method` is a secret method.
+    pub secret: Option<String>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    /// The registration response, returned again as-is if asked: every metadata field the client
+    /// sent, plus what the server assigned.
+    pub registration: Map<String, Value>,
+}
+
+impl Client {
+    pub fn may_use_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|granted| granted == grant_type)
+    }
+}
+
+/// An issued, not yet redeemed authorization code and everything it is bound to.
+#[derive(Clone, Debug)]
+pub struct AuthCode {
+    pub client_id: String,
+    /// The redirect URI the code was delivered to.
+    pub redirect_uri: String,
+    /// Whether `/authorize` was sent `redirect_uri`; if so, `/token` must repeat it.
+    pub redirect_uri_sent: bool,
+    pub code_challenge: String,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub subject: String,
+    pub expires_at: u64,
+}
+
+/// Identifies one authorization (one consent): every token descended from a code, through any
+/// number of refreshes and rotations, shares it. Revoking a grant revokes the whole family.
+pub type GrantId = u64;
+
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    pub client_id: String,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub subject: String,
+    pub grant: GrantId,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefreshToken {
+    /// `None` for a seeded token, which any client may present.
+    pub client_id: Option<String>,
+    /// The scope of the original grant: a refresh may ask for less, never more.
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub subject: String,
+    pub grant: GrantId,
+    pub expires_at: u64,
+}
+
+impl RefreshToken {
+    pub fn usable_by(&self, client_id: &str) -> bool {
+        self.client_id
+            .as_deref()
+            .is_none_or(|owner| owner == client_id)
+    }
+}
+
+/// A code that was redeemed, remembered until it would have expired, so that a replay can be
+/// told apart from a made-up code and the tokens issued from it revoked (OAuth 2.1 §4.1.3).
+#[derive(Clone, Copy, Debug)]
+pub struct RedeemedCode {
+    pub grant: GrantId,
+    pub expires_at: u64,
+}
+
+/// All state. `Arc`ed clients make a lookup a reference-count bump rather than a deep copy.
+#[derive(Debug, Default)]
+pub struct Store {
+    pub clients: DashMap<String, Arc<Client>>,
+    pub codes: DashMap<String, AuthCode>,
+    pub redeemed_codes: DashMap<String, RedeemedCode>,
+    pub access_tokens: DashMap<String, AccessToken>,
+    pub refresh_tokens: DashMap<String, RefreshToken>,
+    next_grant: AtomicU64,
+}
+
+impl Store {
+    pub fn new_grant(&self) -> GrantId {
+        self.next_grant.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn client(&self, id: &str) -> Option<Arc<Client>> {
+        self.clients.get(id).map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// The live access token `token`, if any.
+    pub fn live_access_token(&self, token: &str, now: u64) -> Option<AccessToken> {
+        self.access_tokens
+            .get(token)
+            .filter(|entry| entry.expires_at > now)
+            .map(|entry| entry.clone())
+    }
+
+    /// Revokes every token of a grant.
+    pub fn revoke_grant(&self, grant: GrantId) {
+        self.access_tokens.retain(|_, token| token.grant != grant);
+        self.refresh_tokens.retain(|_, token| token.grant != grant);
+    }
+
+    /// Live tokens of both kinds (expired but unswept ones included: the cap is about memory).
+    pub fn token_count(&self) -> usize {
+        self.access_tokens.len() + self.refresh_tokens.len()
+    }
+
+    /// Removes everything that has expired by `now`.
+    pub fn sweep(&self, now: u64) {
+        self.codes.retain(|_, code| code.expires_at > now);
+        self.redeemed_codes.retain(|_, code| code.expires_at > now);
+        self.access_tokens.retain(|_, token| token.expires_at > now);
+        self.refresh_tokens
+            .retain(|_, token| token.expires_at > now);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.clients.clear();
+        self.codes.clear();
+        self.redeemed_codes.clear();
+        self.access_tokens.clear();
+        self.refresh_tokens.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(grant: GrantId, expires_at: u64) -> AccessToken {
+        AccessToken {
+            client_id: "c".into(),
+            scope: "s".into(),
+            resources: vec![],
+            subject: "u".into(),
+            grant,
+            issued_at: 0,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn expired_tokens_are_absent_and_swept() {
+        let store = Store::default();
+        store.access_tokens.insert("live".into(), access(1, 2_000));
+        store.access_tokens.insert("dead".into(), access(1, 1_000));
+        assert!(store.live_access_token("live", 1_500).is_some());
+        assert!(store.live_access_token("dead", 1_500).is_none());
+        store.sweep(1_500);
+        assert_eq!(store.access_tokens.len(), 1);
+    }
+
+    #[test]
+    fn revoking_a_grant_spares_other_grants() {
+        let store = Store::default();
+        store.access_tokens.insert("a".into(), access(1, u64::MAX));
+        store.access_tokens.insert("b".into(), access(2, u64::MAX));
+        store.revoke_grant(1);
+        assert!(store.access_tokens.contains_key("b"));
+        assert!(!store.access_tokens.contains_key("a"));
+    }
+
+    #[test]
+    fn seeded_refresh_token_is_usable_by_any_client() {
+        let seeded = RefreshToken {
+            client_id: None,
+            scope: "s".into(),
+            resources: vec![],
+            subject: "u".into(),
+            grant: 1,
+            expires_at: u64::MAX,
+        };
+        assert!(seeded.usable_by("anyone"));
+        let owned = RefreshToken {
+            client_id: Some("c1".into()),
+            ..seeded
+        };
+        assert!(owned.usable_by("c1"));
+        assert!(!owned.usable_by("c2"));
+    }
+}

@@ -1,0 +1,142 @@
+//! The guard in front of every `/control` plane.
+//!
+//! The control plane can revoke every token and reset the rig, so it must not be reachable by
+//! whoever else can reach the rig: when a tunnel makes the rig public, it demands a bearer token.
+//! Browsers never get to it either: a cross-origin page could otherwise flip switches with a
+//! simple form post (CSRF) or through DNS rebinding, so any request carrying `Origin` is refused.
+
+use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderValue};
+
+use crate::Response;
+use crate::response::{challenge, plain_error};
+use crate::secret::constant_time_eq;
+
+/// Who may use a control plane.
+#[derive(Clone, Debug, Default)]
+pub struct ControlGuard {
+    token: Option<String>,
+}
+
+impl ControlGuard {
+    /// Open to any non-browser caller: for a rig reachable on loopback only.
+    pub fn open() -> Self {
+        Self { token: None }
+    }
+
+    /// Requires `Authorization: Bearer <token>`.
+    pub fn with_token(token: impl Into<String>) -> Self {
+        Self {
+            token: Some(token.into()),
+        }
+    }
+
+    /// Whether a token is required.
+    pub fn requires_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Admits a request, or says why not.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        if headers.contains_key(header::ORIGIN) {
+            return Err(Refusal::FromBrowser);
+        }
+        let Some(expected) = &self.token else {
+            return Ok(());
+        };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        match presented {
+            Some(token) if constant_time_eq(token, expected) => Ok(()),
+            _ => Err(Refusal::Unauthorized),
+        }
+    }
+}
+
+/// Why the guard turned a request away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request carried `Origin`: it came from a web page.
+    FromBrowser,
+    /// The control token was required and missing or wrong.
+    Unauthorized,
+}
+
+impl Refusal {
+    /// 403 for a browser, 401 with a `Bearer` challenge for a missing or wrong token.
+    pub fn into_response(self) -> Response {
+        match self {
+            Self::FromBrowser => plain_error(
+                StatusCode::FORBIDDEN,
+                "the control plane does not accept requests from browsers (Origin header present)",
+            ),
+            Self::Unauthorized => {
+                let mut response = plain_error(
+                    StatusCode::UNAUTHORIZED,
+                    "the control plane requires Authorization: Bearer <CONTROL_TOKEN>",
+                );
+                let value = challenge("Bearer", &[("realm", "control")]);
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                response
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (header::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn open_guard_admits_plain_callers_but_not_browsers() {
+        let guard = ControlGuard::open();
+        assert!(guard.check(&HeaderMap::new()).is_ok());
+        let refused = guard
+            .check(&headers(&[("origin", "https://evil.example")]))
+            .unwrap_err();
+        assert_eq!(refused, Refusal::FromBrowser);
+        assert_eq!(refused.into_response().status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn token_guard_requires_the_exact_bearer_token() {
+        let guard = ControlGuard::with_token("t0ken");
+        assert!(
+            guard
+                .check(&headers(&[("authorization", "Bearer t0ken")]))
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check(&headers(&[("authorization", "bearer t0ken")]))
+                .is_ok()
+        );
+        for bad in ["Bearer t0ke", "Bearer", "Basic t0ken", "t0ken"] {
+            let refused = guard
+                .check(&headers(&[("authorization", bad)]))
+                .unwrap_err()
+                .into_response();
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{bad}");
+            assert_eq!(
+                refused.headers()[header::WWW_AUTHENTICATE],
+                r#"Bearer realm="control""#
+            );
+        }
+        assert_eq!(guard.check(&HeaderMap::new()), Err(Refusal::Unauthorized));
+    }
+}

@@ -1,0 +1,173 @@
+//! Strict parsing of `application/x-www-form-urlencoded` parameters and JSON bodies.
+//!
+//! OAuth has rules a generic form parser does not enforce: a parameter sent without a value is
+//! treated as omitted, and a parameter sent twice is an error (RFC 6749 §3.1) — except the few
+//! that the specs allow to repeat, such as RFC 8707's `resource`. Invalid UTF-8 is an error
+//! rather than being silently replaced.
+
+use http::HeaderMap;
+use percent_encoding::percent_decode;
+use serde::de::DeserializeOwned;
+
+/// A form or query parameter that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("parameter '{0}' is not valid UTF-8 once decoded")]
+    InvalidUtf8(String),
+    #[error("parameter '{0}' is included more than once")]
+    Duplicate(String),
+}
+
+/// Parsed parameters, in the order they were sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses a urlencoded string (a body or a URI's query). `+` is a space.
+    pub fn parse(input: &[u8]) -> Result<Self, FormError> {
+        let mut pairs = Vec::new();
+        for pair in input
+            .split(|&byte| byte == b'&')
+            .filter(|pair| !pair.is_empty())
+        {
+            let (name, value) = match pair.iter().position(|&byte| byte == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            let name = decode(name).map_err(|()| FormError::InvalidUtf8(lossy(name)))?;
+            let value = decode(value).map_err(|()| FormError::InvalidUtf8(name.clone()))?;
+            pairs.push((name, value));
+        }
+        Ok(Self(pairs))
+    }
+
+    /// Parses the query of a request URI (no query → no parameters).
+    pub fn from_query(uri: &http::Uri) -> Result<Self, FormError> {
+        Self::parse(uri.query().unwrap_or_default().as_bytes())
+    }
+
+    /// The value of a parameter that may appear at most once. Empty values count as absent.
+    pub fn single<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, FormError> {
+        let mut values = self.values(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(FormError::Duplicate(name.to_owned()));
+        }
+        Ok(first)
+    }
+
+    /// Every non-empty value of a parameter that may repeat.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, value)| key == name && !value.is_empty())
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether a parameter was sent (even with an empty value).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|(key, _)| key == name)
+    }
+
+    /// All pairs, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+fn decode(raw: &[u8]) -> Result<String, ()> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&byte| if byte == b'+' { b' ' } else { byte })
+        .collect();
+    let bytes: Vec<u8> = percent_decode(&spaced).collect();
+    String::from_utf8(bytes).map_err(|_| ())
+}
+
+fn lossy(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// Whether the request's `Content-Type` has the given media type, ignoring parameters such as
+/// `charset` and letter case.
+pub fn has_content_type(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case(media_type))
+}
+
+/// Parses a JSON body into `T`, with a message that says what was wrong and where.
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("request body is empty; a JSON document is required".to_owned());
+    }
+    serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_plus_and_percent_escapes() {
+        let params = Params::parse(b"a=hello+world&b=%2Fcb%3Fx%3D1").unwrap();
+        assert_eq!(params.single("a"), Ok(Some("hello world")));
+        assert_eq!(params.single("b"), Ok(Some("/cb?x=1")));
+    }
+
+    #[test]
+    fn empty_value_counts_as_absent() {
+        let params = Params::parse(b"client_id=&state").unwrap();
+        assert_eq!(params.single("client_id"), Ok(None));
+        assert_eq!(params.single("state"), Ok(None));
+        assert!(params.contains("client_id"));
+    }
+
+    #[test]
+    fn repeated_parameter_is_an_error_for_single_but_listed_by_values() {
+        let params = Params::parse(b"resource=a&resource=b&x=1&x=2").unwrap();
+        assert_eq!(params.single("x"), Err(FormError::Duplicate("x".into())));
+        assert_eq!(params.values("resource").collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_not_replaced() {
+        assert_eq!(
+            Params::parse(b"token=%FF%FE"),
+            Err(FormError::InvalidUtf8("token".into()))
+        );
+        assert!(Params::parse(b"ok=%E2%9C%93").is_ok());
+    }
+
+    #[test]
+    fn content_type_ignores_charset_and_case() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            "Application/X-WWW-Form-Urlencoded; charset=UTF-8"
+                .parse()
+                .unwrap(),
+        );
+        assert!(has_content_type(
+            &headers,
+            "application/x-www-form-urlencoded"
+        ));
+        assert!(!has_content_type(&headers, "application/json"));
+    }
+
+    #[test]
+    fn json_errors_say_what_is_wrong() {
+        assert!(
+            json::<serde_json::Value>(b"")
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            json::<serde_json::Value>(b"{")
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! HTTP plumbing shared by the two mcp-oauth-sim servers.
+//!
+//! Both the authorization server and the MCP server are plain hyper services routed with a
+//! `match (method, path)`. Everything they have in common lives here, so that each server crate is
+//! only about its protocol.
+//!
+//! # Layout
+//! - [`serve`]: the accept loop — HTTP/1.1 and h2 on one port, optional TLS, a connection cap, a
+//!   header-read timeout and a graceful drain on shutdown.
+//! - [`tls`]: a TLS acceptor from PEM files.
+//! - [`body`] and [`form`]: bounded body reading and strict `x-www-form-urlencoded` / JSON parsing.
+//! - [`response`]: JSON, redirect, page and OAuth-error answers, CORS.
+//! - [`control`]: the guard in front of every `/control` plane.
+//! - [`clock`]: the rig's clock, which a tester can move forward.
+//! - [`log`]: one log line per request.
+//! - [`secret`]: random tokens and constant-time comparison.
+//!
+//! # Example
+//! ```no_run
+//! use sim_http::{response, serve, ServeOptions};
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let handler = |_req: http::Request<hyper::body::Incoming>| async {
+//!     response::json(http::StatusCode::OK, &serde_json::json!({"ok": true}))
+//! };
+//! serve(listener, handler, ServeOptions::default(), std::future::pending()).await
+//! # }
+//! ```
+
+pub mod body;
+pub mod clock;
+pub mod control;
+pub mod form;
+pub mod log;
+pub mod response;
+pub mod secret;
+mod server;
+pub mod tls;
+
+pub use clock::Clock;
+pub use server::{ConnInfo, ServeOptions, serve};
+
+/// The response body type of every handler: boxed so that our own small JSON answers and rmcp's
+/// streaming answers share one type.
+pub type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>;
+
+/// A response built by a handler.
+pub type Response = http::Response<Body>;

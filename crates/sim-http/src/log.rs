@@ -1,0 +1,75 @@
+//! One log line per request.
+//!
+//! The line is what a tester watches while their client runs, so it leads with the service and
+//! the facts that matter (`[oauth] POST /token 200 grant=refresh_token client=3fJk2a… 0.3ms`)
+//! and never carries a secret: callers pass redacted values only.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+
+/// A request's log line, formatted only if the log level lets it through.
+pub struct RequestLine<'a> {
+    /// `oauth` or `mcp`.
+    pub service: &'static str,
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub status: StatusCode,
+    /// Extra `key=value` facts; empty values are left out.
+    pub fields: &'a [(&'static str, &'a str)],
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] {} {} {}",
+            self.service,
+            self.method,
+            self.path,
+            self.status.as_u16()
+        )?;
+        for (key, value) in self.fields.iter().filter(|(_, value)| !value.is_empty()) {
+            write!(f, " {key}={value}")?;
+        }
+        write!(f, " {:.1}ms", self.elapsed.as_secs_f64() * 1000.0)
+    }
+}
+
+impl RequestLine<'_> {
+    /// Emits the line: a warning for server errors, information otherwise.
+    pub fn emit(&self) {
+        if self.status.is_server_error() {
+            tracing::warn!(target: "request", "{self}");
+        } else {
+            tracing::info!(target: "request", "{self}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_leads_with_service_and_skips_empty_fields() {
+        let line = RequestLine {
+            service: "oauth",
+            method: &Method::POST,
+            path: "/token",
+            status: StatusCode::OK,
+            fields: &[
+                ("grant", "refresh_token"),
+                ("error", ""),
+                ("client", "abc…"),
+            ],
+            elapsed: Duration::from_micros(250),
+        };
+        assert_eq!(
+            line.to_string(),
+            "[oauth] POST /token 200 grant=refresh_token client=abc… 0.2ms"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! The accept loop shared by both servers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::Response;
+use crate::tls::Tls;
+
+/// What a handler may want to know about the connection a request came in on. Inserted into every
+/// request's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+/// Tunables of [`serve`]. The defaults suit a test rig on a developer machine.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Serve HTTPS with this acceptor instead of plain HTTP.
+    pub tls: Option<Tls>,
+    /// Connections served at once. Further connections wait in the kernel's backlog rather than
+    /// being accepted, so a flood cannot exhaust file descriptors or memory.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (and a TLS handshake) before the
+    /// connection is closed: a slow-loris client cannot pin a connection slot forever.
+    pub header_read_timeout: Duration,
+    /// How long shutdown waits for in-flight requests before closing their connections.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Serves `handler` on `listener` until `shutdown` completes, then stops accepting and lets
+/// in-flight requests finish (bounded by [`ServeOptions::drain_timeout`]).
+///
+/// The listener is bound by the caller, so its address is known before serving starts (tests bind
+/// port 0 and read the port back). Errors accepting one connection are logged and skipped; only a
+/// listener that cannot accept at all ends the loop early.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    handler: H,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256);
+    let builder = Arc::new(builder);
+
+    let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    // Owned so that connections still open after the drain timeout can be closed.
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        while connections.try_join_next().is_some() {}
+        // Take a connection slot before accepting, so that at the cap new clients queue in the
+        // backlog instead of being accepted and starved.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) if is_transient(&error) => {
+                    tracing::warn!("accept failed: {error}");
+                    // Typically EMFILE: back off briefly instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+
+        let info = ConnInfo {
+            remote,
+            tls: options.tls.is_some(),
+        };
+        let handler = handler.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(info);
+            let response = handler(request);
+            async move { Ok::<_, Infallible>(response.await) }
+        });
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = options.tls.clone();
+        let handshake_timeout = options.header_read_timeout;
+
+        connections.spawn(async move {
+            let _permit = permit;
+            let result = match tls {
+                None => {
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.acceptor().accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(stream)) => {
+                            let conn = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!("TLS handshake with {remote} failed: {error}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake with {remote} timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!("connection from {remote} ended: {error}");
+            }
+        });
+    }
+
+    drop(listener);
+    if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("drain timed out; closing remaining connections");
+    }
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// Accept errors that concern one connection or a momentary resource shortage, not the listener.
+fn is_transient(error: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock
+    ) || error
+        .raw_os_error()
+        .is_some_and(|code| code == 23 || code == 24) // ENFILE, EMFILE
+}

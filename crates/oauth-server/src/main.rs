@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
+        .with_level(false)
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,

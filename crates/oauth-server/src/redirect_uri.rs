@@ -25,9 +25,9 @@ pub fn check_registrable(uri: &str) -> Result<(), String> {
                 "'{uri}' uses a scheme that cannot be a redirect URI"
             ))
         }
-        "ftp" | "mailto" | "tel" | "urn" => {
-            Err(format!("'{uri}' uses a scheme that cannot be a redirect URI"))
-        }
+        "ftp" | "mailto" | "tel" | "urn" => Err(format!(
+            "'{uri}' uses a scheme that cannot be a redirect URI"
+        )),
         // A private-use scheme, handed by the OS to the app that claimed it.
         _ => Ok(()),
     }

@@ -1,0 +1,13 @@
+//! Integration tests of the authorization server: the real server on 127.0.0.1:0, driven over
+//! HTTP by reqwest exactly as a client would.
+
+mod support;
+
+mod authorize;
+mod control;
+mod introspect_revoke;
+mod metadata;
+mod races;
+mod register;
+mod tls;
+mod token;

@@ -1,0 +1,71 @@
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sim_http::tls::Tls;
+
+/// A CA and a localhost leaf it signed, as PEM.
+fn ca_and_leaf() -> (String, Tls) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let tls = Tls::from_der(
+        vec![leaf.der().clone()],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    (ca_cert.pem(), tls)
+}
+
+#[tokio::test]
+async fn over_tls_the_default_issuer_is_https_and_a_client_trusting_the_ca_completes_a_flow() {
+    let (ca_pem, tls) = ca_and_leaf();
+    let server = oauth_server::AuthServer::start(oauth_server::Config {
+        tls: Some(tls),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = server.addr().port();
+    assert_eq!(server.issuer(), format!("https://localhost:{port}"));
+
+    let http = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .resolve("localhost", server.addr())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata: Value = http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.issuer()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["token_endpoint"],
+        format!("https://localhost:{port}/token")
+    );
+
+    let untrusting = reqwest::Client::builder()
+        .tls_certs_only([])
+        .resolve("localhost", server.addr())
+        .build()
+        .unwrap();
+    assert!(untrusting.get(server.issuer()).send().await.is_err());
+    let plain = reqwest::get(format!("http://{}/control/state", server.addr())).await;
+    assert!(
+        plain.is_err() || plain.unwrap().status() != StatusCode::OK,
+        "no plain HTTP on a TLS port"
+    );
+}

@@ -48,11 +48,13 @@ pub fn authenticate_if_present(
 
 fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError> {
     let basic = presented.basic;
+    // Some libraries send public clients as Basic `id:` with an empty password; that is no secret.
+    let secret = presented.secret.filter(|secret| !secret.is_empty());
     let client = state
         .store
         .client(&presented.client_id)
         .ok_or_else(|| OAuthError::invalid_client("unknown client", basic))?;
-    match (&client.secret, &presented.secret) {
+    match (&client.secret, &secret) {
         (Some(expected), Some(secret)) if constant_time_eq(secret, expected) => Ok(client),
         (Some(_), Some(_)) => Err(OAuthError::invalid_client("wrong client secret", basic)),
         (Some(_), None) => Err(OAuthError::invalid_client(

@@ -13,9 +13,23 @@ use crate::response::{challenge, plain_error};
 use crate::secret::constant_time_eq;
 
 /// Who may use a control plane.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ControlGuard {
     token: Option<String>,
+}
+
+// Written by hand so that the token never reaches a log through `{:?}` of a configuration.
+impl std::fmt::Debug for ControlGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.token.is_some() {
+            "Some(<redacted>)"
+        } else {
+            "None"
+        };
+        f.debug_struct("ControlGuard")
+            .field("token", &format_args!("{token}"))
+            .finish()
+    }
 }
 
 impl ControlGuard {
@@ -111,6 +125,13 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused, Refusal::FromBrowser);
         assert_eq!(refused.into_response().status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let shown = format!("{:?}", ControlGuard::with_token("t0p-s3cret"));
+        assert!(!shown.contains("t0p-s3cret"), "{shown}");
+        assert!(shown.contains("redacted"));
     }
 
     #[test]

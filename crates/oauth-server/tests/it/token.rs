@@ -372,6 +372,28 @@ async fn unknown_or_missing_client_is_invalid_client() {
 }
 
 #[tokio::test]
+async fn public_client_may_use_basic_with_an_empty_password() {
+    let rig = Rig::start().await;
+    let client = rig.public_client().await;
+    let pkce = Pkce::new();
+    let code = rig.code(&client, &pkce).await;
+    let response = rig
+        .http
+        .post(rig.url("/token"))
+        .basic_auth(&client.id, Some(""))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", pkce.verifier.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn public_client_presenting_a_secret_is_invalid_client() {
     let rig = Rig::start().await;
     let client = rig.public_client().await;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::Request;
@@ -37,7 +38,9 @@ pub struct ServeOptions {
     /// being accepted, so a flood cannot exhaust file descriptors or memory.
     pub max_connections: usize,
     /// How long a client may take to send a request's headers (and a TLS handshake) before the
-    /// connection is closed: a slow-loris client cannot pin a connection slot forever.
+    /// connection is closed: a slow-loris client cannot pin a connection slot forever. For the
+    /// first request it counts from the accept, so a client that connects and stays silent is
+    /// closed too.
     pub header_read_timeout: Duration,
     /// How long shutdown waits for in-flight requests before closing their connections.
     pub drain_timeout: Duration,
@@ -116,18 +119,22 @@ where
             tls: options.tls.is_some(),
         };
         let handler = handler.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(info);
-            let response = handler(request);
-            async move { Ok::<_, Infallible>(response.await) }
+        let requested = Arc::new(AtomicBool::new(false));
+        let service = hyper::service::service_fn({
+            let requested = requested.clone();
+            move |mut request: Request<Incoming>| {
+                requested.store(true, Ordering::Relaxed);
+                request.extensions_mut().insert(info);
+                let response = handler(request);
+                async move { Ok::<_, Infallible>(response.await) }
+            }
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = options.tls.clone();
-        let handshake_timeout = options.header_read_timeout;
+        let header_read_timeout = options.header_read_timeout;
 
-        connections.spawn(async move {
-            let _permit = permit;
+        let connection = async move {
             let result = match tls {
                 None => {
                     let conn =
@@ -136,7 +143,7 @@ where
                 }
                 Some(acceptor) => {
                     match tokio::time::timeout(
-                        handshake_timeout,
+                        header_read_timeout,
                         acceptor.acceptor().accept(stream),
                     )
                     .await
@@ -160,6 +167,15 @@ where
             if let Err(error) = result {
                 tracing::debug!("connection from {remote} ended: {error}");
             }
+        };
+        connections.spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                () = connection => {}
+                () = no_request_within(header_read_timeout, &requested) => {
+                    tracing::debug!("{remote} sent no request in time; closing");
+                }
+            }
         });
     }
 
@@ -172,6 +188,19 @@ where
     }
     connections.shutdown().await;
     Ok(())
+}
+
+/// Completes if no request has reached the service `timeout` after the connection was accepted.
+///
+/// hyper's own header-read timeout only runs once the connection is known to speak HTTP/1, and
+/// telling HTTP/1 from h2 waits for the client's first bytes without any time limit. Without this
+/// bound a client that connects and stays silent (or sends half an h2 preface) would hold a
+/// connection slot forever.
+async fn no_request_within(timeout: Duration, requested: &AtomicBool) {
+    tokio::time::sleep(timeout).await;
+    if requested.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Accept errors that concern one connection or a momentary resource shortage, not the listener.

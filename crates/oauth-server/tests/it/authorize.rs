@@ -46,19 +46,18 @@ async fn post_with_a_form_body_is_accepted() {
     let client = rig.public_client().await;
     let pkce = Pkce::new();
     let response = rig
-        .http
-        .post(rig.url("/authorize"))
-        .form(&[
-            ("response_type", "code"),
-            ("client_id", client.id.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", pkce.challenge.as_str()),
-            ("code_challenge_method", "S256"),
-            ("state", "p0st"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/authorize",
+            &[
+                ("response_type", "code"),
+                ("client_id", client.id.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_challenge", pkce.challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "p0st"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(
         query_param(&location(&response), "state").as_deref(),

@@ -52,13 +52,7 @@ async fn unknown_token_and_refresh_token_are_exactly_inactive() {
 #[tokio::test]
 async fn introspection_without_token_is_invalid_request() {
     let rig = Rig::start().await;
-    let response = rig
-        .http
-        .post(rig.url("/introspect"))
-        .form(&[("nope", "x")])
-        .send()
-        .await
-        .unwrap();
+    let response = rig.post_form("/introspect", &[("nope", "x")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], json!("invalid_request"));
@@ -73,15 +67,14 @@ async fn revoking_an_access_token_deactivates_only_it() {
     let first = rig.full_flow(&client).await;
     let second = rig.full_flow(&client).await;
     let response = rig
-        .http
-        .post(rig.url("/revoke"))
-        .form(&[
-            ("token", first.access.as_str()),
-            ("client_id", client.id.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/revoke",
+            &[
+                ("token", first.access.as_str()),
+                ("client_id", client.id.as_str()),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     assert!(!rig.is_active(&first.access).await);
@@ -102,15 +95,14 @@ async fn revoking_a_refresh_token_kills_its_grants_access_tokens() {
     let other_grant = rig.full_flow(&client).await;
 
     let response = rig
-        .http
-        .post(rig.url("/revoke"))
-        .form(&[
-            ("token", refresh.as_str()),
-            ("token_type_hint", "refresh_token"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/revoke",
+            &[
+                ("token", refresh.as_str()),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!rig.is_active(&tokens.access).await);
     assert!(
@@ -126,13 +118,7 @@ async fn revoking_a_refresh_token_kills_its_grants_access_tokens() {
 #[tokio::test]
 async fn revoking_an_unknown_token_is_still_200() {
     let rig = Rig::start().await;
-    let response = rig
-        .http
-        .post(rig.url("/revoke"))
-        .form(&[("token", "never-issued")])
-        .send()
-        .await
-        .unwrap();
+    let response = rig.post_form("/revoke", &[("token", "never-issued")]).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -143,15 +129,14 @@ async fn a_client_cannot_revoke_another_clients_token() {
     let other = rig.public_client().await;
     let tokens = rig.full_flow(&owner).await;
     let response = rig
-        .http
-        .post(rig.url("/revoke"))
-        .form(&[
-            ("token", tokens.access.as_str()),
-            ("client_id", other.id.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/revoke",
+            &[
+                ("token", tokens.access.as_str()),
+                ("client_id", other.id.as_str()),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], json!("unauthorized_client"));
@@ -176,13 +161,7 @@ async fn revocation_with_a_wrong_secret_is_invalid_client() {
 #[tokio::test]
 async fn revocation_without_token_is_invalid_request() {
     let rig = Rig::start().await;
-    let response = rig
-        .http
-        .post(rig.url("/revoke"))
-        .form(&[("token", "")])
-        .send()
-        .await
-        .unwrap();
+    let response = rig.post_form("/revoke", &[("token", "")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], json!("invalid_request"));

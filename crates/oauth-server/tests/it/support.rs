@@ -71,6 +71,20 @@ impl Rig {
         format!("http://{}{path}", self.server.addr())
     }
 
+    /// POSTs a urlencoded form and returns the raw response.
+    pub async fn post_form<T: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &T,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let response = self.http.get(self.url(path)).send().await.unwrap();
         let status = response.status();

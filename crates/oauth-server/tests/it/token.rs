@@ -505,23 +505,11 @@ async fn narrowed_refresh_keeps_the_full_grant_for_the_next_refresh() {
             ("scope", scope.to_owned()),
         ]
     };
-    let response = rig
-        .http
-        .post(rig.url("/token"))
-        .form(&form(&refresh, "a"))
-        .send()
-        .await
-        .unwrap();
+    let response = rig.post_form("/token", &form(&refresh, "a")).await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["scope"], json!("a"));
     let rotated = body["refresh_token"].as_str().unwrap();
-    let response = rig
-        .http
-        .post(rig.url("/token"))
-        .form(&form(rotated, "a b"))
-        .send()
-        .await
-        .unwrap();
+    let response = rig.post_form("/token", &form(rotated, "a b")).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 

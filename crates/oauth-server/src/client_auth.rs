@@ -7,8 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
-use percent_encoding_decode::decode;
-use sim_http::form::Params;
+use sim_http::form::{Params, decode_component};
 use sim_http::secret::constant_time_eq;
 
 use crate::error::OAuthError;
@@ -115,8 +114,8 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<Presented>, OAuthErro
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    let id = decode(id).ok_or_else(malformed)?;
-    let secret = decode(secret).ok_or_else(malformed)?;
+    let id = decode_component(id).ok_or_else(malformed)?;
+    let secret = decode_component(secret).ok_or_else(malformed)?;
     if id.is_empty() {
         return Err(malformed());
     }
@@ -125,20 +124,6 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<Presented>, OAuthErro
         secret: Some(secret),
         basic: true,
     }))
-}
-
-/// The form-urlencoding decode RFC 6749 §2.3.1 applies to Basic credentials.
-mod percent_encoding_decode {
-    pub fn decode(text: &str) -> Option<String> {
-        let params = sim_http::form::Params::parse(format!("v={text}").as_bytes()).ok()?;
-        Some(
-            params
-                .pairs()
-                .first()
-                .map(|(_, value)| value.clone())
-                .unwrap_or_default(),
-        )
-    }
 }
 
 #[cfg(test)]

@@ -75,6 +75,12 @@ impl Params {
     }
 }
 
+/// Decodes one urlencoded component (`+` is a space, `%XX` a byte); `None` if the result is not
+/// UTF-8. RFC 6749 §2.3.1 applies this to the client id and secret inside HTTP Basic credentials.
+pub fn decode_component(raw: &str) -> Option<String> {
+    decode(raw.as_bytes()).ok()
+}
+
 fn decode(raw: &[u8]) -> Result<String, ()> {
     let spaced: Vec<u8> = raw
         .iter()

@@ -21,11 +21,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     } else {
         read_form(request).await.map(|(_, params)| params)
     };
-    let token = match params
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(|params| required(params, "token"))
-    {
+    let token = match params.and_then(|params| required(&params, "token").map(str::to_owned)) {
         Ok(token) => token,
         Err(error) => {
             facts.error = error.code();
@@ -33,7 +29,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
     };
     Counters::bump(&state.counters.introspections);
-    let Some(access) = state.store.live_access_token(token, state.now()) else {
+    let Some(access) = state.store.live_access_token(&token, state.now()) else {
         facts.note = "inactive".into();
         return json_no_store(StatusCode::OK, &json!({ "active": false }));
     };

@@ -144,6 +144,9 @@ async fn register(state: &State, request: Request<Incoming>) -> Result<Arc<Clien
             metadata.remove("client_secret_expires_at");
         }
     }
+    // Client management (RFC 7592) is not offered; never echo fields that would suggest it.
+    metadata.remove("registration_access_token");
+    metadata.remove("registration_client_uri");
     metadata.insert("redirect_uris".into(), Value::from(redirect_uris.clone()));
     metadata.insert(
         "token_endpoint_auth_method".into(),

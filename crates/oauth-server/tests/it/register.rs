@@ -16,6 +16,8 @@ async fn public_client_registration_echoes_metadata_without_a_secret() {
             "application_type": "native",
             "scope": "mcp:tools",
             "software_id": "x-custom",
+            "client_id": "chosen-by-the-client",
+            "registration_access_token": "invented",
         }))
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -36,6 +38,7 @@ async fn public_client_registration_echoes_metadata_without_a_secret() {
     assert_eq!(body["scope"], json!("mcp:tools"));
     assert_eq!(body["software_id"], json!("x-custom"));
     assert!(body.get("client_secret").is_none());
+    assert!(body.get("registration_access_token").is_none(), "RFC 7592 is not offered");
     assert_eq!(rig.state().await["store"]["clients"], json!(1));
     assert_eq!(rig.state().await["counters"]["registrations"], json!(1));
 }

@@ -60,6 +60,7 @@ async fn run() -> Result<(), String> {
             .map_err(|error| error.to_string())?;
         config.tls = Some(tls);
     }
+    config.validate().map_err(|error| error.to_string())?;
     let scheme = if config.tls.is_some() {
         "https"
     } else {

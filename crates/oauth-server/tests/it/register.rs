@@ -38,7 +38,10 @@ async fn public_client_registration_echoes_metadata_without_a_secret() {
     assert_eq!(body["scope"], json!("mcp:tools"));
     assert_eq!(body["software_id"], json!("x-custom"));
     assert!(body.get("client_secret").is_none());
-    assert!(body.get("registration_access_token").is_none(), "RFC 7592 is not offered");
+    assert!(
+        body.get("registration_access_token").is_none(),
+        "RFC 7592 is not offered"
+    );
     assert_eq!(rig.state().await["store"]["clients"], json!(1));
     assert_eq!(rig.state().await["counters"]["registrations"], json!(1));
 }

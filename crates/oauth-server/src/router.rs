@@ -67,10 +67,12 @@ async fn route(state: &State, request: Request<Incoming>, facts: &mut Facts) -> 
     if path.starts_with(control::PREFIX) {
         return control::handle(state, request).await;
     }
+    if request.method() == Method::OPTIONS
+        && let Some(methods) = cors_methods(path)
+    {
+        return preflight(methods);
+    }
     match (request.method(), path) {
-        (&Method::OPTIONS, path) if cors_methods(path).is_some() => {
-            preflight(cors_methods(path).unwrap_or_default())
-        }
         (&Method::GET | &Method::HEAD, metadata::PATH) => with_cors(metadata::handle(state)),
         (&Method::POST, "/register") => with_cors(register::handle(state, request, facts).await),
         (&Method::GET | &Method::POST, "/authorize") => {

@@ -262,16 +262,14 @@ impl State {
 
     fn ensure_token_capacity(&self, now: u64) -> Result<(), OAuthError> {
         let max = self.config.limits.max_tokens;
-        if self.store.token_count() + 2 > max {
-            self.store.sweep(now);
-            if self.store.token_count() + 2 > max {
-                return Err(OAuthError::TemporarilyUnavailable(format!(
-                    "the token store is full ({max} live tokens); wait for tokens to expire or \
-                     POST /control/reset"
-                )));
-            }
+        // An access token and possibly a refresh token.
+        if self.store.has_room(now, 2, max, Store::token_count) {
+            return Ok(());
         }
-        Ok(())
+        Err(OAuthError::TemporarilyUnavailable(format!(
+            "the token store is full ({max} live tokens); wait for tokens to expire or \
+             POST /control/reset"
+        )))
     }
 
     /// Back to start-up: no clients, codes or tokens (the seed token again, if configured),

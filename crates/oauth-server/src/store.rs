@@ -158,6 +158,22 @@ impl Store {
         self.access_tokens.len() + self.refresh_tokens.len()
     }
 
+    /// Whether `needed` more entries fit under `max`, as counted by `len`. When they seem not to,
+    /// expired entries are swept first, so a cap only bites on live state.
+    pub fn has_room(
+        &self,
+        now: u64,
+        needed: usize,
+        max: usize,
+        len: impl Fn(&Self) -> usize,
+    ) -> bool {
+        if len(self) + needed <= max {
+            return true;
+        }
+        self.sweep(now);
+        len(self) + needed <= max
+    }
+
     /// Removes everything that has expired by `now`.
     pub fn sweep(&self, now: u64) {
         self.codes.retain(|_, code| code.expires_at > now);
@@ -202,6 +218,21 @@ mod tests {
         assert!(store.live_access_token("dead", 1_500).is_none());
         store.sweep(1_500);
         assert_eq!(store.access_tokens.len(), 1);
+    }
+
+    #[test]
+    fn has_room_sweeps_expired_entries_before_refusing() {
+        let store = Store::default();
+        store.access_tokens.insert("dead".into(), access(1, 1_000));
+        store.access_tokens.insert("live".into(), access(1, 9_000));
+        let count = |store: &Store| store.access_tokens.len();
+        assert!(store.has_room(500, 1, 3, count));
+        assert_eq!(store.access_tokens.len(), 2, "no sweep while there is room");
+        assert!(
+            store.has_room(2_000, 2, 3, count),
+            "the expired token made room"
+        );
+        assert!(!store.has_room(2_000, 3, 3, count));
     }
 
     #[test]

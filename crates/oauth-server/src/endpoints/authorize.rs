@@ -165,14 +165,16 @@ fn authorize(
         ));
     }
     let now = state.now();
-    if state.store.codes.len() >= state.config.limits.max_codes {
-        state.store.sweep(now);
-        if state.store.codes.len() >= state.config.limits.max_codes {
-            return Err((
-                "temporarily_unavailable",
-                "too many unredeemed authorization codes".into(),
-            ));
-        }
+    if !state
+        .store
+        .has_room(now, 1, state.config.limits.max_codes, |store| {
+            store.codes.len()
+        })
+    {
+        return Err((
+            "temporarily_unavailable",
+            "too many unredeemed authorization codes".into(),
+        ));
     }
     let code = random_token();
     state.store.codes.insert(
@@ -192,7 +194,7 @@ fn authorize(
 }
 
 /// The scope to grant: the one asked for if every part is known, all scopes if none was asked.
-pub(crate) fn granted_scope(state: &State, requested: Option<&str>) -> Result<String, Refusal> {
+fn granted_scope(state: &State, requested: Option<&str>) -> Result<String, Refusal> {
     let Some(requested) = requested else {
         return Ok(state.all_scopes());
     };

@@ -157,7 +157,8 @@ fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenRespo
             "the client did not register for the refresh_token grant".into(),
         ));
     }
-    if state.toggles().invalid_grant {
+    let toggles = state.toggles();
+    if toggles.invalid_grant {
         Counters::bump(&state.counters.forced_invalid_grants);
         return Err(OAuthError::InvalidGrant(
             "refresh token is invalid (invalid-grant is on)".into(),
@@ -165,7 +166,7 @@ fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenRespo
     }
 
     let now = state.now();
-    let rotate = state.toggles().rotate_refresh_tokens;
+    let rotate = toggles.rotate_refresh_tokens;
     let usable =
         |token: &crate::store::RefreshToken| token.usable_by(&client.id) && token.expires_at > now;
     // With rotation the presented token dies on use; removing it only when it is usable keeps a

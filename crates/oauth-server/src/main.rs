@@ -37,25 +37,18 @@ async fn run() -> Result<(), String> {
     let port: u16 = var("OAUTH_PORT", "9100")?;
     let bind: IpAddr = var("BIND", "127.0.0.1")?;
     let mut config = Config {
-        issuer: std::env::var("OAUTH_BASE_URL")
-            .ok()
-            .filter(|url| !url.is_empty()),
+        issuer: optional("OAUTH_BASE_URL"),
         access_token_ttl: Duration::from_secs(var("TOKEN_TTL_SECONDS", "3600")?),
-        seed_refresh_token: std::env::var("SEED_REFRESH_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
+        seed_refresh_token: optional("SEED_REFRESH_TOKEN"),
         ..Config::default()
     };
-    if let Ok(scopes) = std::env::var("SCOPES") {
+    if let Some(scopes) = optional("SCOPES") {
         config.scopes = scopes.split_whitespace().map(str::to_owned).collect();
     }
-    if let Ok(token) = std::env::var("CONTROL_TOKEN") {
+    if let Some(token) = optional("CONTROL_TOKEN") {
         config.control = ControlGuard::with_token(token);
     }
-    if let (Ok(cert), Ok(key)) = (
-        std::env::var("TLS_CERT_FILE"),
-        std::env::var("TLS_KEY_FILE"),
-    ) {
+    if let (Some(cert), Some(key)) = (optional("TLS_CERT_FILE"), optional("TLS_KEY_FILE")) {
         let tls = sim_http::tls::Tls::from_pem_files(Path::new(&cert), Path::new(&key))
             .map_err(|error| error.to_string())?;
         config.tls = Some(tls);
@@ -79,11 +72,18 @@ async fn run() -> Result<(), String> {
         .map_err(|error| error.to_string())
 }
 
+/// A variable's value; unset and empty are the same, as in a `.env` file with `NAME=`.
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
 fn var<T: std::str::FromStr>(name: &str, default: &str) -> Result<T, String>
 where
     T::Err: std::fmt::Display,
 {
-    let value = std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let value = optional(name).unwrap_or_else(|| default.to_owned());
     value
         .trim()
         .parse()

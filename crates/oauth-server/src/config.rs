@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use sim_http::control::ControlGuard;
+use sim_http::form::is_scope_token;
 use sim_http::tls::Tls;
 use url::Url;
 
@@ -139,12 +140,4 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-pub(crate) fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope.bytes().all(|byte| {
-            byte == 0x21 || (0x23..=0x5B).contains(&byte) || (0x5D..=0x7E).contains(&byte)
-        })
 }

@@ -5,11 +5,17 @@
 //! Browsers never get to it either: a cross-origin page could otherwise flip switches with a
 //! simple form post (CSRF) or through DNS rebinding, so any request carrying `Origin` is refused.
 
-use http::StatusCode;
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::json;
 
 use crate::Response;
-use crate::response::{challenge, plain_error};
+use crate::body::{self, MAX_BODY_BYTES};
+use crate::form;
+use crate::response::{challenge, json, method_not_allowed, not_found, plain_error};
 use crate::secret::constant_time_eq;
 
 /// Who may use a control plane.
@@ -102,6 +108,77 @@ impl Refusal {
                 response
             }
         }
+    }
+}
+
+/// A control call that got past the guard, with its body read.
+#[derive(Debug)]
+pub struct Call {
+    pub method: Method,
+    /// The path without a trailing slash, so `/control/state/` is `/control/state`.
+    pub path: String,
+    pub body: Bytes,
+}
+
+impl Call {
+    /// Checks the guard and reads the body; an `Err` is the answer to send back as it is.
+    pub async fn read(guard: &ControlGuard, request: Request<Incoming>) -> Result<Self, Response> {
+        guard
+            .check(request.headers())
+            .map_err(Refusal::into_response)?;
+        let method = request.method().clone();
+        let path = request.uri().path().trim_end_matches('/').to_owned();
+        let body = body::read(request.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|error| plain_error(error.status(), &error.to_string()))?;
+        Ok(Self { method, path, body })
+    }
+
+    /// The body as JSON arguments of type `T`.
+    pub fn arguments<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        form::json(&self.body)
+    }
+
+    /// For calls that take no arguments: an empty body or `{}`, so plain `curl -XPOST` works.
+    pub fn no_arguments(&self) -> Result<(), String> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        match form::json::<serde_json::Value>(&self.body)? {
+            serde_json::Value::Object(map) if map.is_empty() => Ok(()),
+            _ => Err("this call takes no arguments; send no body or {}".to_owned()),
+        }
+    }
+}
+
+/// The arguments of every on/off switch: `{"on": bool}`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switch {
+    pub on: bool,
+}
+
+/// One entry of a control plane's index: method, path, and what the call does.
+pub type Entry = (&'static str, &'static str, &'static str);
+
+/// `GET /control`: every call of the plane, so a tester can discover them with one request.
+pub fn index(service: &str, entries: &[Entry]) -> Response {
+    let endpoints: Vec<_> = entries
+        .iter()
+        .map(|(method, path, effect)| json!({ "method": method, "path": path, "effect": effect }))
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({ "service": service, "endpoints": endpoints }),
+    )
+}
+
+/// The answer for a path the plane does not route: 405 with `Allow` when the path is a known
+/// call reached with the wrong method, 404 otherwise.
+pub fn unrouted(path: &str, entries: &[Entry]) -> Response {
+    match entries.iter().find(|(_, known, _)| *known == path) {
+        Some((allowed, _, _)) => method_not_allowed(allowed),
+        None => not_found(path),
     }
 }
 

@@ -112,6 +112,14 @@ pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))
 }
 
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.bytes().all(|byte| {
+            byte == 0x21 || (0x23..=0x5B).contains(&byte) || (0x5D..=0x7E).contains(&byte)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,10 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use sim_http::Response;
 use sim_http::body::{self, MAX_BODY_BYTES};
-use sim_http::form::{self, has_content_type};
+use sim_http::form::{self, has_content_type, is_scope_token};
 use sim_http::response::json_no_store;
 use sim_http::secret::random_token;
 
-use crate::config::is_scope_token;
 use crate::error::OAuthError;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;

@@ -1,0 +1,184 @@
+//! What the MCP server is configured with at start-up.
+
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use sim_http::control::ControlGuard;
+use sim_http::form::is_scope_token;
+use sim_http::tls::Tls;
+use url::Url;
+
+use crate::Error;
+
+/// The path of the MCP endpoint. Fixed: clients are given `<base URL>/mcp`.
+pub const MCP_PATH: &str = "/mcp";
+
+/// Start-up configuration. The binary fills it from flags and the environment; tests build it
+/// directly.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The public base URL (`MCP_BASE_URL`): the resource is `<base>/mcp`, and every discovery
+    /// URL derives from it. When `None`, the server answers with the loopback name the client
+    /// used (`localhost`, `127.0.0.1` or `[::1]`) and its own port, so that a client pointed at
+    /// any of them finds a resource identifier equal to the URL it was given.
+    pub base_url: Option<String>,
+    /// The authorization server's issuer, put verbatim into the protected-resource metadata.
+    /// It must be byte-identical to the `issuer` of the AS metadata, or clients refuse the pair.
+    pub authorization_server: String,
+    /// Where tokens are checked (RFC 7662). An internal URL, normally the AS on loopback: a
+    /// tunnel in front of the AS may change its public URL, token checks must not depend on it.
+    pub introspection_url: String,
+    /// Extra CA certificates trusted for the introspection call, for an AS serving HTTPS with
+    /// the rig's own CA. The system roots are trusted as well.
+    pub introspection_roots: Vec<CertificateDer<'static>>,
+    /// How long one introspection call may take, connecting included, before the MCP request
+    /// is answered 503.
+    pub introspection_timeout: Duration,
+    /// Scopes announced in the metadata and in every challenge (`SCOPES`).
+    pub scopes: Vec<String>,
+    /// The human-readable name in the metadata.
+    pub resource_name: String,
+    /// Browser origins allowed to call `/mcp`, in rmcp's syntax (`https://app.example:*`), on
+    /// top of the loopback origins and the base URL's origin, which are always allowed.
+    pub allowed_origins: Vec<String>,
+    /// Who may use `/control`.
+    pub control: ControlGuard,
+    /// Serve HTTPS with this acceptor.
+    pub tls: Option<Tls>,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            authorization_server: "http://localhost:9100".to_owned(),
+            introspection_url: "http://127.0.0.1:9100/introspect".to_owned(),
+            introspection_roots: Vec::new(),
+            introspection_timeout: Duration::from_secs(2),
+            scopes: vec!["mcp:tools".to_owned()],
+            resource_name: "mcp-oauth-sim MCP server".to_owned(),
+            allowed_origins: Vec::new(),
+            control: ControlGuard::open(),
+            tls: None,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Checks every value that can be wrong independently of the listener.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(base) = &self.base_url {
+            parse_base(base)?;
+        }
+        let issuer = http_url("authorization server issuer", &self.authorization_server)?;
+        if self.authorization_server.ends_with('/') && issuer.path() == "/" {
+            return Err(Error::Config(format!(
+                "authorization server issuer '{}' must not end with '/': it has to be \
+                 byte-identical to the AS metadata's issuer",
+                self.authorization_server
+            )));
+        }
+        http_url("introspection URL", &self.introspection_url)?;
+        if self.introspection_timeout.is_zero() {
+            return Err(Error::Config("the introspection timeout is zero".into()));
+        }
+        if let Some(bad) = self.scopes.iter().find(|scope| !is_scope_token(scope)) {
+            return Err(Error::Config(format!(
+                "scope '{bad}' is not a valid scope token"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The fixed base URL, if one is configured, without its trailing slash.
+    pub(crate) fn base(&self) -> Option<Url> {
+        self.base_url
+            .as_deref()
+            .and_then(|base| parse_base(base).ok())
+    }
+}
+
+/// A base URL is an `http(s)` origin: the MCP endpoint is always at `/mcp` below it, so a path
+/// would only ever be a mistake such as passing the MCP URL itself.
+fn parse_base(base: &str) -> Result<Url, Error> {
+    let url = http_url("MCP base URL", base)?;
+    if url.path() != "/" {
+        return Err(Error::Config(format!(
+            "MCP base URL '{base}' must not have a path; the MCP endpoint is always <base>/mcp"
+        )));
+    }
+    Ok(url)
+}
+
+fn http_url(what: &str, value: &str) -> Result<Url, Error> {
+    let url =
+        Url::parse(value).map_err(|error| Error::Config(format!("{what} '{value}': {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Error::Config(format!(
+            "{what} '{value}' must be an http(s) URL"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "{what} '{value}' must not have a query or fragment"
+        )));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn base_url_with_a_path_is_refused_with_a_hint() {
+        let config = Config {
+            base_url: Some("https://x.trycloudflare.com/mcp".into()),
+            ..Config::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("<base>/mcp"), "{error}");
+        let config = Config {
+            base_url: Some("https://x.trycloudflare.com/".into()),
+            ..Config::default()
+        };
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn issuer_with_trailing_slash_is_refused() {
+        let config = Config {
+            authorization_server: "http://localhost:9100/".into(),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn non_http_urls_and_bad_scopes_are_refused() {
+        for config in [
+            Config {
+                introspection_url: "ftp://127.0.0.1/introspect".into(),
+                ..Config::default()
+            },
+            Config {
+                base_url: Some("not a url".into()),
+                ..Config::default()
+            },
+            Config {
+                scopes: vec!["has space".into()],
+                ..Config::default()
+            },
+        ] {
+            assert!(config.validate().is_err(), "{config:?}");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! `GET /.well-known/oauth-protected-resource[/mcp]`: RFC 9728 protected-resource metadata.
+
+use http::{HeaderMap, StatusCode, Uri};
+use serde_json::json;
+use sim_http::Response;
+use sim_http::response::json;
+
+use crate::state::State;
+use crate::urls;
+
+pub fn handle(state: &State, headers: &HeaderMap, uri: &Uri) -> Response {
+    let base = state.urls.base_for(headers, uri);
+    let mut document = json!({
+        "resource": urls::resource(&base),
+        // Verbatim: clients compare it with the AS metadata's issuer byte for byte.
+        "authorization_servers": [state.config.authorization_server],
+        "bearer_methods_supported": ["header"],
+        "resource_name": state.config.resource_name,
+    });
+    // RFC 9728 §2: scopes_supported is optional; an empty list would say "no scopes".
+    if !state.config.scopes.is_empty() {
+        document["scopes_supported"] = json!(state.config.scopes);
+    }
+    json(StatusCode::OK, &document)
+}

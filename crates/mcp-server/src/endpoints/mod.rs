@@ -1,0 +1,5 @@
+//! One file per endpoint.
+
+pub mod control;
+pub mod mcp;
+pub mod metadata;

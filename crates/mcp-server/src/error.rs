@@ -1,0 +1,154 @@
+//! The one mapping from a refused MCP request to its HTTP answer: RFC 6750 challenges, and 503
+//! when the authorization server cannot be asked.
+
+use http::StatusCode;
+use http::header::{self, HeaderValue};
+use sim_http::Response;
+use sim_http::response::{challenge, json};
+
+/// Why `/mcp` refused a request.
+#[derive(Debug)]
+pub enum Denial {
+    /// No bearer token: the client did not know authentication was needed (no `error`).
+    NoToken,
+    /// A bearer header that breaks RFC 6750's syntax.
+    Malformed(&'static str),
+    /// The token is expired, revoked, unknown, or for another resource.
+    InvalidToken(&'static str),
+    /// The token lacks a scope the call needs (or a tester forced this answer).
+    InsufficientScope(&'static str),
+    /// The token could not be checked: the authorization server is down, slow or broken.
+    Unavailable(String),
+}
+
+impl Denial {
+    /// The error code, for the log line and the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoToken => "no_token",
+            Self::Malformed(_) => "invalid_request",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+
+    /// The answer. `metadata_url` is the absolute URL of the protected-resource metadata and
+    /// `scope` the space-separated scopes a client should ask for; both go into every challenge
+    /// so that a client can start or repeat authorization from this answer alone.
+    pub fn into_response(self, metadata_url: &str, scope: &str) -> Response {
+        fn with_scope<'a>(params: &mut Vec<(&'a str, &'a str)>, scope: &'a str) {
+            if !scope.is_empty() {
+                params.push(("scope", scope));
+            }
+        }
+        let (status, description, params) = match &self {
+            Self::NoToken => {
+                let mut params = vec![("resource_metadata", metadata_url)];
+                with_scope(&mut params, scope);
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "this MCP server requires an OAuth bearer token",
+                    Some(params),
+                )
+            }
+            Self::Malformed(why) | Self::InvalidToken(why) => {
+                let mut params = vec![
+                    ("error", self.code()),
+                    ("error_description", *why),
+                    ("resource_metadata", metadata_url),
+                ];
+                with_scope(&mut params, scope);
+                let status = if matches!(self, Self::Malformed(_)) {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                (status, *why, Some(params))
+            }
+            Self::InsufficientScope(why) => {
+                // RFC 6750 §3.1 and the MCP step-up rules: `scope` lists every scope needed,
+                // including those already granted.
+                let mut params = vec![("error", "insufficient_scope")];
+                with_scope(&mut params, scope);
+                params.push(("resource_metadata", metadata_url));
+                params.push(("error_description", *why));
+                (StatusCode::FORBIDDEN, *why, Some(params))
+            }
+            Self::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, why.as_str(), None),
+        };
+        let mut response = json(
+            status,
+            &serde_json::json!({ "error": self.code(), "error_description": description }),
+        );
+        let headers = response.headers_mut();
+        if let Some(params) = params
+            && let Ok(value) = HeaderValue::from_str(&challenge("Bearer", &params))
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRM: &str = "http://localhost:9101/.well-known/oauth-protected-resource/mcp";
+
+    fn www_authenticate(denial: Denial) -> (StatusCode, String) {
+        let response = denial.into_response(PRM, "mcp:tools");
+        let value = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (response.status(), value)
+    }
+
+    #[test]
+    fn missing_token_challenge_has_no_error_code() {
+        assert_eq!(
+            www_authenticate(Denial::NoToken),
+            (
+                StatusCode::UNAUTHORIZED,
+                format!(r#"Bearer resource_metadata="{PRM}", scope="mcp:tools""#)
+            )
+        );
+    }
+
+    #[test]
+    fn invalid_token_is_401_and_malformed_is_400() {
+        let (status, value) = www_authenticate(Denial::InvalidToken("expired"));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(value.starts_with(r#"Bearer error="invalid_token", error_description="expired""#));
+        assert!(value.contains(&format!(r#"resource_metadata="{PRM}""#)));
+        let (status, value) = www_authenticate(Denial::Malformed("two tokens"));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(value.starts_with(r#"Bearer error="invalid_request""#));
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scope_and_the_metadata() {
+        let (status, value) = www_authenticate(Denial::InsufficientScope("forced"));
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(
+            value.starts_with(&format!(
+                r#"Bearer error="insufficient_scope", scope="mcp:tools", resource_metadata="{PRM}""#
+            )),
+            "{value}"
+        );
+    }
+
+    #[test]
+    fn unavailable_is_503_without_a_challenge() {
+        let response = Denial::Unavailable("connection refused".into()).into_response(PRM, "");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,251 @@
+//! The token check: RFC 7662 introspection at the authorization server, over HTTP, on every
+//! request. Nothing is cached, so a revocation or an expiry on the authorization server shows on
+//! the very next MCP call.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+/// An introspection answer larger than this is not one our authorization server would send.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Who the caller is, as the authorization server described the token. Tools receive it
+/// through the request's extensions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, rmcp::schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct Identity {
+    /// The resource owner (`sub`).
+    pub subject: Option<String>,
+    /// The OAuth client the token was issued to.
+    pub client_id: Option<String>,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The resources the token is restricted to (`aud`); empty when unrestricted.
+    pub audience: Vec<String>,
+    /// When the token expires, in seconds since the Unix epoch, by the authorization server's clock.
+    pub expires_at: Option<u64>,
+    /// When the token was issued, in seconds since the Unix epoch.
+    pub issued_at: Option<u64>,
+}
+
+/// What introspection said about a token.
+#[derive(Debug)]
+pub enum Verdict {
+    Active(Identity),
+    /// Expired, revoked, unknown, or not an access token.
+    Inactive,
+}
+
+/// Why a token could not be checked: the authorization server is down, slow or broken.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    #[error("answered something that is not an introspection response: {0}")]
+    Garbage(String),
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl Failure {
+    /// A short word for the log line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Connect(_) => "unreachable",
+            Self::Status(_) => "status",
+            Self::Garbage(_) => "garbage",
+            Self::Transport(_) => "transport",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    active: bool,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    exp: Option<u64>,
+    #[serde(default)]
+    iat: Option<u64>,
+}
+
+/// RFC 7662 §2.2 allows `aud` as a string or an array of strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A pooled HTTP client bound to one introspection endpoint.
+#[derive(Debug)]
+pub struct Introspector {
+    client: reqwest::Client,
+    url: String,
+    timeout: Duration,
+}
+
+impl Introspector {
+    pub fn new(config: &Config) -> Result<Self, crate::Error> {
+        let roots = config
+            .introspection_roots
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| crate::Error::Config(format!("introspection CA: {error}")))?;
+        let client = reqwest::Client::builder()
+            // Token checks go straight to the authorization server; a proxy from the
+            // environment must not sit between two servers on loopback.
+            .no_proxy()
+            .timeout(config.introspection_timeout)
+            .connect_timeout(config.introspection_timeout)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_merge(roots)
+            .build()
+            .map_err(|error| crate::Error::Config(format!("introspection client: {error}")))?;
+        Ok(Self {
+            client,
+            url: config.introspection_url.clone(),
+            timeout: config.introspection_timeout,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Asks the authorization server about `token`.
+    pub async fn check(&self, token: &str) -> Result<Verdict, Failure> {
+        let mut response = self
+            .client
+            .post(&self.url)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .map_err(|error| self.failure(error))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(Failure::Status(response.status().as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.failure(error))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Failure::Garbage(format!(
+                    "larger than {MAX_ANSWER_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse(&body)
+    }
+
+    fn failure(&self, error: reqwest::Error) -> Failure {
+        if error.is_timeout() {
+            Failure::Timeout(self.timeout)
+        } else if error.is_connect() {
+            Failure::Connect(root_cause(&error))
+        } else {
+            Failure::Transport(root_cause(&error))
+        }
+    }
+}
+
+fn parse(body: &[u8]) -> Result<Verdict, Failure> {
+    let answer: Answer =
+        serde_json::from_slice(body).map_err(|error| Failure::Garbage(error.to_string()))?;
+    if !answer.active {
+        return Ok(Verdict::Inactive);
+    }
+    let audience = match answer.aud {
+        None => Vec::new(),
+        Some(Audience::One(one)) => vec![one],
+        Some(Audience::Many(many)) => many,
+    };
+    Ok(Verdict::Active(Identity {
+        subject: answer.sub,
+        client_id: answer.client_id,
+        scope: answer.scope.unwrap_or_default(),
+        audience,
+        expires_at: answer.exp,
+        issued_at: answer.iat,
+    }))
+}
+
+/// reqwest's top-level message is "error sending request"; the cause says what happened.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_answer_becomes_an_identity() {
+        let verdict = parse(
+            br#"{"active":true,"sub":"demo-user","client_id":"c1","scope":"mcp:tools",
+                 "aud":"http://localhost:9101/mcp","exp":2000000000,"iat":1999996400,"iss":"x"}"#,
+        )
+        .unwrap();
+        let Verdict::Active(identity) = verdict else {
+            panic!("expected active")
+        };
+        assert_eq!(identity.subject.as_deref(), Some("demo-user"));
+        assert_eq!(identity.audience, ["http://localhost:9101/mcp"]);
+        assert_eq!(identity.expires_at, Some(2_000_000_000));
+    }
+
+    #[test]
+    fn audience_may_be_an_array_or_absent() {
+        let Verdict::Active(many) = parse(br#"{"active":true,"aud":["a","b"]}"#).unwrap() else {
+            panic!("expected active")
+        };
+        assert_eq!(many.audience, ["a", "b"]);
+        let Verdict::Active(none) = parse(br#"{"active":true}"#).unwrap() else {
+            panic!("expected active")
+        };
+        assert!(none.audience.is_empty());
+    }
+
+    #[test]
+    fn inactive_needs_nothing_else() {
+        assert!(matches!(
+            parse(br#"{"active":false}"#),
+            Ok(Verdict::Inactive)
+        ));
+    }
+
+    #[test]
+    fn answers_without_a_boolean_active_are_garbage() {
+        for body in [
+            &b"<html>oops</html>"[..],
+            br#"{"scope":"x"}"#,
+            br#"{"active":"true"}"#,
+            b"",
+        ] {
+            assert!(matches!(parse(body), Err(Failure::Garbage(_))));
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! An OAuth-protected MCP server for testing OAuth-MCP clients.
+//!
+//! `POST /mcp` speaks MCP over Streamable HTTP (rmcp, stateless) with three tools, `echo`,
+//! `add` and `whoami`. Every request must carry a bearer token, and every token is checked by
+//! calling the authorization server's RFC 7662 introspection endpoint over HTTP — nothing is
+//! cached, so a revocation or expiry shows on the very next call. Clients discover the
+//! authorization server from the 401 challenge and the RFC 9728 protected-resource metadata.
+//! A `/control` plane forces `403 insufficient_scope` on tool calls and reports counters.
+//!
+//! # Layout
+//! - [`config`]: start-up configuration and its defaults.
+//! - `urls`: the URLs announced (configured, or the loopback name the client used) and the
+//!   audiences accepted.
+//! - `bearer`, `introspection`: reading the token and checking it.
+//! - `error`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
+//! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the switches.
+//! - `tools`: the rmcp handler; `state`: toggles and counters.
+//! - `router`: the `match (method, path)` and the log line; `endpoints/*`: one file per endpoint.
+//!
+//! # Example
+//! ```no_run
+//! # async fn run() -> Result<(), mcp_server::Error> {
+//! let config = mcp_server::Config {
+//!     authorization_server: "http://localhost:9100".into(),
+//!     introspection_url: "http://127.0.0.1:9100/introspect".into(),
+//!     ..mcp_server::Config::default()
+//! };
+//! let server = mcp_server::McpServer::start(config).await?;
+//! println!("point your client at {}", server.url());
+//! server.stop().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+
+mod bearer;
+mod endpoints;
+mod error;
+mod introspection;
+mod router;
+mod rpc;
+mod state;
+mod tools;
+mod urls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sim_http::ServeOptions;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{Config, MCP_PATH};
+pub use introspection::Identity;
+pub use urls::{PRM_PATH, PRM_ROOT_PATH};
+
+use crate::state::State;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the MCP server on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let state = prepare(&listener, config)?;
+    run(listener, state, shutdown).await
+}
+
+fn prepare(listener: &TcpListener, config: Config) -> Result<Arc<State>, Error> {
+    config.validate()?;
+    Ok(Arc::new(State::new(config, listener.local_addr()?.port())?))
+}
+
+async fn run(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let options = ServeOptions {
+        tls: state.config.tls.clone(),
+        max_connections: state.config.max_connections,
+        ..ServeOptions::default()
+    };
+    let handler = move |request| router::handle(Arc::clone(&state), request);
+    Ok(sim_http::serve(listener, handler, options, shutdown).await?)
+}
+
+/// A running MCP server. Dropping it stops the server; [`McpServer::stop`] also waits for
+/// in-flight requests to finish.
+pub struct McpServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl McpServer {
+    /// Starts a server on an ephemeral port of 127.0.0.1.
+    pub async fn start(config: Config) -> Result<Self, Error> {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await?, config).await
+    }
+
+    /// Starts a server on a listener the caller bound.
+    pub async fn start_on(listener: TcpListener, config: Config) -> Result<Self, Error> {
+        let addr = listener.local_addr()?;
+        let state = prepare(&listener, config)?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(listener, Arc::clone(&state), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The MCP URL to give a client: `<base URL>/mcp`, which is also the resource identifier.
+    pub fn url(&self) -> String {
+        self.state.urls.default_resource()
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns how serving ended.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

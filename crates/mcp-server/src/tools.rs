@@ -1,0 +1,84 @@
+//! The MCP tools: `echo`, `add` and `whoami`. Small on purpose: the rig tests OAuth, and a
+//! tester must be able to predict every answer.
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+
+use crate::introspection::Identity;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct EchoArgs {
+    /// The text to send back.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AddArgs {
+    /// The first addend.
+    pub a: f64,
+    /// The second addend.
+    pub b: f64,
+}
+
+/// The rmcp server handler. The stateless transport makes one per request, so it holds nothing
+/// but the (cheaply cloned) router.
+#[derive(Clone)]
+pub struct Tools {
+    tool_router: ToolRouter<Self>,
+}
+
+impl Tools {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+}
+
+#[tool_router]
+impl Tools {
+    #[tool(description = "Return the given message unchanged.")]
+    fn echo(&self, Parameters(EchoArgs { message }): Parameters<EchoArgs>) -> String {
+        message
+    }
+
+    #[tool(description = "Add two numbers and return the sum.")]
+    fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> Result<String, ErrorData> {
+        let sum = a + b;
+        if !sum.is_finite() {
+            return Err(ErrorData::invalid_params(
+                "the sum is too large to represent",
+                None,
+            ));
+        }
+        Ok(sum.to_string())
+    }
+
+    #[tool(
+        description = "Describe the caller as the authorization server sees its access token: \
+                       subject, client_id, scope, audience and expiry."
+    )]
+    fn whoami(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<Json<Identity>, ErrorData> {
+        // The bearer check stores the identity before the request reaches rmcp; a request
+        // without one never gets here.
+        parts
+            .extensions
+            .get::<Identity>()
+            .cloned()
+            .map(Json)
+            .ok_or_else(|| ErrorData::internal_error("the request carries no identity", None))
+    }
+}
+
+#[tool_handler(
+    router = self.tool_router,
+    name = "mcp-oauth-sim",
+    instructions = "An OAuth-protected test server. Tools: echo, add, whoami."
+)]
+impl ServerHandler for Tools {}

@@ -1,0 +1,241 @@
+//! The URLs the server announces, and the names under which it accepts tokens.
+//!
+//! Clients compare the protected-resource metadata's `resource` with the URL they were given,
+//! byte for byte after normalisation (`localhost` ≠ `127.0.0.1`). With a configured base URL
+//! every answer uses it; without one, the answer uses whichever loopback name the client used,
+//! so `http://127.0.0.1:9101/mcp` and `http://localhost:9101/mcp` both work out of the box.
+
+use std::collections::HashSet;
+
+use http::header::{self, HeaderMap};
+use http::uri::Authority;
+
+use crate::config::{Config, MCP_PATH};
+
+/// Where the path-inserted protected-resource metadata lives (RFC 9728 §3.1).
+pub const PRM_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
+/// The root form, which clients probe when the path-inserted one is missing.
+pub const PRM_ROOT_PATH: &str = "/.well-known/oauth-protected-resource";
+
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+#[derive(Debug)]
+pub struct PublicUrls {
+    /// The configured base (`scheme://host[:port]`), which every answer uses when present.
+    fixed: Option<String>,
+    /// `http` or `https`, from whether the listener serves TLS.
+    scheme: &'static str,
+    port: u16,
+    /// The base used when the client's `Host` is not one of ours.
+    fallback: String,
+    /// Every `aud` value that names this server: its MCP URL or its origin, under each name.
+    audiences: HashSet<String>,
+    /// rmcp's `Host` allow-list (DNS-rebinding protection).
+    hosts: Vec<String>,
+    /// rmcp's `Origin` allow-list.
+    origins: Vec<String>,
+}
+
+impl PublicUrls {
+    pub fn new(config: &Config, port: u16) -> Self {
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base = config.base();
+        let fixed = base.as_ref().map(|url| url.origin().ascii_serialization());
+        let mut bases: Vec<String> = LOOPBACK_HOSTS
+            .iter()
+            .map(|host| format!("{scheme}://{host}:{port}"))
+            .collect();
+        let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        let mut origins: Vec<String> = ["http", "https"]
+            .iter()
+            .flat_map(|scheme| {
+                LOOPBACK_HOSTS
+                    .iter()
+                    .map(move |host| format!("{scheme}://{host}:*"))
+            })
+            .collect();
+        if let (Some(url), Some(fixed)) = (&base, &fixed) {
+            bases.push(fixed.clone());
+            if let Some(host) = url.host_str() {
+                hosts.push(host.trim_matches(['[', ']']).to_owned());
+            }
+            if let Some(port) = url.port_or_known_default() {
+                origins.push(format!(
+                    "{}://{}:{port}",
+                    url.scheme(),
+                    url.host_str().unwrap_or_default()
+                ));
+            }
+        }
+        origins.extend(config.allowed_origins.iter().cloned());
+        let audiences = bases
+            .iter()
+            .flat_map(|base| {
+                [
+                    format!("{base}{MCP_PATH}"),
+                    base.clone(),
+                    format!("{base}/"),
+                ]
+            })
+            .collect();
+        Self {
+            fallback: fixed
+                .clone()
+                .unwrap_or_else(|| format!("{scheme}://localhost:{port}")),
+            fixed,
+            scheme,
+            port,
+            audiences,
+            hosts,
+            origins,
+        }
+    }
+
+    /// The base URL to answer `request` with: the configured one, or the loopback name and
+    /// port the client used.
+    pub fn base_for(&self, headers: &HeaderMap, uri: &http::Uri) -> String {
+        if let Some(fixed) = &self.fixed {
+            return fixed.clone();
+        }
+        let authority = headers
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<Authority>().ok())
+            .or_else(|| uri.authority().cloned());
+        match authority {
+            Some(authority)
+                if authority.port_u16() == Some(self.port)
+                    && LOOPBACK_HOSTS
+                        .iter()
+                        .any(|host| authority.host().eq_ignore_ascii_case(host)) =>
+            {
+                format!(
+                    "{}://{}:{}",
+                    self.scheme,
+                    authority.host().to_ascii_lowercase(),
+                    self.port
+                )
+            }
+            _ => self.fallback.clone(),
+        }
+    }
+
+    /// The MCP URL (the resource identifier) clients are normally given.
+    pub fn default_resource(&self) -> String {
+        format!("{}{MCP_PATH}", self.fallback)
+    }
+
+    /// Whether an introspected audience names this server (RFC 8707). Both the MCP URL and
+    /// the server's origin are accepted: the MCP specification allows either as the canonical
+    /// resource identifier.
+    pub fn accepts_audience(&self, audience: &str) -> bool {
+        self.audiences.contains(audience)
+    }
+
+    pub fn allowed_hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.origins
+    }
+}
+
+/// The resource identifier for a base URL.
+pub fn resource(base: &str) -> String {
+    format!("{base}{MCP_PATH}")
+}
+
+/// The absolute URL of the path-inserted metadata for a base URL.
+pub fn metadata_url(base: &str) -> String {
+    format!("{base}{PRM_PATH}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn without_a_base_url_the_client_sees_the_loopback_name_it_used() {
+        let urls = PublicUrls::new(&Config::default(), 9101);
+        let uri = http::Uri::from_static("/mcp");
+        assert_eq!(
+            urls.base_for(&headers("127.0.0.1:9101"), &uri),
+            "http://127.0.0.1:9101"
+        );
+        assert_eq!(
+            urls.base_for(&headers("LOCALHOST:9101"), &uri),
+            "http://localhost:9101"
+        );
+        assert_eq!(
+            urls.base_for(&headers("[::1]:9101"), &uri),
+            "http://[::1]:9101"
+        );
+        // A name that is not ours, or another port, gets the default.
+        assert_eq!(
+            urls.base_for(&headers("evil.example:9101"), &uri),
+            "http://localhost:9101"
+        );
+        assert_eq!(
+            urls.base_for(&headers("localhost:80"), &uri),
+            "http://localhost:9101"
+        );
+    }
+
+    #[test]
+    fn a_base_url_wins_over_the_host_header() {
+        let config = Config {
+            base_url: Some("https://mcp.trycloudflare.com/".into()),
+            ..Config::default()
+        };
+        let urls = PublicUrls::new(&config, 9101);
+        let uri = http::Uri::from_static("/mcp");
+        assert_eq!(
+            urls.base_for(&headers("localhost:9101"), &uri),
+            "https://mcp.trycloudflare.com"
+        );
+        assert_eq!(urls.default_resource(), "https://mcp.trycloudflare.com/mcp");
+        assert!(urls.accepts_audience("https://mcp.trycloudflare.com/mcp"));
+        assert!(
+            urls.allowed_hosts()
+                .contains(&"mcp.trycloudflare.com".to_owned())
+        );
+        assert!(
+            urls.allowed_origins()
+                .contains(&"https://mcp.trycloudflare.com:443".to_owned())
+        );
+    }
+
+    #[test]
+    fn audiences_are_this_server_under_any_of_its_names_and_nothing_else() {
+        let urls = PublicUrls::new(&Config::default(), 9101);
+        for ours in [
+            "http://localhost:9101/mcp",
+            "http://127.0.0.1:9101/mcp",
+            "http://[::1]:9101/mcp",
+            "http://localhost:9101",
+            "http://localhost:9101/",
+        ] {
+            assert!(urls.accepts_audience(ours), "{ours}");
+        }
+        for theirs in [
+            "http://localhost:9100",
+            "http://localhost:9101/other",
+            "https://localhost:9101/mcp",
+            "https://other.example/mcp",
+            "",
+        ] {
+            assert!(!urls.accepts_audience(theirs), "{theirs}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the MCP server: the real authorization server and the real MCP server,
+//! each on its own 127.0.0.1:0 listener, with real HTTP between them, driven over HTTP by
+//! reqwest exactly as a client would.
+
+mod support;
+
+mod auth;
+mod control;
+mod metadata;
+mod outage;
+mod tools;

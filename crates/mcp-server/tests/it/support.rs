@@ -1,0 +1,295 @@
+//! The one way tests start the two servers and speak to them.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mcp_server::McpServer;
+use oauth_server::AuthServer;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+/// What a Streamable HTTP client must accept.
+pub const ACCEPT: &str = "application/json, text/event-stream";
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// The authorization server and the MCP server, wired as the launcher wires them: the MCP
+/// server introspects at the AS's loopback address and announces the AS's issuer.
+pub struct Rig {
+    pub auth: AuthServer,
+    pub mcp: McpServer,
+    pub http: reqwest::Client,
+    auth_config: oauth_server::Config,
+    mcp_config: mcp_server::Config,
+}
+
+/// Tokens from a completed flow, and the client they were issued to.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub client_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Rig {
+    pub async fn start() -> Self {
+        Self::start_with(
+            oauth_server::Config::default(),
+            mcp_server::Config::default(),
+        )
+        .await
+    }
+
+    /// Starts both servers; the MCP config's `authorization_server` and `introspection_url` are
+    /// filled in from the AS that was started.
+    pub async fn start_with(
+        auth_config: oauth_server::Config,
+        mcp_config: mcp_server::Config,
+    ) -> Self {
+        let auth = AuthServer::start(auth_config.clone())
+            .await
+            .expect("authorization server starts");
+        let mcp_config = mcp_server::Config {
+            authorization_server: auth.issuer().to_owned(),
+            introspection_url: format!("http://{}/introspect", auth.addr()),
+            ..mcp_config
+        };
+        let mcp = McpServer::start(mcp_config.clone())
+            .await
+            .expect("MCP server starts");
+        Self {
+            auth,
+            mcp,
+            http: client(),
+            auth_config,
+            mcp_config,
+        }
+    }
+
+    /// Stops the authorization server; the MCP server keeps running.
+    pub async fn stop_auth(&mut self) -> std::net::SocketAddr {
+        let addr = self.auth.addr();
+        let placeholder = AuthServer::start(self.auth_config.clone()).await.unwrap();
+        let old = std::mem::replace(&mut self.auth, placeholder);
+        old.stop().await.unwrap();
+        addr
+    }
+
+    /// Starts a fresh authorization server on `addr` (state is in memory, so tokens from before
+    /// are gone), with the same issuer the MCP server announces.
+    pub async fn restart_auth_on(&mut self, addr: std::net::SocketAddr) {
+        let config = oauth_server::Config {
+            issuer: Some(self.mcp_config.authorization_server.clone()),
+            ..self.auth_config.clone()
+        };
+        // The port was just released; give the OS a moment if it still holds it.
+        let mut attempts = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(error) if attempts < 50 => {
+                    attempts += 1;
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(error) => panic!("cannot rebind {addr}: {error}"),
+            }
+        };
+        self.auth = AuthServer::start_on(listener, config).await.unwrap();
+    }
+
+    /// The MCP URL by address (the configured one says `localhost`, which may resolve to ::1).
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}/mcp", self.mcp.addr())
+    }
+
+    pub fn mcp_path(&self, path: &str) -> String {
+        format!("http://{}{path}", self.mcp.addr())
+    }
+
+    pub fn auth_path(&self, path: &str) -> String {
+        format!("http://{}{path}", self.auth.addr())
+    }
+
+    /// Registration, `/authorize` with PKCE S256 and `resource`, and the code exchange: what a
+    /// real client does after discovery.
+    pub async fn token(&self) -> Tokens {
+        self.token_for(Some(&self.mcp_url())).await
+    }
+
+    pub async fn token_for(&self, resource: Option<&str>) -> Tokens {
+        let (status, client) = self
+            .post_json(
+                &self.auth_path("/register"),
+                &json!({
+                    "redirect_uris": [REDIRECT_URI],
+                    "token_endpoint_auth_method": "none",
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "client_name": "mcp-server tests",
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{client}");
+        let client_id = client["client_id"].as_str().unwrap().to_owned();
+        let verifier = sim_http::secret::random_token();
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let mut query = vec![
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "s"),
+        ];
+        if let Some(resource) = resource {
+            query.push(("resource", resource));
+        }
+        let response = self
+            .http
+            .get(self.auth_path("/authorize"))
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+        let code = location
+            .query_pairs()
+            .find(|(name, _)| name == "code")
+            .map(|(_, value)| value.into_owned())
+            .expect("redirect carries a code");
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", client_id.as_str()),
+        ];
+        if let Some(resource) = resource {
+            form.push(("resource", resource));
+        }
+        let response = self
+            .http
+            .post(self.auth_path("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        Tokens {
+            client_id,
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// POSTs a JSON-RPC message to `/mcp` as a Streamable HTTP client would.
+    pub async fn post_mcp(&self, token: Option<&str>, message: &Value) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.mcp_url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .json(message);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Sends a JSON-RPC request and returns the HTTP status and the parsed JSON-RPC response.
+    pub async fn rpc(&self, token: &str, method: &str, params: Value) -> (StatusCode, Value) {
+        let message = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let response = self.post_mcp(Some(token), &message).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn initialize(&self, token: &str) -> (StatusCode, Value) {
+        self.rpc(
+            token,
+            "initialize",
+            json!({
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": { "name": "mcp-server tests", "version": "0" },
+            }),
+        )
+        .await
+    }
+
+    /// Calls a tool and returns the HTTP status and the JSON-RPC response.
+    pub async fn call_tool(
+        &self,
+        token: &str,
+        name: &str,
+        arguments: Value,
+    ) -> (StatusCode, Value) {
+        self.rpc(
+            token,
+            "tools/call",
+            json!({ "name": name, "arguments": arguments }),
+        )
+        .await
+    }
+
+    /// POSTs to a control endpoint of the MCP server.
+    pub async fn mcp_control(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_json(&self.mcp_path(path), &body).await
+    }
+
+    /// POSTs to a control endpoint of the authorization server.
+    pub async fn auth_control(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_json(&self.auth_path(path), &body).await
+    }
+
+    pub async fn mcp_state(&self) -> Value {
+        let response = self
+            .http
+            .get(self.mcp_path("/control/state"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, url: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self.http.post(url).json(body).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The `WWW-Authenticate` header of a response, or an empty string.
+pub fn www_authenticate(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// The text of the first content block of a `tools/call` result.
+pub fn tool_text(response: &Value) -> &str {
+    response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text content in {response}"))
+}

@@ -8,4 +8,5 @@ mod auth;
 mod control;
 mod metadata;
 mod outage;
+mod tls;
 mod tools;

@@ -293,3 +293,376 @@ pub fn tool_text(response: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no text content in {response}"))
 }
+
+// Helpers added for tools.rs, control.rs and outage.rs.
+
+impl Rig {
+    /// POSTs raw bytes to `/mcp` with a bearer token and the headers a Streamable HTTP client
+    /// sends: for bodies no JSON encoder would produce.
+    pub async fn post_mcp_raw(
+        &self,
+        token: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.mcp_url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .header("content-type", content_type)
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// What the authorization server's RFC 7662 endpoint says about `token`, asked exactly as
+    /// the MCP server asks (form POST, no client authentication).
+    pub async fn introspect(&self, token: &str) -> Value {
+        let response = self
+            .http
+            .post(self.auth_path("/introspect"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+/// A stand-in for the authorization server's introspection endpoint that misbehaves, on its
+/// own 127.0.0.1:0 listener. Dropping it aborts the listener and every connection it holds.
+pub struct FakeIntrospection {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeIntrospection {
+    /// Reads each request in full, then writes `answer` (a complete raw HTTP/1.1 response)
+    /// and closes the connection.
+    pub async fn answering(answer: &'static str) -> Self {
+        Self::spawn(move |mut stream| async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 4096];
+            let wanted = loop {
+                let Ok(read) = stream.read(&mut buffer).await else {
+                    return;
+                };
+                if read == 0 {
+                    return;
+                }
+                seen.extend_from_slice(&buffer[..read]);
+                if let Some(end) = seen.windows(4).position(|window| window == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:"))
+                        .and_then(|value| value.trim().parse().ok())
+                        .unwrap_or(0);
+                    break end + 4 + length;
+                }
+            };
+            while seen.len() < wanted {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => seen.extend_from_slice(&buffer[..read]),
+                }
+            }
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        })
+        .await
+    }
+
+    /// Accepts connections and never answers: holds each socket open until dropped.
+    pub async fn silent() -> Self {
+        Self::spawn(|stream| async move {
+            std::future::pending::<()>().await;
+            drop(stream);
+        })
+        .await
+    }
+
+    async fn spawn<F, Fut>(serve: F) -> Self
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.spawn(serve(stream));
+            }
+        });
+        Self { url, task }
+    }
+}
+
+impl Drop for FakeIntrospection {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every connection task.
+        self.task.abort();
+    }
+}
+
+/// An MCP server, alone, checking tokens at `introspection_url`.
+pub async fn mcp_server_introspecting_at(
+    introspection_url: &str,
+    introspection_timeout: Duration,
+) -> McpServer {
+    McpServer::start(mcp_server::Config {
+        introspection_url: introspection_url.to_owned(),
+        authorization_server: "http://localhost:1".into(),
+        introspection_timeout,
+        ..mcp_server::Config::default()
+    })
+    .await
+    .expect("MCP server starts")
+}
+
+// Helpers added for auth.rs, metadata.rs and tls.rs.
+
+/// The JSON-RPC `initialize` request a client sends first.
+pub fn initialize_message() -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": { "name": "mcp-server tests", "version": "0" },
+        },
+    })
+}
+
+impl Rig {
+    /// An `initialize` POST to `/mcp` with the headers a Streamable HTTP client sends, but no
+    /// credentials: the test adds the `Authorization`, `Host` or `Origin` it is about.
+    pub fn initialize_request(&self) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.mcp_url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .json(&initialize_message())
+    }
+
+    pub fn mcp_port(&self) -> u16 {
+        self.mcp.addr().port()
+    }
+}
+
+/// The body of a response as JSON (`Null` when it is not JSON).
+pub async fn json_body(response: reqwest::Response) -> Value {
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The token flow of [`Rig::token_for`] (registration, `/authorize` with PKCE S256, code
+/// exchange) against the authorization server at `auth_base`, with any client: for a rig that
+/// is not a [`Rig`], such as one serving HTTPS.
+pub async fn obtain_tokens(
+    http: &reqwest::Client,
+    auth_base: &str,
+    resource: Option<&str>,
+) -> Tokens {
+    let response = http
+        .post(format!("{auth_base}/register"))
+        .json(&json!({
+            "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "client_name": "mcp-server tests",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let client: Value = response.json().await.unwrap();
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let verifier = sim_http::secret::random_token();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let mut query = vec![
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "s"),
+    ];
+    query.extend(resource.map(|resource| ("resource", resource)));
+    let response = http
+        .get(format!("{auth_base}/authorize"))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, value)| value.into_owned())
+        .expect("redirect carries a code");
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("code_verifier", verifier.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("client_id", client_id.as_str()),
+    ];
+    form.extend(resource.map(|resource| ("resource", resource)));
+    let response = http
+        .post(format!("{auth_base}/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    Tokens {
+        client_id,
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A throwaway certificate authority and a leaf it signed for `localhost`, `127.0.0.1` and
+/// `::1`, made fresh for each test.
+pub struct TestPki {
+    /// The CA certificate, which clients (and the MCP server's introspection client) may trust.
+    pub ca_der: rustls_pki_types::CertificateDer<'static>,
+    leaf_der: rustls_pki_types::CertificateDer<'static>,
+    leaf_key_pkcs8: Vec<u8>,
+}
+
+impl TestPki {
+    pub fn generate() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+            .expect("self-signed CA");
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let leaf = CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf signed by the CA");
+        Self {
+            ca_der: ca.der().clone(),
+            leaf_der: leaf.der().clone(),
+            leaf_key_pkcs8: leaf_key.serialize_der(),
+        }
+    }
+
+    /// A server acceptor presenting the leaf.
+    pub fn tls(&self) -> sim_http::tls::Tls {
+        sim_http::tls::Tls::from_der(
+            vec![self.leaf_der.clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(self.leaf_key_pkcs8.clone().into()),
+        )
+        .expect("the leaf and its key make a TLS configuration")
+    }
+
+    /// A client that trusts this CA and nothing else.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_der(&self.ca_der).expect("CA DER parses")])
+            .redirect(Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    }
+}
+
+/// Both servers serving HTTPS with certificates from one [`TestPki`], the MCP server
+/// introspecting at `https://127.0.0.1:ASPORT/introspect`.
+pub struct TlsRig {
+    pub auth: AuthServer,
+    pub mcp: McpServer,
+    /// A client trusting the rig's CA.
+    pub http: reqwest::Client,
+}
+
+impl TlsRig {
+    /// With `trust_ca_for_introspection` false, the MCP server trusts only the system roots for
+    /// its introspection calls, so it cannot verify the authorization server.
+    pub async fn start(trust_ca_for_introspection: bool) -> Self {
+        let pki = TestPki::generate();
+        let auth = AuthServer::start(oauth_server::Config {
+            tls: Some(pki.tls()),
+            ..oauth_server::Config::default()
+        })
+        .await
+        .expect("authorization server starts");
+        let mcp = McpServer::start(mcp_server::Config {
+            authorization_server: auth.issuer().to_owned(),
+            introspection_url: format!("https://{}/introspect", auth.addr()),
+            introspection_roots: if trust_ca_for_introspection {
+                vec![pki.ca_der.clone()]
+            } else {
+                Vec::new()
+            },
+            tls: Some(pki.tls()),
+            ..mcp_server::Config::default()
+        })
+        .await
+        .expect("MCP server starts");
+        Self {
+            http: pki.client(),
+            auth,
+            mcp,
+        }
+    }
+
+    pub fn mcp_url(&self) -> String {
+        format!("https://{}/mcp", self.mcp.addr())
+    }
+
+    pub fn mcp_path(&self, path: &str) -> String {
+        format!("https://{}{path}", self.mcp.addr())
+    }
+
+    pub fn auth_base(&self) -> String {
+        format!("https://{}", self.auth.addr())
+    }
+
+    /// Tokens for the MCP URL by address, obtained over HTTPS.
+    pub async fn token(&self) -> Tokens {
+        obtain_tokens(&self.http, &self.auth_base(), Some(&self.mcp_url())).await
+    }
+
+    /// POSTs a JSON-RPC message to `/mcp` over HTTPS as a Streamable HTTP client would.
+    pub async fn post_mcp(&self, token: Option<&str>, message: &Value) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.mcp_url())
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .json(message);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn mcp_state(&self) -> Value {
+        let response = self
+            .http
+            .get(self.mcp_path("/control/state"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}

@@ -36,6 +36,9 @@ pub struct Config {
     pub introspection_timeout: Duration,
     /// Scopes announced in the metadata and in every challenge (`SCOPES`).
     pub scopes: Vec<String>,
+    /// Scopes a token must hold for `tools/call`; without them the call is refused with
+    /// `403 insufficient_scope`. Each must be one of `scopes`. Empty: any active token will do.
+    pub required_scopes: Vec<String>,
     /// The human-readable name in the metadata.
     pub resource_name: String,
     /// Browser origins allowed to call `/mcp`, in rmcp's syntax (`https://app.example:*`), on
@@ -58,6 +61,7 @@ impl Default for Config {
             introspection_roots: Vec::new(),
             introspection_timeout: Duration::from_secs(2),
             scopes: vec!["mcp:tools".to_owned()],
+            required_scopes: vec!["mcp:tools".to_owned()],
             resource_name: "mcp-oauth-sim MCP server".to_owned(),
             allowed_origins: Vec::new(),
             control: ControlGuard::open(),
@@ -88,6 +92,15 @@ impl Config {
         if let Some(bad) = self.scopes.iter().find(|scope| !is_scope_token(scope)) {
             return Err(Error::Config(format!(
                 "scope '{bad}' is not a valid scope token"
+            )));
+        }
+        if let Some(unknown) = self
+            .required_scopes
+            .iter()
+            .find(|scope| !self.scopes.contains(scope))
+        {
+            return Err(Error::Config(format!(
+                "required scope '{unknown}' is not among the announced scopes"
             )));
         }
         Ok(())
@@ -175,6 +188,10 @@ mod tests {
             },
             Config {
                 scopes: vec!["has space".into()],
+                ..Config::default()
+            },
+            Config {
+                scopes: vec!["a".into()],
                 ..Config::default()
             },
         ] {

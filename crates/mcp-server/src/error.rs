@@ -15,8 +15,9 @@ pub enum Denial {
     Malformed(&'static str),
     /// The token is expired, revoked, unknown, or for another resource.
     InvalidToken(&'static str),
-    /// The token lacks a scope the call needs (or a tester forced this answer).
-    InsufficientScope(&'static str),
+    /// The token lacks a scope the call needs (or a tester forced this answer). `scope` is
+    /// every scope the call needs, those already granted included (RFC 6750 §3.1, MCP step-up).
+    InsufficientScope { why: &'static str, scope: String },
     /// The token could not be checked: the authorization server is down, slow or broken.
     Unavailable(String),
 }
@@ -28,14 +29,15 @@ impl Denial {
             Self::NoToken => "no_token",
             Self::Malformed(_) => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
-            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::InsufficientScope { .. } => "insufficient_scope",
             Self::Unavailable(_) => "temporarily_unavailable",
         }
     }
 
     /// The answer. `metadata_url` is the absolute URL of the protected-resource metadata and
     /// `scope` the space-separated scopes a client should ask for; both go into every challenge
-    /// so that a client can start or repeat authorization from this answer alone.
+    /// so that a client can start or repeat authorization from this answer alone. A refusal for
+    /// a missing scope names its own scopes instead.
     pub fn into_response(self, metadata_url: &str, scope: &str) -> Response {
         fn with_scope<'a>(params: &mut Vec<(&'a str, &'a str)>, scope: &'a str) {
             if !scope.is_empty() {
@@ -66,9 +68,7 @@ impl Denial {
                 };
                 (status, *why, Some(params))
             }
-            Self::InsufficientScope(why) => {
-                // RFC 6750 §3.1 and the MCP step-up rules: `scope` lists every scope needed,
-                // including those already granted.
+            Self::InsufficientScope { why, scope } => {
                 let mut params = vec![("error", "insufficient_scope")];
                 with_scope(&mut params, scope);
                 params.push(("resource_metadata", metadata_url));
@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn insufficient_scope_names_the_scope_and_the_metadata() {
-        let (status, value) = www_authenticate(Denial::InsufficientScope("forced"));
+        let (status, value) = www_authenticate(Denial::InsufficientScope {
+            why: "forced",
+            scope: "mcp:tools".into(),
+        });
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(
             value.starts_with(&format!(

@@ -31,17 +31,13 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Ok(body) => body,
         Err(error) => return plain_error(error.status(), &error.to_string()),
     };
-    let glance = rpc::glance(&body);
-    if glance.is_tool_call() {
-        if state.force_403() {
-            facts.note = "forced";
-            facts.rpc = glance;
-            let denial = Denial::InsufficientScope("forced by the control plane (force-403)");
+    facts.rpc = rpc::glance(&body);
+    if facts.rpc.is_tool_call() {
+        if let Some(denial) = scope_denial(state, &identity, facts) {
             return deny(state, &parts.headers, &parts.uri, denial, facts);
         }
         Counters::bump(&counters.tool_calls);
     }
-    facts.rpc = glance;
     parts.extensions.insert(identity);
     state
         .service
@@ -96,6 +92,41 @@ async fn authenticate<B>(
     Ok(identity)
 }
 
+/// Tool calls need every required scope; the forced switch refuses them whatever the token holds.
+fn scope_denial(state: &State, identity: &Identity, facts: &mut Facts) -> Option<Denial> {
+    if state.force_403() {
+        facts.note = "forced";
+        return Some(Denial::InsufficientScope {
+            why: "forced by the control plane (force-403)",
+            scope: state.scope.clone(),
+        });
+    }
+    let granted: Vec<&str> = identity
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let required = &state.config.required_scopes;
+    if required
+        .iter()
+        .all(|scope| granted.contains(&scope.as_str()))
+    {
+        return None;
+    }
+    // What the client should ask for next: what it needs plus what it already has, so that a
+    // step-up does not lose a scope.
+    let mut needed: Vec<&str> = required.iter().map(String::as_str).collect();
+    needed.extend(
+        granted
+            .iter()
+            .filter(|scope| !required.iter().any(|r| r == *scope)),
+    );
+    Some(Denial::InsufficientScope {
+        why: "the access token lacks a scope this call needs",
+        scope: needed.join(" "),
+    })
+}
+
 fn deny(
     state: &State,
     headers: &HeaderMap,
@@ -107,7 +138,7 @@ fn deny(
     Counters::bump(match denial {
         Denial::NoToken | Denial::InvalidToken(_) => &counters.unauthorized,
         Denial::Malformed(_) => &counters.bad_requests,
-        Denial::InsufficientScope(_) => &counters.forbidden,
+        Denial::InsufficientScope { .. } => &counters.forbidden,
         Denial::Unavailable(_) => &counters.unavailable,
     });
     facts.error = denial.code();

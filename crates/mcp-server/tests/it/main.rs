@@ -8,5 +8,6 @@ mod auth;
 mod control;
 mod metadata;
 mod outage;
+mod scope;
 mod tls;
 mod tools;

@@ -295,6 +295,7 @@ async fn custom_scopes_appear_in_the_metadata_and_in_the_challenge() {
         },
         mcp_server::Config {
             scopes,
+            required_scopes: vec!["a".to_owned()],
             ..mcp_server::Config::default()
         },
     )

@@ -122,6 +122,11 @@ impl Rig {
     }
 
     pub async fn token_for(&self, resource: Option<&str>) -> Tokens {
+        self.token_with(resource, None).await
+    }
+
+    /// A token for `resource` (if any) with the `scope` requested at `/authorize` (if any).
+    pub async fn token_with(&self, resource: Option<&str>, scope: Option<&str>) -> Tokens {
         let (status, client) = self
             .post_json(
                 &self.auth_path("/register"),
@@ -147,6 +152,9 @@ impl Rig {
         ];
         if let Some(resource) = resource {
             query.push(("resource", resource));
+        }
+        if let Some(scope) = scope {
+            query.push(("scope", scope));
         }
         let response = self
             .http

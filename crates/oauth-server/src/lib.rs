@@ -36,9 +36,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sim_http::{Clock, ServeOptions};
+use sim_http::{Clock, Running, ServeOptions};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{Config, Limits};
@@ -111,8 +110,7 @@ impl Drop for AbortOnDrop {
 pub struct AuthServer {
     addr: SocketAddr,
     state: Arc<State>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), Error>>>,
+    running: Running<Error>,
 }
 
 impl AuthServer {
@@ -125,15 +123,12 @@ impl AuthServer {
     pub async fn start_on(listener: TcpListener, config: Config) -> Result<Self, Error> {
         let addr = listener.local_addr()?;
         let state = prepare(&listener, config, Clock::new())?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, Arc::clone(&state), async move {
-            let _ = stopped.await;
-        }));
+        let serving = Arc::clone(&state);
+        let running = Running::spawn(|stop| run(listener, serving, stop));
         Ok(Self {
             addr,
             state,
-            shutdown: Some(shutdown),
-            task: Some(task),
+            running,
         })
     }
 
@@ -153,21 +148,7 @@ impl AuthServer {
     }
 
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.
-    pub async fn stop(mut self) -> Result<(), Error> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or(Ok(())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+    pub async fn stop(self) -> Result<(), Error> {
+        self.running.stop().await
     }
 }

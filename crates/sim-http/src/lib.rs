@@ -13,6 +13,7 @@
 //! - [`control`]: the guard in front of every `/control` plane.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
 //! - [`log`]: one log line per request.
+//! - [`Running`]: a server in a background task, stopped when its handle drops.
 //! - [`secret`]: random tokens and constant-time comparison.
 //!
 //! # Example
@@ -33,11 +34,13 @@ pub mod control;
 pub mod form;
 pub mod log;
 pub mod response;
+mod running;
 pub mod secret;
 mod server;
 pub mod tls;
 
 pub use clock::Clock;
+pub use running::{Running, StopSignal};
 pub use server::{ConnInfo, ServeOptions, serve};
 
 /// The response body type of every handler: boxed so that our own small JSON answers and rmcp's

@@ -127,87 +127,12 @@ impl Rig {
 
     /// A token for `resource` (if any) with the `scope` requested at `/authorize` (if any).
     pub async fn token_with(&self, resource: Option<&str>, scope: Option<&str>) -> Tokens {
-        let (status, client) = self
-            .post_json(
-                &self.auth_path("/register"),
-                &json!({
-                    "redirect_uris": [REDIRECT_URI],
-                    "token_endpoint_auth_method": "none",
-                    "grant_types": ["authorization_code", "refresh_token"],
-                    "client_name": "mcp-server tests",
-                }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{client}");
-        let client_id = client["client_id"].as_str().unwrap().to_owned();
-        let verifier = sim_http::secret::random_token();
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        let mut query = vec![
-            ("response_type", "code"),
-            ("client_id", client_id.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-            ("state", "s"),
-        ];
-        if let Some(resource) = resource {
-            query.push(("resource", resource));
-        }
-        if let Some(scope) = scope {
-            query.push(("scope", scope));
-        }
-        let response = self
-            .http
-            .get(self.auth_path("/authorize"))
-            .query(&query)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::FOUND);
-        let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-        let code = location
-            .query_pairs()
-            .find(|(name, _)| name == "code")
-            .map(|(_, value)| value.into_owned())
-            .expect("redirect carries a code");
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", verifier.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("client_id", client_id.as_str()),
-        ];
-        if let Some(resource) = resource {
-            form.push(("resource", resource));
-        }
-        let response = self
-            .http
-            .post(self.auth_path("/token"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.unwrap();
-        Tokens {
-            client_id,
-            access: body["access_token"].as_str().unwrap().to_owned(),
-            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
-        }
+        obtain_tokens(&self.http, &self.auth_path(""), resource, scope).await
     }
 
     /// POSTs a JSON-RPC message to `/mcp` as a Streamable HTTP client would.
     pub async fn post_mcp(&self, token: Option<&str>, message: &Value) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(self.mcp_url())
-            .header("accept", ACCEPT)
-            .header("mcp-protocol-version", PROTOCOL_VERSION)
-            .json(message);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+        post_mcp(&self.http, &self.mcp_url(), token, message).await
     }
 
     /// Sends a JSON-RPC request and returns the HTTP status and the parsed JSON-RPC response.
@@ -276,6 +201,24 @@ impl Rig {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// POSTs a JSON-RPC message to an MCP URL with the headers a Streamable HTTP client sends.
+pub async fn post_mcp(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    message: &Value,
+) -> reqwest::Response {
+    let mut request = http
+        .post(url)
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", PROTOCOL_VERSION)
+        .json(message);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
 }
 
 pub fn client() -> reqwest::Client {
@@ -471,13 +414,14 @@ pub async fn json_body(response: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// The token flow of [`Rig::token_for`] (registration, `/authorize` with PKCE S256, code
+/// The token flow every test uses (registration, `/authorize` with PKCE S256, code
 /// exchange) against the authorization server at `auth_base`, with any client: for a rig that
 /// is not a [`Rig`], such as one serving HTTPS.
 pub async fn obtain_tokens(
     http: &reqwest::Client,
     auth_base: &str,
     resource: Option<&str>,
+    scope: Option<&str>,
 ) -> Tokens {
     let response = http
         .post(format!("{auth_base}/register"))
@@ -504,6 +448,7 @@ pub async fn obtain_tokens(
         ("state", "s"),
     ];
     query.extend(resource.map(|resource| ("resource", resource)));
+    query.extend(scope.map(|scope| ("scope", scope)));
     let response = http
         .get(format!("{auth_base}/authorize"))
         .query(&query)
@@ -646,21 +591,12 @@ impl TlsRig {
 
     /// Tokens for the MCP URL by address, obtained over HTTPS.
     pub async fn token(&self) -> Tokens {
-        obtain_tokens(&self.http, &self.auth_base(), Some(&self.mcp_url())).await
+        obtain_tokens(&self.http, &self.auth_base(), Some(&self.mcp_url()), None).await
     }
 
     /// POSTs a JSON-RPC message to `/mcp` over HTTPS as a Streamable HTTP client would.
     pub async fn post_mcp(&self, token: Option<&str>, message: &Value) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(self.mcp_url())
-            .header("accept", ACCEPT)
-            .header("mcp-protocol-version", PROTOCOL_VERSION)
-            .json(message);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+        post_mcp(&self.http, &self.mcp_url(), token, message).await
     }
 
     pub async fn mcp_state(&self) -> Value {

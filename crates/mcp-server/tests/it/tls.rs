@@ -79,7 +79,7 @@ async fn over_https_the_challenge_points_at_https_metadata() {
 async fn over_https_a_token_for_the_plain_http_url_of_the_server_is_refused() {
     let rig = TlsRig::start(true).await;
     let resource = format!("http://127.0.0.1:{}/mcp", rig.mcp.addr().port());
-    let tokens = obtain_tokens(&rig.http, &rig.auth_base(), Some(&resource)).await;
+    let tokens = obtain_tokens(&rig.http, &rig.auth_base(), Some(&resource), None).await;
 
     let response = rig
         .post_mcp(Some(&tokens.access), &initialize_message())

@@ -1,0 +1,57 @@
+//! A server running in a background task, owned by a handle: dropping the handle stops it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Completes when the owning [`Running`] is stopped or dropped; pass it to a `serve` function.
+pub type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The task serving a server and the sender that tells it to stop.
+pub struct Running<E> {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), E>>>,
+}
+
+impl<E: Send + 'static> Running<E> {
+    /// Spawns `serve`, which must finish (after draining) once its stop signal completes.
+    pub fn spawn<F, Fut>(serve: F) -> Self
+    where
+        F: FnOnce(StopSignal) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let signal: StopSignal = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        Self {
+            stop: Some(stop),
+            task: Some(tokio::spawn(serve(signal))),
+        }
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns how serving ended.
+    pub async fn stop(mut self) -> Result<(), E> {
+        self.signal();
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<E> Running<E> {
+    fn signal(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl<E> Drop for Running<E> {
+    fn drop(&mut self) {
+        self.signal();
+    }
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
 use sim_http::form::is_scope_token;
+use sim_http::public_url;
 use sim_http::tls::Tls;
 use url::Url;
 
@@ -106,7 +107,7 @@ impl Config {
         Ok(())
     }
 
-    /// The fixed base URL, if one is configured, without its trailing slash.
+    /// The fixed base URL, if one is configured (validated by [`Config::validate`]).
     pub(crate) fn base(&self) -> Option<Url> {
         self.base_url
             .as_deref()
@@ -127,19 +128,7 @@ fn parse_base(base: &str) -> Result<Url, Error> {
 }
 
 fn http_url(what: &str, value: &str) -> Result<Url, Error> {
-    let url =
-        Url::parse(value).map_err(|error| Error::Config(format!("{what} '{value}': {error}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(Error::Config(format!(
-            "{what} '{value}' must be an http(s) URL"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!(
-            "{what} '{value}' must not have a query or fragment"
-        )));
-    }
-    Ok(url)
+    public_url::parse(what, value).map_err(Error::Config)
 }
 
 #[cfg(test)]

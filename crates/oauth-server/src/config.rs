@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use sim_http::control::ControlGuard;
 use sim_http::form::is_scope_token;
+use sim_http::public_url;
 use sim_http::tls::Tls;
-use url::Url;
 
 use crate::Error;
 
@@ -94,19 +94,7 @@ impl Config {
             return Ok(format!("{scheme}://localhost:{port}"));
         };
         let issuer = configured.trim_end_matches('/');
-        let url = Url::parse(issuer).map_err(|error| {
-            Error::Config(format!("issuer '{configured}' is not a URL: {error}"))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(Error::Config(format!(
-                "issuer '{configured}' must be an http(s) URL"
-            )));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::Config(format!(
-                "issuer '{configured}' must not have a query or fragment"
-            )));
-        }
+        public_url::parse("issuer", issuer).map_err(Error::Config)?;
         Ok(issuer.to_owned())
     }
 

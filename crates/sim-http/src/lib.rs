@@ -13,6 +13,7 @@
 //! - [`control`]: the guard in front of every `/control` plane.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
 //! - [`log`]: one log line per request.
+//! - [`public_url`]: the rule for a URL a server announces.
 //! - [`Running`]: a server in a background task, stopped when its handle drops.
 //! - [`secret`]: random tokens and constant-time comparison.
 //!
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod control;
 pub mod form;
 pub mod log;
+pub mod public_url;
 pub mod response;
 mod running;
 pub mod secret;

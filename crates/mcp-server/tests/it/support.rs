@@ -186,14 +186,7 @@ impl Rig {
     }
 
     pub async fn mcp_state(&self) -> Value {
-        let response = self
-            .http
-            .get(self.mcp_path("/control/state"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        control_state(&self.http, &self.mcp_path("/control/state")).await
     }
 
     pub async fn post_json(&self, url: &str, body: &Value) -> (StatusCode, Value) {
@@ -219,6 +212,13 @@ pub async fn post_mcp(
         request = request.bearer_auth(token);
     }
     request.send().await.unwrap()
+}
+
+/// GETs a control plane's state, asserting that it answers 200.
+pub async fn control_state(http: &reqwest::Client, url: &str) -> Value {
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
 }
 
 pub fn client() -> reqwest::Client {
@@ -600,13 +600,6 @@ impl TlsRig {
     }
 
     pub async fn mcp_state(&self) -> Value {
-        let response = self
-            .http
-            .get(self.mcp_path("/control/state"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        control_state(&self.http, &self.mcp_path("/control/state")).await
     }
 }

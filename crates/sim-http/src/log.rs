@@ -38,14 +38,47 @@ impl fmt::Display for RequestLine<'_> {
     }
 }
 
+/// Log target of request lines, so that a subscriber can format them apart from other events.
+pub const TARGET: &str = "request";
+
 impl RequestLine<'_> {
     /// Emits the line: a warning for server errors, information otherwise.
+    ///
+    /// The message is the whole line; the facts also travel as fields, so that a JSON log
+    /// (`LOG=json`) has them as keys. Field values are computed only when the level is enabled.
     pub fn emit(&self) {
-        if self.status.is_server_error() {
-            tracing::warn!(target: "request", "{self}");
-        } else {
-            tracing::info!(target: "request", "{self}");
+        macro_rules! emit {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: TARGET,
+                    service = self.service,
+                    method = %self.method,
+                    path = self.path,
+                    status = self.status.as_u16(),
+                    ms = self.elapsed.as_secs_f64() * 1000.0,
+                    grant = self.fact("grant"),
+                    client = self.fact("client"),
+                    rpc = self.fact("rpc"),
+                    tool = self.fact("tool"),
+                    sub = self.fact("sub"),
+                    error = self.fact("error"),
+                    note = self.fact("note"),
+                    "{self}"
+                )
+            };
         }
+        if self.status.is_server_error() {
+            emit!(warn);
+        } else {
+            emit!(info);
+        }
+    }
+
+    fn fact(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(name, value)| *name == key && !value.is_empty())
+            .map(|(_, value)| *value)
     }
 }
 

@@ -1,0 +1,325 @@
+//! mcp-oauth-sim: an OAuth 2.1 authorization server and an OAuth-protected MCP server, started
+//! together, for testing OAuth-MCP clients against failures a real provider will not produce on
+//! demand.
+//!
+//! The binary (`cargo run --release`) starts both on ports 9100 and 9101. This library starts the
+//! same rig inside a test, on ephemeral ports, and hands back a [`Control`] client for its
+//! failure switches:
+//!
+//! ```no_run
+//! # async fn test() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = mcp_oauth_sim::Sim::builder().start().await?;
+//! // Point the client under test at sim.mcp_url(); it discovers everything else.
+//! sim.control().rotate_refresh_tokens(true).await?;
+//! // ... drive the client ...
+//! let state = sim.control().oauth_state().await?;
+//! assert_eq!(state.counters.token_requests.refresh_token, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`settings`]: what the rig is started with, and the rules that turn it into the two servers'
+//!   configurations (URLs, trust, control guard).
+//! - [`certs`]: the local CA and loopback leaf behind `mcp-oauth-sim certs` and [`SimBuilder::https`].
+//! - [`control`]: the typed control-plane client, shared by the `scenario` command and tests.
+
+pub mod certs;
+pub mod control;
+pub mod settings;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_server::McpServer;
+use oauth_server::AuthServer;
+use tokio::net::TcpListener;
+
+pub use control::{Control, ControlError, McpState, OAuthState, RigState, Service};
+pub use settings::{LaunchError, Settings, TlsSource};
+
+type Tweak<C> = Arc<dyn Fn(&mut C) + Send + Sync>;
+
+/// Both servers, running. Dropping it stops them; [`Sim::stop`] also lets in-flight requests
+/// finish.
+pub struct Sim {
+    auth: AuthServer,
+    mcp: McpServer,
+    control: Control,
+    mcp_url: String,
+    introspection_url: String,
+    scheme: &'static str,
+    control_token: Option<(String, bool)>,
+    ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("issuer", &self.issuer())
+            .field("mcp_url", &self.mcp_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// A rig for tests: 127.0.0.1, ephemeral ports, plain HTTP, the binary's other defaults.
+    pub fn builder() -> SimBuilder {
+        SimBuilder {
+            settings: Settings {
+                oauth_port: 0,
+                mcp_port: 0,
+                ..Settings::default()
+            },
+            oauth_tweak: None,
+            mcp_tweak: None,
+        }
+    }
+
+    /// Starts both servers with `settings`, as the binary does.
+    pub async fn start(settings: Settings) -> Result<Self, LaunchError> {
+        Self::start_tweaked(settings, None, None).await
+    }
+
+    async fn start_tweaked(
+        settings: Settings,
+        oauth_tweak: Option<Tweak<oauth_server::Config>>,
+        mcp_tweak: Option<Tweak<mcp_server::Config>>,
+    ) -> Result<Self, LaunchError> {
+        let prepared = settings.prepare()?;
+        let oauth_listener = listen(settings.bind, settings.oauth_port, "OAUTH_PORT").await?;
+        let mcp_listener = listen(settings.bind, settings.mcp_port, "MCP_PORT").await?;
+        let oauth_addr = oauth_listener.local_addr()?;
+
+        let mut oauth = oauth_server::Config {
+            issuer: settings.oauth_base_url.clone(),
+            scopes: settings.scopes.clone(),
+            access_token_ttl: settings.token_ttl,
+            seed_refresh_token: settings.seed_refresh_token.clone(),
+            control: prepared.control.clone(),
+            tls: prepared.tls.clone(),
+            ..oauth_server::Config::default()
+        };
+        if let Some(tweak) = &oauth_tweak {
+            tweak(&mut oauth);
+        }
+        oauth.validate()?;
+        let issuer = oauth.resolve_issuer(oauth_addr.port())?;
+        let introspection_url = settings.introspection_url(oauth_addr.port());
+        let mut mcp = mcp_server::Config {
+            base_url: settings.mcp_base_url.clone(),
+            authorization_server: issuer,
+            introspection_url: introspection_url.clone(),
+            introspection_roots: prepared.roots.clone(),
+            scopes: settings.scopes.clone(),
+            // Until tools get scopes of their own, tool calls need the first announced scope: a
+            // client that asks for what the challenge names can always call.
+            required_scopes: settings.scopes.iter().take(1).cloned().collect(),
+            control: prepared.control.clone(),
+            tls: prepared.tls.clone(),
+            ..mcp_server::Config::default()
+        };
+        if let Some(tweak) = &mcp_tweak {
+            tweak(&mut mcp);
+        }
+        mcp.validate()?;
+
+        let auth = AuthServer::start_on(oauth_listener, oauth).await?;
+        let mcp = McpServer::start_on(mcp_listener, mcp).await?;
+        let control = Control::local(
+            &settings,
+            auth.addr().port(),
+            mcp.addr().port(),
+            prepared
+                .control_token
+                .as_ref()
+                .map(|(token, _)| token.clone()),
+        )
+        .map_err(|error| LaunchError::Config(error.to_string()))?;
+        Ok(Self {
+            mcp_url: mcp.url(),
+            auth,
+            mcp,
+            control,
+            introspection_url,
+            scheme: settings.scheme(),
+            control_token: prepared.control_token,
+            ca_pem: prepared.ca_pem,
+        })
+    }
+
+    /// The URL to give the client under test: the MCP endpoint, which is also the resource
+    /// identifier. Everything else is discovered from it.
+    pub fn mcp_url(&self) -> &str {
+        &self.mcp_url
+    }
+
+    /// The authorization server's issuer, byte-identical to its metadata's `issuer`.
+    pub fn issuer(&self) -> &str {
+        self.auth.issuer()
+    }
+
+    /// The failure switches and counters of both servers.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Where the authorization server listens.
+    pub fn oauth_addr(&self) -> SocketAddr {
+        self.auth.addr()
+    }
+
+    /// Where the MCP server listens.
+    pub fn mcp_addr(&self) -> SocketAddr {
+        self.mcp.addr()
+    }
+
+    /// Where the MCP server introspects tokens.
+    pub fn introspection_url(&self) -> &str {
+        &self.introspection_url
+    }
+
+    /// `http` or `https`: what both listeners speak.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// The token `/control` requires, if any.
+    pub fn control_token(&self) -> Option<&str> {
+        self.control_token.as_ref().map(|(token, _)| token.as_str())
+    }
+
+    /// Whether the control token was generated at start-up (the rig is exposed and none was
+    /// set), and so must be shown to the person running it.
+    pub fn control_token_generated(&self) -> bool {
+        self.control_token
+            .as_ref()
+            .is_some_and(|(_, generated)| *generated)
+    }
+
+    /// The CA certificate (PEM) a client must trust, when the rig generated its certificates.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Stops both servers, letting in-flight requests finish.
+    pub async fn stop(self) -> Result<(), LaunchError> {
+        let (mcp, auth) = tokio::join!(self.mcp.stop(), self.auth.stop());
+        mcp?;
+        auth?;
+        Ok(())
+    }
+}
+
+async fn listen(ip: IpAddr, port: u16, what: &'static str) -> Result<TcpListener, LaunchError> {
+    let addr = SocketAddr::new(ip, port);
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| LaunchError::Listen { addr, what, source })
+}
+
+/// Configures a [`Sim`] for a test. Every setting has the binary's default, except the ports,
+/// which are ephemeral.
+#[must_use]
+pub struct SimBuilder {
+    settings: Settings,
+    oauth_tweak: Option<Tweak<oauth_server::Config>>,
+    mcp_tweak: Option<Tweak<mcp_server::Config>>,
+}
+
+impl SimBuilder {
+    /// Scopes both servers announce; tool calls require the first.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Lifetime of access tokens issued at start-up (the control plane can change it later).
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.token_ttl = ttl;
+        self
+    }
+
+    /// A refresh token valid from the start for any client, for testing stored credentials.
+    pub fn seed_refresh_token(mut self, token: impl Into<String>) -> Self {
+        self.settings.seed_refresh_token = Some(token.into());
+        self
+    }
+
+    /// Require `Authorization: Bearer <token>` on `/control` (the [`Control`] client sends it).
+    pub fn control_token(mut self, token: impl Into<String>) -> Self {
+        self.settings.control_token = Some(token.into());
+        self
+    }
+
+    /// Serve HTTPS with a freshly generated CA and leaf; [`Sim::ca_pem`] is what to trust.
+    pub fn https(mut self) -> Result<Self, certs::CertError> {
+        self.settings.tls = Some(TlsSource::Generated(certs::Pki::generate()?));
+        Ok(self)
+    }
+
+    /// Serve HTTPS with these certificates.
+    pub fn tls(mut self, source: TlsSource) -> Self {
+        self.settings.tls = Some(source);
+        self
+    }
+
+    /// The authorization server's public URL and issuer, as behind a tunnel.
+    pub fn oauth_base_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.oauth_base_url = Some(url.into());
+        self
+    }
+
+    /// The MCP server's public origin, as behind a tunnel.
+    pub fn mcp_base_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.mcp_base_url = Some(url.into());
+        self
+    }
+
+    /// Where the MCP server introspects (a base URL or the full endpoint).
+    pub fn oauth_internal_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.oauth_internal_url = Some(url.into());
+        self
+    }
+
+    /// Fixed ports instead of ephemeral ones.
+    pub fn ports(mut self, oauth: u16, mcp: u16) -> Self {
+        self.settings.oauth_port = oauth;
+        self.settings.mcp_port = mcp;
+        self
+    }
+
+    /// Adjusts the authorization server's configuration after the settings are applied: code
+    /// lifetime, store limits, the subject, anything [`oauth_server::Config`] has.
+    pub fn configure_oauth(
+        mut self,
+        tweak: impl Fn(&mut oauth_server::Config) + Send + Sync + 'static,
+    ) -> Self {
+        self.oauth_tweak = Some(Arc::new(tweak));
+        self
+    }
+
+    /// Adjusts the MCP server's configuration after the settings are applied.
+    pub fn configure_mcp(
+        mut self,
+        tweak: impl Fn(&mut mcp_server::Config) + Send + Sync + 'static,
+    ) -> Self {
+        self.mcp_tweak = Some(Arc::new(tweak));
+        self
+    }
+
+    /// All settings at once, replacing what was set so far (the tweaks stay).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Starts both servers.
+    pub async fn start(self) -> Result<Sim, LaunchError> {
+        Sim::start_tweaked(self.settings, self.oauth_tweak, self.mcp_tweak).await
+    }
+}

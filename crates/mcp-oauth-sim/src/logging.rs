@@ -1,0 +1,192 @@
+//! The binary's log output: one line per request, as text for people or JSON for machines.
+//!
+//! Request lines are written by a background thread through a bounded queue, so a burst of
+//! traffic costs the servers a format and a queue push rather than a write to a slow terminal.
+//! The queue blocks when full instead of dropping: a test rig must not lose the line that shows
+//! what a client did.
+
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use sim_http::log::TARGET as REQUEST;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Installs the subscriber `LOG` asks for: a filter (`info`, `warn`, `debug`, or any
+/// `tracing` directive list) optionally with `json`, e.g. `LOG=json` or `LOG=json,warn`.
+/// The returned guard flushes queued lines when dropped.
+pub fn init(spec: &str) -> Result<WorkerGuard, String> {
+    let mut json = false;
+    let directives: Vec<&str> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|part| {
+            let is_json = part.eq_ignore_ascii_case("json");
+            json |= is_json;
+            !is_json && !part.is_empty()
+        })
+        .collect();
+    let directives = if directives.is_empty() {
+        "info".to_owned()
+    } else {
+        directives.join(",")
+    };
+    let filter = EnvFilter::builder()
+        .parse(&directives)
+        .map_err(|error| format!("LOG={spec:?} is not a log level or filter: {error}"))?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("mcp-oauth-sim-log")
+        .finish(std::io::stdout());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .event_format(Lines { json })
+        .init();
+    Ok(guard)
+}
+
+/// Formats events as this rig's lines.
+struct Lines {
+    json: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Lines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let meta = event.metadata();
+        if self.json {
+            let mut object = Map::new();
+            object.insert("time".into(), Value::String(rfc3339_now()));
+            object.insert("level".into(), meta.level().as_str().to_lowercase().into());
+            if meta.target() != REQUEST {
+                object.insert("target".into(), meta.target().into());
+            }
+            object.insert("msg".into(), fields.message.into());
+            object.extend(fields.rest);
+            return writeln!(writer, "{}", Value::Object(object));
+        }
+        // A request line is complete as it is; anything else says how serious it is and
+        // carries its fields.
+        if meta.target() != REQUEST && *meta.level() <= Level::WARN {
+            write!(writer, "{}: ", meta.level().as_str().to_lowercase())?;
+        }
+        writer.write_str(&fields.message)?;
+        if meta.target() != REQUEST {
+            for (key, value) in &fields.rest {
+                match value {
+                    Value::String(text) => write!(writer, " {key}={text}")?,
+                    other => write!(writer, " {key}={other}")?,
+                }
+            }
+        }
+        writeln!(writer)
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Map<String, Value>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_owned();
+        } else {
+            self.rest.insert(field.name().into(), value.into());
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.rest.insert(field.name().into(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.rest.insert(field.name().into(), value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // Milliseconds to the microsecond are all a reader needs.
+        let rounded = (value * 1000.0).round() / 1000.0;
+        self.rest.insert(field.name().into(), rounded.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.rest.insert(field.name().into(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.rest.insert(field.name().into(), text.into());
+        }
+    }
+}
+
+/// Now as RFC 3339 UTC with milliseconds, without a date library.
+fn rfc3339_now() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+fn rfc3339(secs: u64, millis: u32) -> String {
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        // 2024-02-29 (a leap day) 12:34:56.789
+        assert_eq!(rfc3339(1_709_210_096, 789), "2024-02-29T12:34:56.789Z");
+        assert_eq!(rfc3339(1_795_305_600, 5), "2026-11-22T00:00:00.005Z");
+    }
+}

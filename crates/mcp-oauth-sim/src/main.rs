@@ -1,0 +1,506 @@
+//! `mcp-oauth-sim`: starts both servers, makes local certificates, and flips scenarios on a
+//! running rig.
+//!
+//! Configuration comes from flags, then the environment, then a `.env` file in the working
+//! directory, then defaults. Every failure to start is one `error:` line and a non-zero exit.
+
+mod logging;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mcp_oauth_sim::certs;
+use mcp_oauth_sim::{Control, RigState, Service, Settings, Sim, TlsSource};
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-oauth-sim",
+    version,
+    about = "An OAuth 2.1 authorization server and an OAuth-protected MCP server with failures on demand",
+    after_help = "Every option can also be set in the environment or in ./.env, under the name shown \
+                  in brackets. Without a command, `serve` runs."
+)]
+struct Cli {
+    #[command(flatten)]
+    rig: RigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start both servers (the default).
+    Serve,
+    /// Write a local CA and a certificate for localhost, 127.0.0.1 and ::1; `serve` then uses
+    /// HTTPS.
+    Certs {
+        /// Start a new CA instead of signing the new certificate with the existing one.
+        #[arg(long)]
+        new_ca: bool,
+    },
+    /// Flip a failure switch on the running rig, then print both servers' state.
+    Scenario {
+        #[arg(value_enum)]
+        name: Scenario,
+        /// `on`/`off`, a number of seconds, or a token, as the scenario needs.
+        value: Option<String>,
+        /// Print the state as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Scenario {
+    /// Print both servers' state.
+    State,
+    /// on|off: every refresh returns a new refresh token and retires the old one.
+    Rotate,
+    /// SECONDS: lifetime of access tokens issued from now on.
+    ExpireAccess,
+    /// Every live access token becomes inactive; the next MCP call gets 401.
+    Revoke,
+    /// on|off: every refresh grant answers invalid_grant.
+    DeadRefresh,
+    /// on|off: /authorize redirects back with access_denied.
+    DenyConsent,
+    /// on|off: tool calls answer 403 insufficient_scope.
+    BadScope,
+    /// TOKEN: make TOKEN a valid refresh token for any client.
+    SeedRefresh,
+    /// Both servers back to start-up; every client must register and consent again.
+    Reset,
+}
+
+/// Options shared by `serve` and `scenario` (which must find the rig `serve` started).
+#[derive(Args)]
+struct RigArgs {
+    /// Port of the authorization server.
+    #[arg(
+        long,
+        env = "OAUTH_PORT",
+        value_name = "OAUTH_PORT",
+        default_value_t = 9100,
+        global = true
+    )]
+    oauth_port: u16,
+    /// Port of the MCP server.
+    #[arg(
+        long,
+        env = "MCP_PORT",
+        value_name = "MCP_PORT",
+        default_value_t = 9101,
+        global = true
+    )]
+    mcp_port: u16,
+    /// Address both servers listen on.
+    #[arg(
+        long,
+        env = "BIND",
+        value_name = "BIND",
+        default_value = "127.0.0.1",
+        global = true
+    )]
+    bind: IpAddr,
+    /// Public URL of the authorization server, its issuer [default: http(s)://localhost:OAUTH_PORT].
+    #[arg(
+        long,
+        env = "OAUTH_BASE_URL",
+        value_name = "OAUTH_BASE_URL",
+        global = true
+    )]
+    oauth_base_url: Option<String>,
+    /// Public origin of the MCP server; clients get <this>/mcp [default: http(s)://localhost:MCP_PORT].
+    #[arg(long, env = "MCP_BASE_URL", value_name = "MCP_BASE_URL", global = true)]
+    mcp_base_url: Option<String>,
+    /// Where the MCP server introspects tokens [default: the authorization server on loopback].
+    #[arg(
+        long,
+        env = "OAUTH_INTERNAL_URL",
+        value_name = "OAUTH_INTERNAL_URL",
+        global = true
+    )]
+    oauth_internal_url: Option<String>,
+    /// PEM certificate chain for HTTPS [default: CERTS_DIR/localhost.pem when it exists].
+    #[arg(
+        long,
+        env = "TLS_CERT_FILE",
+        value_name = "TLS_CERT_FILE",
+        global = true
+    )]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS [default: CERTS_DIR/localhost-key.pem when it exists].
+    #[arg(long, env = "TLS_KEY_FILE", value_name = "TLS_KEY_FILE", global = true)]
+    tls_key_file: Option<PathBuf>,
+    /// Where `certs` writes and `serve` looks for certificates.
+    #[arg(
+        long,
+        env = "CERTS_DIR",
+        value_name = "CERTS_DIR",
+        default_value = "certs",
+        global = true
+    )]
+    certs_dir: PathBuf,
+    /// A refresh token valid from start-up for any client.
+    #[arg(
+        long,
+        env = "SEED_REFRESH_TOKEN",
+        value_name = "SEED_REFRESH_TOKEN",
+        global = true
+    )]
+    seed_refresh_token: Option<String>,
+    /// Access-token lifetime at start-up, in seconds.
+    #[arg(
+        long,
+        env = "TOKEN_TTL_SECONDS",
+        value_name = "TOKEN_TTL_SECONDS",
+        default_value_t = 3600,
+        global = true
+    )]
+    token_ttl_seconds: u64,
+    /// Space-separated scopes both servers announce; tool calls require the first.
+    #[arg(
+        long,
+        env = "SCOPES",
+        value_name = "SCOPES",
+        default_value = "mcp:tools",
+        global = true
+    )]
+    scopes: String,
+    /// Bearer token /control requires [default: none on loopback; generated when exposed].
+    #[arg(
+        long,
+        env = "CONTROL_TOKEN",
+        value_name = "CONTROL_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    control_token: Option<String>,
+    /// Log filter (info, warn, debug, …), optionally with `json`: `json` or `json,warn`.
+    #[arg(
+        long,
+        env = "LOG",
+        value_name = "LOG",
+        default_value = "info",
+        global = true
+    )]
+    log: String,
+}
+
+impl RigArgs {
+    fn tls(&self) -> anyhow::Result<Option<TlsSource>> {
+        let ca = Some(self.certs_dir.join(certs::CA_FILE)).filter(|path| path.is_file());
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Ok(Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca,
+            })),
+            (Some(_), None) => bail!("TLS_CERT_FILE is set but TLS_KEY_FILE is not"),
+            (None, Some(_)) => bail!("TLS_KEY_FILE is set but TLS_CERT_FILE is not"),
+            (None, None) => Ok(certs::files_in(&self.certs_dir)
+                .map(|(cert, key)| TlsSource::Files { cert, key, ca })),
+        }
+    }
+
+    fn settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings {
+            bind: self.bind,
+            oauth_port: self.oauth_port,
+            mcp_port: self.mcp_port,
+            oauth_base_url: self.oauth_base_url.clone(),
+            mcp_base_url: self.mcp_base_url.clone(),
+            oauth_internal_url: self.oauth_internal_url.clone(),
+            tls: self.tls()?,
+            seed_refresh_token: self.seed_refresh_token.clone(),
+            token_ttl: Duration::from_secs(self.token_ttl_seconds),
+            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            control_token: self.control_token.clone(),
+        })
+    }
+}
+
+/// Every variable the binary reads, so that an empty one (`NAME=` in `.env`) counts as unset.
+const VARIABLES: [&str; 14] = [
+    "OAUTH_PORT",
+    "MCP_PORT",
+    "BIND",
+    "OAUTH_BASE_URL",
+    "MCP_BASE_URL",
+    "OAUTH_INTERNAL_URL",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "CERTS_DIR",
+    "SEED_REFRESH_TOKEN",
+    "TOKEN_TTL_SECONDS",
+    "SCOPES",
+    "CONTROL_TOKEN",
+    "LOG",
+];
+
+fn main() -> ExitCode {
+    let outcome = load_environment().and_then(|()| run(Cli::parse()));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", describe(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads `.env` from the working directory only (not its parents: a rig started from a
+/// subdirectory must not pick up some other project's settings); real environment variables
+/// win. Then drops empty variables, which `.env.example` shows as `NAME=`.
+fn load_environment() -> anyhow::Result<()> {
+    let path = Path::new(".env");
+    if path.is_file() {
+        dotenvy::from_path(path).context("cannot read .env")?;
+    }
+    for name in VARIABLES {
+        if std::env::var_os(name).is_some_and(|value| value.to_string_lossy().trim().is_empty()) {
+            // SAFETY: called first thing in `main`, before the runtime or any other thread
+            // exists, so nothing can read the environment concurrently.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+    Ok(())
+}
+
+/// The error and its causes on one line, leaving out a cause the message above it already
+/// quotes (errors that name their source in their own message).
+fn describe(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Certs { new_ca } => certs_command(&cli.rig.certs_dir, new_ca),
+        command => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            match command {
+                Command::Scenario { name, value, json } => {
+                    runtime.block_on(scenario(&cli.rig, name, value.as_deref(), json))
+                }
+                _ => runtime.block_on(serve(&cli.rig)),
+            }
+        }
+    }
+}
+
+async fn serve(args: &RigArgs) -> anyhow::Result<()> {
+    let _log = logging::init(&args.log).map_err(anyhow::Error::msg)?;
+    let settings = args.settings()?;
+    let sim = Sim::start(settings.clone()).await?;
+    let scheme = sim.scheme();
+    let oauth_listening = sim.oauth_addr();
+    let mcp_listening = sim.mcp_addr();
+    if settings.oauth_base_url.is_some() {
+        println!(
+            "[oauth] authorization server {} ({scheme} on {oauth_listening})",
+            sim.issuer()
+        );
+    } else {
+        println!("[oauth] authorization server {} ({scheme})", sim.issuer());
+    }
+    if settings.mcp_base_url.is_some() || settings.oauth_internal_url.is_some() {
+        println!(
+            "[mcp] protected MCP server {} ({scheme} on {mcp_listening}; tokens checked at {})",
+            sim.mcp_url(),
+            sim.introspection_url()
+        );
+    } else {
+        println!("[mcp] protected MCP server {}", sim.mcp_url());
+    }
+    if let Some(TlsSource::Files { cert, ca, .. }) = &settings.tls {
+        match ca {
+            Some(ca) => println!(
+                "[tls] serving {}; clients must trust {}",
+                cert.display(),
+                ca.display()
+            ),
+            None => println!("[tls] serving {}", cert.display()),
+        }
+    }
+    if let Some(token) = sim.control_token() {
+        if sim.control_token_generated() {
+            println!(
+                "[control] the rig is reachable from outside, so /control requires \
+                 `Authorization: Bearer {token}`\n[control] for the scenario command: \
+                 export CONTROL_TOKEN={token}"
+            );
+        } else {
+            println!("[control] /control requires the bearer token in CONTROL_TOKEN");
+        }
+    }
+    shutdown_signal().await;
+    println!("[sim] stopping: finishing in-flight requests");
+    sim.stop().await?;
+    Ok(())
+}
+
+fn certs_command(dir: &Path, new_ca: bool) -> anyhow::Result<()> {
+    let fresh_ca = certs::write_dir(dir, new_ca)?;
+    let ca = dir.join(certs::CA_FILE);
+    if fresh_ca {
+        println!("wrote a new CA: {}", ca.display());
+    } else {
+        println!(
+            "kept the CA in {} (trust set up before still holds; --new-ca replaces it)",
+            ca.display()
+        );
+    }
+    println!(
+        "wrote {} and {} for {}",
+        dir.join(certs::CERT_FILE).display(),
+        dir.join(certs::KEY_FILE).display(),
+        certs::LEAF_NAMES.join(", ")
+    );
+    println!("{}", certs::trust_instructions(dir));
+    Ok(())
+}
+
+async fn scenario(
+    args: &RigArgs,
+    name: Scenario,
+    value: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let control = Control::local(
+        &settings,
+        settings.oauth_port,
+        settings.mcp_port,
+        settings.control_token.clone(),
+    )?;
+    let state = flip(&control, name, value).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&state_json(&control).await?)?
+        );
+    } else {
+        println!("{state}");
+    }
+    if matches!(name, Scenario::Reset) {
+        eprintln!(
+            "warning: every client, code and token is forgotten: clients must register and \
+             consent again (stored refresh tokens are dead)"
+        );
+    }
+    if matches!(name, Scenario::ExpireAccess) {
+        eprintln!(
+            "note: the new lifetime applies to access tokens issued from now on (the next \
+             refresh or authorization); `scenario revoke` makes clients fetch one now"
+        );
+    }
+    Ok(())
+}
+
+/// Performs one scenario and returns the state after it.
+async fn flip(control: &Control, name: Scenario, value: Option<&str>) -> anyhow::Result<RigState> {
+    let needs = |what: &str| {
+        format!(
+            "{} needs {what}",
+            name.to_possible_value()
+                .expect("no skipped variants")
+                .get_name()
+        )
+    };
+    match name {
+        Scenario::State => {}
+        Scenario::Rotate => {
+            control
+                .rotate_refresh_tokens(switch(value).with_context(|| needs("on|off"))?)
+                .await?;
+        }
+        Scenario::ExpireAccess => {
+            let seconds = value
+                .and_then(|value| value.parse::<u64>().ok())
+                .with_context(|| needs("a number of seconds"))?;
+            control.access_token_ttl(seconds).await?;
+        }
+        Scenario::Revoke => {
+            control.revoke_access_tokens().await?;
+        }
+        Scenario::DeadRefresh => {
+            control
+                .invalid_grant(switch(value).with_context(|| needs("on|off"))?)
+                .await?;
+        }
+        Scenario::DenyConsent => {
+            control
+                .deny_consent(switch(value).with_context(|| needs("on|off"))?)
+                .await?;
+        }
+        Scenario::BadScope => {
+            control
+                .force_403(switch(value).with_context(|| needs("on|off"))?)
+                .await?;
+        }
+        Scenario::SeedRefresh => {
+            let token = value.with_context(|| needs("a token"))?;
+            control.seed_refresh_token(token).await?;
+        }
+        Scenario::Reset => {
+            control.reset().await?;
+        }
+    }
+    Ok(control.state().await?)
+}
+
+/// The raw state documents, for `--json`.
+async fn state_json(control: &Control) -> anyhow::Result<serde_json::Value> {
+    let (oauth, mcp) = tokio::try_join!(
+        control.raw_state(Service::OAuth),
+        control.raw_state(Service::Mcp)
+    )?;
+    Ok(serde_json::json!({ "oauth": oauth, "mcp": mcp }))
+}
+
+fn switch(value: Option<&str>) -> Option<bool> {
+    match value?.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

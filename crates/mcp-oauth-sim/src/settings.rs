@@ -1,0 +1,339 @@
+//! Everything the rig is started with, and how it becomes the two servers' configurations.
+//!
+//! The binary fills [`Settings`] from flags, the environment and `.env`; [`crate::SimBuilder`]
+//! fills it from Rust. Both then go through [`Settings::prepare`], so a rig started either way
+//! derives its URLs, trust and control guard by the same rules.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use sim_http::control::ControlGuard;
+use sim_http::public_url;
+use sim_http::secret::random_token;
+use sim_http::tls::Tls;
+use url::Url;
+
+use crate::certs::{self, CertError, Pki};
+
+/// How the rig is started.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The address both servers listen on (`BIND`).
+    pub bind: IpAddr,
+    /// The authorization server's port (`OAUTH_PORT`); 0 picks a free one.
+    pub oauth_port: u16,
+    /// The MCP server's port (`MCP_PORT`); 0 picks a free one.
+    pub mcp_port: u16,
+    /// The AS's public URL, which is also its issuer (`OAUTH_BASE_URL`).
+    pub oauth_base_url: Option<String>,
+    /// The MCP server's public origin (`MCP_BASE_URL`); the MCP URL is `<this>/mcp`.
+    pub mcp_base_url: Option<String>,
+    /// Where the MCP server reaches the AS to introspect tokens (`OAUTH_INTERNAL_URL`): a base
+    /// URL (`/introspect` is appended) or the full endpoint. Default: the AS on loopback.
+    pub oauth_internal_url: Option<String>,
+    /// HTTPS on both ports.
+    pub tls: Option<TlsSource>,
+    /// A refresh token valid from the start for any client (`SEED_REFRESH_TOKEN`).
+    pub seed_refresh_token: Option<String>,
+    /// Access-token lifetime at start-up (`TOKEN_TTL_SECONDS`).
+    pub token_ttl: Duration,
+    /// The scopes both servers announce (`SCOPES`); tool calls require the first.
+    pub scopes: Vec<String>,
+    /// The bearer token `/control` requires (`CONTROL_TOKEN`). When unset and the rig is
+    /// reachable from outside (a public base URL, or a non-loopback bind), one is generated.
+    pub control_token: Option<String>,
+}
+
+impl Default for Settings {
+    /// The binary's defaults: 127.0.0.1, ports 9100 and 9101, plain HTTP.
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            oauth_port: 9100,
+            mcp_port: 9101,
+            oauth_base_url: None,
+            mcp_base_url: None,
+            oauth_internal_url: None,
+            tls: None,
+            seed_refresh_token: None,
+            token_ttl: Duration::from_secs(3600),
+            scopes: vec!["mcp:tools".to_owned()],
+            control_token: None,
+        }
+    }
+}
+
+/// Where the HTTPS certificate comes from.
+#[derive(Clone, Debug)]
+pub enum TlsSource {
+    /// PEM files: the chain (leaf first) and its key, plus an optional CA file to trust on the
+    /// introspection link (the `certs` directory's `ca.pem`).
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+        ca: Option<PathBuf>,
+    },
+    /// Certificates made in memory (tests).
+    Generated(Pki),
+}
+
+/// Why the rig could not start. Each message is the one line a user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Listen {
+        addr: SocketAddr,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    #[error("authorization server: {0}")]
+    Auth(#[from] oauth_server::Error),
+    #[error("MCP server: {0}")]
+    Mcp(#[from] mcp_server::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The settings resolved into what the servers are started with, minus the listeners' ports,
+/// which are known only once bound.
+pub(crate) struct Prepared {
+    pub tls: Option<Tls>,
+    /// Certificates the introspection link and the control client trust besides the system's.
+    pub roots: Vec<CertificateDer<'static>>,
+    /// The CA a client must trust, when the rig made it.
+    pub ca_pem: Option<String>,
+    pub control: ControlGuard,
+    /// The control token, and whether the rig generated it (so the binary prints it).
+    pub control_token: Option<(String, bool)>,
+}
+
+impl Settings {
+    /// `https` when a certificate is configured.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Whether someone other than this machine's user can reach the rig: through a public
+    /// base URL (a tunnel connects over loopback, so the bind address alone says nothing) or
+    /// a bind address other than loopback.
+    pub fn exposed(&self) -> bool {
+        !self.bind.is_loopback()
+            || [&self.oauth_base_url, &self.mcp_base_url]
+                .into_iter()
+                .flatten()
+                .any(|url| !is_loopback_url(url))
+    }
+
+    /// Checks what can be checked before binding, loads certificates, and settles the control
+    /// guard.
+    pub(crate) fn prepare(&self) -> Result<Prepared, LaunchError> {
+        if self.scopes.is_empty() {
+            return Err(LaunchError::Config(
+                "SCOPES must name at least one scope".into(),
+            ));
+        }
+        for (what, url) in [
+            ("OAUTH_BASE_URL", &self.oauth_base_url),
+            ("MCP_BASE_URL", &self.mcp_base_url),
+            ("OAUTH_INTERNAL_URL", &self.oauth_internal_url),
+        ] {
+            if let Some(url) = url {
+                public_url::parse(what, url).map_err(LaunchError::Config)?;
+            }
+        }
+        let (tls, ca_pem) = match &self.tls {
+            None => (None, None),
+            Some(TlsSource::Generated(pki)) => (Some(pki.tls()?), Some(pki.ca_pem().to_owned())),
+            Some(TlsSource::Files { cert, key, .. }) => (
+                Some(Tls::from_pem_files(cert, key).map_err(CertError::from)?),
+                None,
+            ),
+        };
+        let roots = self.trust_roots()?;
+        let control_token = match &self.control_token {
+            Some(token) => Some((token.clone(), false)),
+            None if self.exposed() => Some((random_token(), true)),
+            None => None,
+        };
+        let control = match &control_token {
+            Some((token, _)) => ControlGuard::with_token(token.clone()),
+            None => ControlGuard::open(),
+        };
+        Ok(Prepared {
+            tls,
+            roots,
+            ca_pem,
+            control,
+            control_token,
+        })
+    }
+
+    /// The certificates a local client of this rig trusts besides the system's: the served chain
+    /// itself and the CA file when there is one, so that the link to our own servers verifies
+    /// whatever certificate the user brought.
+    pub fn trust_roots(&self) -> Result<Vec<CertificateDer<'static>>, CertError> {
+        match &self.tls {
+            None => Ok(Vec::new()),
+            Some(TlsSource::Generated(pki)) => Ok(vec![pki.ca_der()]),
+            Some(TlsSource::Files { cert, ca, .. }) => {
+                let mut roots = certs::read_certificates(cert)?;
+                if let Some(ca) = ca {
+                    roots.extend(certs::read_certificates(ca)?);
+                }
+                Ok(roots)
+            }
+        }
+    }
+
+    /// The address the servers are reached at from this machine: the bind address, or loopback
+    /// when bound to every interface.
+    pub fn local_ip(&self) -> IpAddr {
+        match self.bind {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        }
+    }
+
+    /// The introspection endpoint the MCP server calls, given the AS's bound port.
+    pub(crate) fn introspection_url(&self, oauth_port: u16) -> String {
+        match &self.oauth_internal_url {
+            Some(url) => {
+                let url = url.trim_end_matches('/');
+                match Url::parse(url) {
+                    Ok(parsed) if parsed.path() == "/" => format!("{url}/introspect"),
+                    _ => url.to_owned(),
+                }
+            }
+            None => format!(
+                "{}://{}/introspect",
+                self.scheme(),
+                SocketAddr::new(self.local_ip(), oauth_port)
+            ),
+        }
+    }
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(url) = Url::parse(url) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_base_url_or_an_open_bind_exposes_the_rig() {
+        let local = Settings::default();
+        assert!(!local.exposed());
+        let tunnel = Settings {
+            mcp_base_url: Some("https://abc.trycloudflare.com".into()),
+            ..Settings::default()
+        };
+        assert!(tunnel.exposed());
+        let local_names = Settings {
+            oauth_base_url: Some("https://localhost:9100".into()),
+            mcp_base_url: Some("http://[::1]:9101".into()),
+            ..Settings::default()
+        };
+        assert!(!local_names.exposed());
+        let open = Settings {
+            bind: "0.0.0.0".parse().unwrap(),
+            ..Settings::default()
+        };
+        assert!(open.exposed());
+    }
+
+    #[test]
+    fn exposed_rig_gets_a_generated_control_token_unless_one_is_set() {
+        let tunnel = Settings {
+            oauth_base_url: Some("https://abc.example".into()),
+            ..Settings::default()
+        };
+        let (token, generated) = tunnel.prepare().unwrap().control_token.unwrap();
+        assert!(generated);
+        assert_eq!(token.len(), 43, "256 bits, base64url");
+        let chosen = Settings {
+            control_token: Some("s3cret".into()),
+            ..tunnel
+        };
+        assert_eq!(
+            chosen.prepare().unwrap().control_token,
+            Some(("s3cret".to_owned(), false))
+        );
+        assert!(
+            Settings::default()
+                .prepare()
+                .unwrap()
+                .control_token
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn introspection_goes_to_loopback_unless_told_otherwise() {
+        let tunnel = Settings {
+            oauth_base_url: Some("https://abc.example".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            tunnel.introspection_url(9100),
+            "http://127.0.0.1:9100/introspect"
+        );
+        let open = Settings {
+            bind: "::".parse().unwrap(),
+            ..Settings::default()
+        };
+        assert_eq!(open.introspection_url(9100), "http://[::1]:9100/introspect");
+        let base = Settings {
+            oauth_internal_url: Some("http://10.0.0.5:9100/".into()),
+            ..Settings::default()
+        };
+        assert_eq!(base.introspection_url(1), "http://10.0.0.5:9100/introspect");
+        let full = Settings {
+            oauth_internal_url: Some("http://auth.internal/oauth2/introspect".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            full.introspection_url(1),
+            "http://auth.internal/oauth2/introspect"
+        );
+    }
+
+    #[test]
+    fn bad_urls_and_empty_scopes_are_refused() {
+        for settings in [
+            Settings {
+                scopes: Vec::new(),
+                ..Settings::default()
+            },
+            Settings {
+                mcp_base_url: Some("abc.trycloudflare.com".into()),
+                ..Settings::default()
+            },
+            Settings {
+                oauth_internal_url: Some("ftp://127.0.0.1".into()),
+                ..Settings::default()
+            },
+        ] {
+            assert!(settings.prepare().is_err(), "{settings:?}");
+        }
+    }
+}

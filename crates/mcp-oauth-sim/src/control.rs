@@ -258,7 +258,8 @@ pub struct OAuthState {
     pub store: StoreSizes,
     pub counters: OAuthCounters,
     pub scopes: Vec<String>,
-    /// The seeded refresh token, shortened.
+    /// The refresh token seeded at start-up (`SEED_REFRESH_TOKEN`), shortened. Tokens seeded
+    /// later through the control plane count among the live refresh tokens instead.
     pub seed_refresh_token: Option<String>,
 }
 
@@ -371,7 +372,7 @@ impl fmt::Display for RigState {
         )?;
         writeln!(
             f,
-            "  introspections {} ({} active)  revocations {}  scopes {}  seeded refresh token {}",
+            "  introspections {} ({} active)  revocations {}  scopes {}  start-up seed {}",
             counters.introspections,
             counters.active_introspections,
             counters.revocations,

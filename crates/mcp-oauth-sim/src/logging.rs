@@ -20,8 +20,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// Installs the subscriber `LOG` asks for: a filter (`info`, `warn`, `debug`, or any
 /// `tracing` directive list) optionally with `json`, e.g. `LOG=json` or `LOG=json,warn`.
-/// The returned guard flushes queued lines when dropped.
-pub fn init(spec: &str) -> Result<WorkerGuard, String> {
+/// The returned [`Log`] flushes queued lines when dropped.
+pub fn init(spec: &str) -> Result<Log, String> {
     let mut json = false;
     let directives: Vec<&str> = spec
         .split(',')
@@ -49,7 +49,34 @@ pub fn init(spec: &str) -> Result<WorkerGuard, String> {
         .with_writer(writer)
         .event_format(Lines { json })
         .init();
-    Ok(guard)
+    Ok(Log {
+        json,
+        _guard: guard,
+    })
+}
+
+/// The installed log output.
+pub struct Log {
+    json: bool,
+    _guard: WorkerGuard,
+}
+
+impl Log {
+    /// Prints a line that must always be seen (the ready lines, the control token, stopping),
+    /// whatever the level filter: as text, or as a JSON object like every other line when the
+    /// log is JSON, so that a machine reading stdout parses every line the same way.
+    pub fn announce(&self, line: &str) {
+        if self.json {
+            let object = serde_json::json!({
+                "time": rfc3339_now(),
+                "level": "info",
+                "msg": line,
+            });
+            println!("{object}");
+        } else {
+            println!("{line}");
+        }
+    }
 }
 
 /// Formats events as this rig's lines.

@@ -139,6 +139,7 @@ struct RigArgs {
     /// Where `certs` writes and `serve` looks for certificates.
     #[arg(
         long,
+        visible_alias = "dir",
         env = "CERTS_DIR",
         value_name = "CERTS_DIR",
         default_value = "certs",
@@ -307,52 +308,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: &RigArgs) -> anyhow::Result<()> {
-    let _log = logging::init(&args.log).map_err(anyhow::Error::msg)?;
+    let log = logging::init(&args.log).map_err(anyhow::Error::msg)?;
     let settings = args.settings()?;
+    let shutdown = shutdown_signal()?;
     let sim = Sim::start(settings.clone()).await?;
     let scheme = sim.scheme();
-    let oauth_listening = sim.oauth_addr();
-    let mcp_listening = sim.mcp_addr();
+    let issuer = sim.issuer();
+    let mcp_url = sim.mcp_url();
     if settings.oauth_base_url.is_some() {
-        println!(
-            "[oauth] authorization server {} ({scheme} on {oauth_listening})",
-            sim.issuer()
-        );
+        let listening = sim.oauth_addr();
+        log.announce(&format!(
+            "[oauth] authorization server {issuer} ({scheme} on {listening})"
+        ));
     } else {
-        println!("[oauth] authorization server {} ({scheme})", sim.issuer());
+        log.announce(&format!("[oauth] authorization server {issuer} ({scheme})"));
     }
     if settings.mcp_base_url.is_some() || settings.oauth_internal_url.is_some() {
-        println!(
-            "[mcp] protected MCP server {} ({scheme} on {mcp_listening}; tokens checked at {})",
-            sim.mcp_url(),
-            sim.introspection_url()
-        );
+        let listening = sim.mcp_addr();
+        let introspection = sim.introspection_url();
+        log.announce(&format!(
+            "[mcp] protected MCP server {mcp_url} ({scheme} on {listening}; tokens checked at \
+             {introspection})"
+        ));
     } else {
-        println!("[mcp] protected MCP server {}", sim.mcp_url());
+        log.announce(&format!("[mcp] protected MCP server {mcp_url}"));
     }
     if let Some(TlsSource::Files { cert, ca, .. }) = &settings.tls {
+        let cert = cert.display();
         match ca {
-            Some(ca) => println!(
-                "[tls] serving {}; clients must trust {}",
-                cert.display(),
+            Some(ca) => log.announce(&format!(
+                "[tls] serving {cert}; clients must trust {}",
                 ca.display()
-            ),
-            None => println!("[tls] serving {}", cert.display()),
+            )),
+            None => log.announce(&format!("[tls] serving {cert}")),
         }
     }
     if let Some(token) = sim.control_token() {
         if sim.control_token_generated() {
-            println!(
+            log.announce(&format!(
                 "[control] the rig is reachable from outside, so /control requires \
-                 `Authorization: Bearer {token}`\n[control] for the scenario command: \
-                 export CONTROL_TOKEN={token}"
-            );
+                 `Authorization: Bearer {token}`"
+            ));
+            log.announce(&format!(
+                "[control] for the scenario command: export CONTROL_TOKEN={token}"
+            ));
         } else {
-            println!("[control] /control requires the bearer token in CONTROL_TOKEN");
+            log.announce("[control] /control requires the bearer token in CONTROL_TOKEN");
         }
     }
-    shutdown_signal().await;
-    println!("[sim] stopping: finishing in-flight requests");
+    shutdown.await;
+    log.announce("[sim] stopping: finishing in-flight requests");
     sim.stop().await?;
     Ok(())
 }
@@ -484,23 +489,27 @@ fn switch(value: Option<&str>) -> Option<bool> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Listens for Ctrl-C and SIGTERM from the moment it is called, which must be before the ready
+/// lines are printed: a supervisor may signal as soon as it sees them, and a listener registered
+/// only when first polled would let that signal kill the process or be lost.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c().context("cannot listen for Ctrl-C")?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
     }
 }

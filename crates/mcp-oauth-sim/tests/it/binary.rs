@@ -1,0 +1,376 @@
+//! The binary as a person runs it: the ready lines, one log line per request, configuration from
+//! flags, the environment and `.env`, signals, and start-up failures.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn serve_on_port_zero_prints_both_urls_and_serves_both() {
+    // Arrange
+    let dir = WorkDir::new();
+
+    // Act
+    let mut rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+
+    // Assert
+    let issuer = rig.oauth.url.clone();
+    let mcp_url = rig.mcp.url.clone();
+    assert_eq!(
+        issuer,
+        format!("http://localhost:{}", rig.oauth.port()),
+        "{:?}",
+        rig.stdout_so_far()
+    );
+    assert_ne!(rig.oauth.port(), 0);
+    assert_eq!(mcp_url, format!("http://localhost:{}/mcp", rig.mcp.port()));
+    assert_eq!(
+        rig.stdout_so_far()[0],
+        format!("[oauth] authorization server {issuer} (http)")
+    );
+    let caller = Caller::new(http_client(), &issuer, &mcp_url);
+    let (status, metadata) = caller
+        .get_json(&format!("{issuer}/.well-known/oauth-authorization-server"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(metadata["issuer"], issuer);
+    let (status, prm) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            caller.mcp_origin()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(prm["resource"], mcp_url);
+    assert_eq!(prm["authorization_servers"], json!([issuer]));
+    rig.line_starting("[oauth] GET /.well-known/oauth-authorization-server 200");
+    rig.line_starting("[mcp] GET /.well-known/oauth-protected-resource/mcp 200");
+}
+
+#[tokio::test]
+async fn a_client_given_the_printed_mcp_url_logs_in_and_calls_a_tool_with_a_log_line_per_step() {
+    // Arrange
+    let dir = WorkDir::new();
+    let mut rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act
+    let (unauthorized, challenge) = caller.challenge().await;
+    let tokens = caller.log_in(&rig.mcp.url).await;
+    let (initialized, _) = caller.initialize(&tokens.access).await;
+    let (status, response) = caller.echo(&tokens.access, "through the binary").await;
+
+    // Assert
+    assert_eq!(unauthorized, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"http://localhost:{}/.well-known/oauth-protected-resource/mcp\"",
+            rig.mcp.port()
+        )),
+        "{challenge}"
+    );
+    assert_eq!(initialized, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{response}");
+    assert_eq!(tool_text(&response), "through the binary");
+    rig.line_starting("[mcp] POST /mcp 401");
+    rig.line_starting("[oauth] POST /register 201");
+    rig.line_starting("[oauth] GET /authorize 302");
+    let token_line = rig.line_starting("[oauth] POST /token 200");
+    assert!(
+        token_line.contains("grant=authorization_code"),
+        "{token_line}"
+    );
+    assert!(
+        !token_line.contains(&tokens.access) && !token_line.contains(&tokens.refresh),
+        "a log line carries no token: {token_line}"
+    );
+    let tool_line =
+        rig.line_where(|line| line.starts_with("[mcp] POST /mcp 200") && line.contains("echo"));
+    assert!(tool_line.ends_with("ms"), "{tool_line}");
+}
+
+#[tokio::test]
+async fn log_json_writes_each_request_as_a_json_line_with_service_method_path_and_status() {
+    // Arrange
+    let dir = WorkDir::new();
+    let mut rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("LOG", "json")
+        .serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act
+    caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-authorization-server",
+            rig.oauth.url
+        ))
+        .await;
+    caller.challenge().await;
+
+    // Assert: every line is JSON, the ready lines included, so a machine can read all of them.
+    let ready: Vec<Value> = rig
+        .stdout_so_far()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{line:?}: {error}")))
+        .collect();
+    assert!(
+        ready.iter().any(|entry| entry["msg"]
+            .as_str()
+            .is_some_and(|msg| msg.starts_with("[mcp] protected MCP server "))),
+        "{ready:?}"
+    );
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let line = rig.line_where(|line| line.contains(r#""service":"#));
+        let entry: Value =
+            serde_json::from_str(&line).unwrap_or_else(|error| panic!("{line:?}: {error}"));
+        requests.push(entry);
+    }
+    let oauth = requests
+        .iter()
+        .find(|entry| entry["service"] == "oauth")
+        .unwrap_or_else(|| panic!("no oauth line in {requests:?}"));
+    assert_eq!(oauth["method"], "GET", "{oauth}");
+    assert_eq!(
+        oauth["path"], "/.well-known/oauth-authorization-server",
+        "{oauth}"
+    );
+    assert_eq!(oauth["status"], 200, "{oauth}");
+    assert_eq!(oauth["level"], "info", "{oauth}");
+    assert!(oauth["ms"].is_number(), "{oauth}");
+    let mcp = requests
+        .iter()
+        .find(|entry| entry["service"] == "mcp")
+        .unwrap_or_else(|| panic!("no mcp line in {requests:?}"));
+    assert_eq!(mcp["method"], "POST", "{mcp}");
+    assert_eq!(mcp["path"], "/mcp", "{mcp}");
+    assert_eq!(mcp["status"], 401, "{mcp}");
+}
+
+#[test]
+fn sigterm_stops_the_rig_and_exits_zero() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+
+    // Act
+    let finished = rig.stop_with("TERM");
+
+    // Assert
+    assert!(finished.status.success(), "{finished:#?}");
+    assert!(finished.stdout.contains("[sim] stopping"), "{finished:#?}");
+    assert_eq!(finished.stderr, "", "{finished:#?}");
+}
+
+#[test]
+fn ctrl_c_stops_the_rig_and_exits_zero() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+
+    // Act
+    let finished = rig.stop_with("INT");
+
+    // Assert
+    assert!(finished.status.success(), "{finished:#?}");
+    assert!(finished.stdout.contains("[sim] stopping"), "{finished:#?}");
+}
+
+#[test]
+fn a_port_in_use_is_one_error_line_naming_it_and_a_failing_exit() {
+    // Arrange
+    let dir = WorkDir::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().unwrap().port().to_string();
+
+    // Act
+    let finished = Launch::new(&dir)
+        .args(["--oauth-port", &port, "--mcp-port", "0"])
+        .run();
+
+    // Assert
+    assert_eq!(finished.status.code(), Some(1), "{finished:#?}");
+    let lines: Vec<&str> = finished.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{finished:#?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: cannot listen on 127.0.0.1:{port} (OAUTH_PORT)"
+        )),
+        "{finished:#?}"
+    );
+    assert!(
+        !finished.stdout.contains("[oauth] authorization server"),
+        "{finished:#?}"
+    );
+}
+
+#[test]
+fn a_bad_variable_exits_non_zero_with_an_error_naming_it() {
+    // (variable, value, what the message must say, exit code: 2 for what clap refuses)
+    let cases = [
+        ("OAUTH_PORT", "ninety", "OAUTH_PORT", 2),
+        ("MCP_PORT", "70000", "MCP_PORT", 2),
+        ("BIND", "not-an-address", "BIND", 2),
+        ("TOKEN_TTL_SECONDS", "-5", "TOKEN_TTL_SECONDS", 2),
+        (
+            "MCP_BASE_URL",
+            "abc.trycloudflare.com",
+            "MCP_BASE_URL 'abc.trycloudflare.com' is not a URL",
+            1,
+        ),
+        (
+            "OAUTH_BASE_URL",
+            "ftp://auth.example.test",
+            "OAUTH_BASE_URL 'ftp://auth.example.test' must be an http(s) URL",
+            1,
+        ),
+        (
+            "OAUTH_INTERNAL_URL",
+            "http://127.0.0.1:9100/?x=1",
+            "OAUTH_INTERNAL_URL",
+            1,
+        ),
+        (
+            "TLS_CERT_FILE",
+            "cert.pem",
+            "TLS_CERT_FILE is set but TLS_KEY_FILE is not",
+            1,
+        ),
+        ("LOG", "info,[[[", "is not a log level or filter", 1),
+    ];
+    for (name, value, message, code) in cases {
+        // Arrange
+        let dir = WorkDir::new();
+
+        // Act: ports 0 unless the case is about a port, so that nothing collides if a value
+        // were wrongly accepted.
+        let finished = Launch::new(&dir)
+            .env("OAUTH_PORT", "0")
+            .env("MCP_PORT", "0")
+            .env(name, value)
+            .run();
+
+        // Assert
+        assert_eq!(
+            finished.status.code(),
+            Some(code),
+            "{name}={value}: {finished:#?}"
+        );
+        let first = finished.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: "),
+            "{name}={value}: {finished:#?}"
+        );
+        assert!(
+            first.contains(message),
+            "{name}={value}: expected {message:?} in {first:?}"
+        );
+        if code == 1 {
+            assert_eq!(
+                finished.stderr.lines().count(),
+                1,
+                "{name}={value}: {finished:#?}"
+            );
+        }
+        assert!(
+            !finished.stdout.contains("[oauth] authorization server"),
+            "{name}={value}: {finished:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dotenv_in_the_working_directory_is_read_and_flags_beat_env_which_beats_dotenv() {
+    // Arrange
+    let dir = WorkDir::new();
+    dir.write(
+        ".env",
+        "# as .env.example lays it out\n\
+         OAUTH_PORT=0\n\
+         MCP_PORT=0\n\
+         SCOPES=from-dotenv\n\
+         TOKEN_TTL_SECONDS=111\n\
+         SEED_REFRESH_TOKEN=seeded-from-dotenv-0123456789\n\
+         CONTROL_TOKEN=\n",
+    );
+
+    // Act
+    let rig = Launch::new(&dir)
+        .env("SCOPES", "from-env")
+        .env("TOKEN_TTL_SECONDS", "222")
+        .args(["--scopes", "from-flag"])
+        .serve();
+
+    // Assert
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let (_, metadata) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-authorization-server",
+            rig.oauth.url
+        ))
+        .await;
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["from-flag"]),
+        "flag beats env"
+    );
+    // CONTROL_TOKEN= in .env counts as unset: the control plane of a local rig is open.
+    let (status, state) = caller
+        .get_json(&format!("{}/control/state", rig.oauth.url))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(
+        state["toggles"]["access_token_ttl_seconds"], 222,
+        "env beats .env: {state}"
+    );
+    assert!(
+        state["seed_refresh_token"].is_string(),
+        ".env alone sets the seed: {state}"
+    );
+    let client_id = caller.register().await;
+    let (status, body) = caller
+        .refresh(&client_id, "seeded-from-dotenv-0123456789")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["expires_in"], 222, "{body}");
+}
+
+#[test]
+fn a_malformed_dotenv_is_one_error_line_quoting_the_line() {
+    // Arrange
+    let dir = WorkDir::new();
+    dir.write(".env", "OAUTH_PORT=0\nthis is not an assignment\n");
+
+    // Act
+    let finished = Launch::new(&dir).run();
+
+    // Assert
+    assert_eq!(finished.status.code(), Some(1), "{finished:#?}");
+    assert_eq!(finished.stderr.lines().count(), 1, "{finished:#?}");
+    assert!(
+        finished.stderr.starts_with("error: cannot read .env: "),
+        "{finished:#?}"
+    );
+    assert!(
+        finished.stderr.contains("this is not an assignment"),
+        "{finished:#?}"
+    );
+}
+
+#[test]
+fn a_dotenv_in_a_parent_directory_is_not_read() {
+    // Arrange: a parent whose .env would make any start fail.
+    let parent = WorkDir::new();
+    parent.write(".env", "OAUTH_PORT=not-a-port\n");
+    let sub = parent.path().join("sub");
+    std::fs::create_dir(&sub).expect("create a subdirectory");
+
+    // Act
+    let finished = Launch::in_dir(&sub).args(["certs"]).run();
+
+    // Assert
+    finished.assert_success();
+    assert!(sub.join("certs").join("ca.pem").is_file(), "{finished:#?}");
+}

@@ -1,0 +1,19 @@
+//! End-to-end tests of the launcher: the binary as a person runs it (`serve`, `certs`,
+//! `scenario`, configuration, signals, failures) and the `Sim` library face. One test binary, so
+//! the crate links once.
+//!
+//! # Layout
+//! - `support`: fresh working directories, the binary as a child process, and a stand-in for
+//!   the client under test.
+//! - `binary`: ready lines, request log lines, `.env` and precedence, signals, start-up errors.
+//! - `scenario`: every switch flipped on a running rig, `state`, `--json`, mistakes.
+//! - `tls`: `certs` then HTTPS, verified with `ca.pem` only; the library's generated CA.
+//! - `tunnel`: public base URLs, loopback introspection, the guarded control plane.
+//! - `sim`: a full flow through `Sim`, each typed `Control` switch, drop and stop.
+
+mod binary;
+mod scenario;
+mod sim;
+mod support;
+mod tls;
+mod tunnel;

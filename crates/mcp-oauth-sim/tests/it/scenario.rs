@@ -1,0 +1,281 @@
+//! `mcp-oauth-sim scenario` against a rig the binary started: each switch flips, `state` shows
+//! it, and mistakes are one clear error.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Runs `scenario <args>` against `rig` from another fresh directory, as a second terminal would.
+fn scenario(rig: &Serving, args: &[&str]) -> Finished {
+    let dir = WorkDir::new();
+    let ports = rig.port_args();
+    Launch::new(&dir)
+        .arg("scenario")
+        .args(args.iter().copied())
+        .args(ports.iter().map(String::as_str))
+        .run()
+}
+
+#[tokio::test]
+async fn scenario_flips_each_switch_on_a_running_rig_and_state_shows_it() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let before = scenario(&rig, &["state"]);
+    let tokens = caller.log_in(&rig.mcp.url).await;
+
+    // Act
+    let flips = [
+        (&["rotate", "on"][..], "rotate on"),
+        (&["expire-access", "42"][..], "access-token TTL 42 s"),
+        (&["deny-consent", "on"][..], "deny-consent on"),
+        (&["bad-scope", "on"][..], "bad-scope on"),
+        (&["dead-refresh", "on"][..], "dead-refresh on"),
+        (
+            &["revoke"][..],
+            "1 clients, 0 codes, 0 access tokens, 1 refresh tokens",
+        ),
+        (
+            &["seed-refresh", "seeded-by-the-scenario-command"][..],
+            "1 clients, 0 codes, 0 access tokens, 2 refresh tokens",
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (args, shown) in flips {
+        answers.push((args, shown, scenario(&rig, args)));
+    }
+    let after = scenario(&rig, &["state"]);
+
+    // Assert
+    before.assert_success();
+    let before = before.stdout_words();
+    for off in [
+        format!("oauth {}", rig.oauth.url),
+        "rotate off".into(),
+        "dead-refresh off".into(),
+        "deny-consent off".into(),
+        "access-token TTL 3600 s".into(),
+        format!("mcp {}", rig.mcp.url),
+        "bad-scope off".into(),
+    ] {
+        assert!(before.contains(&off), "{off:?} not in {before}");
+    }
+    for (args, shown, answer) in &answers {
+        answer.assert_success();
+        assert!(
+            answer.stdout_words().contains(shown),
+            "scenario {args:?} answers the state: {shown:?} not in {}",
+            answer.stdout
+        );
+    }
+    let after = after.assert_success().stdout_words();
+    for shown in [
+        "rotate on dead-refresh on deny-consent on access-token TTL 42 s",
+        "live: 1 clients, 0 codes, 0 access tokens, 2 refresh tokens",
+        "bad-scope on",
+    ] {
+        assert!(after.contains(shown), "{shown:?} not in {after}");
+    }
+    let (status, _) = caller.echo(&tokens.access, "revoked").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoke took the token");
+}
+
+#[tokio::test]
+async fn scenario_notes_what_expire_access_and_reset_mean_and_reset_turns_everything_off() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    caller.log_in(&rig.mcp.url).await;
+    scenario(&rig, &["rotate", "on"]).assert_success();
+    scenario(&rig, &["bad-scope", "on"]).assert_success();
+
+    // Act
+    let expire = scenario(&rig, &["expire-access", "5"]);
+    let reset = scenario(&rig, &["reset"]);
+
+    // Assert
+    expire.assert_success();
+    assert!(
+        expire
+            .stderr
+            .starts_with("note: the new lifetime applies to access tokens issued from now on"),
+        "{expire:#?}"
+    );
+    let words = reset.assert_success().stdout_words();
+    for off in [
+        "rotate off",
+        "dead-refresh off",
+        "deny-consent off",
+        "access-token TTL 3600 s",
+        "bad-scope off",
+        "live: 0 clients, 0 codes, 0 access tokens, 0 refresh tokens",
+    ] {
+        assert!(words.contains(off), "{off:?} not in {words}");
+    }
+    assert!(
+        reset
+            .stderr
+            .starts_with("warning: every client, code and token is forgotten"),
+        "{reset:#?}"
+    );
+}
+
+#[tokio::test]
+async fn scenario_json_prints_both_servers_state_documents() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+
+    // Act
+    let finished = scenario(&rig, &["bad-scope", "on", "--json"]);
+
+    // Assert
+    finished.assert_success();
+    let state: Value = serde_json::from_str(&finished.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", finished.stdout));
+    let oauth = &state["oauth"];
+    assert_eq!(oauth["issuer"], rig.oauth.url.as_str(), "{state}");
+    let toggles = &oauth["toggles"];
+    assert_eq!(toggles["rotate_refresh_tokens"], false, "{state}");
+    assert_eq!(toggles["access_token_ttl_seconds"], 3600, "{state}");
+    assert_eq!(toggles["invalid_grant"], false, "{state}");
+    assert_eq!(toggles["deny_consent"], false, "{state}");
+    assert!(oauth["store"]["clients"].is_number(), "{state}");
+    assert!(oauth["counters"]["token_requests"].is_object(), "{state}");
+    assert!(oauth["seed_refresh_token"].is_null(), "{state}");
+    let mcp = &state["mcp"];
+    assert_eq!(mcp["toggles"]["force_403"], true, "{state}");
+    assert!(mcp["counters"]["tool_calls"].is_number(), "{state}");
+}
+
+#[tokio::test]
+async fn scenario_without_the_value_it_needs_exits_non_zero_and_changes_nothing() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let cases = [
+        (&["rotate"][..], "error: rotate needs on|off"),
+        (&["rotate", "maybe"][..], "error: rotate needs on|off"),
+        (&["dead-refresh"][..], "error: dead-refresh needs on|off"),
+        (&["deny-consent"][..], "error: deny-consent needs on|off"),
+        (&["bad-scope"][..], "error: bad-scope needs on|off"),
+        (
+            &["expire-access", "soon"][..],
+            "error: expire-access needs a number of seconds",
+        ),
+        (&["seed-refresh"][..], "error: seed-refresh needs a token"),
+    ];
+
+    for (args, message) in cases {
+        // Act
+        let finished = scenario(&rig, args);
+
+        // Assert
+        assert_eq!(finished.status.code(), Some(1), "{args:?}: {finished:#?}");
+        assert_eq!(finished.stderr.trim_end(), message, "{args:?}");
+    }
+    let state = scenario(&rig, &["state"]).assert_success().stdout_words();
+    assert!(
+        state.contains("rotate off dead-refresh off deny-consent off"),
+        "{state}"
+    );
+    assert!(state.contains("bad-scope off"), "{state}");
+}
+
+#[test]
+fn scenario_with_no_rig_listening_says_it_cannot_reach_it() {
+    // Arrange: two ports nothing listens on (just released).
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("find a free port")
+            .port()
+            .to_string()
+    };
+    let (oauth, mcp) = (free(), free());
+    let dir = WorkDir::new();
+
+    // Act
+    let finished = Launch::new(&dir)
+        .args([
+            "scenario",
+            "state",
+            "--oauth-port",
+            &oauth,
+            "--mcp-port",
+            &mcp,
+        ])
+        .run();
+
+    // Assert
+    assert_eq!(finished.status.code(), Some(1), "{finished:#?}");
+    assert_eq!(finished.stderr.lines().count(), 1, "{finished:#?}");
+    assert!(
+        finished
+            .stderr
+            .starts_with("error: cannot reach http://localhost:"),
+        "{finished:#?}"
+    );
+    assert!(
+        finished
+            .stderr
+            .contains("is mcp-oauth-sim running with these ports and scheme?"),
+        "{finished:#?}"
+    );
+}
+
+#[tokio::test]
+async fn scenario_sh_flips_switches_with_curl_and_prints_both_states() {
+    // Arrange: the script finds the rig through the same variables the binary reads.
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let oauth_port = rig.oauth.port().to_string();
+    let mcp_port = rig.mcp.port().to_string();
+    let script = |args: &[&str]| {
+        Launch::script(&dir, "scenario.sh")
+            .args(args.iter().copied())
+            .env("OAUTH_PORT", &oauth_port)
+            .env("MCP_PORT", &mcp_port)
+            .run()
+    };
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let state = || async {
+        let (_, oauth) = caller
+            .get_json(&format!("{}/control/state", rig.oauth.local_origin()))
+            .await;
+        let (_, mcp) = caller
+            .get_json(&format!("{}/control/state", rig.mcp.local_origin()))
+            .await;
+        (oauth, mcp)
+    };
+
+    // Act
+    let rotate = script(&["rotate", "on"]);
+    let bad_scope = script(&["bad-scope", "on"]);
+    let expire = script(&["expire-access", "7"]);
+    let after_flips = state().await;
+    let mistake = script(&["rotate", "sideways"]);
+    let reset = script(&["reset"]);
+    let after_reset = state().await;
+
+    // Assert
+    for answer in [&rotate, &bad_scope, &expire, &reset] {
+        answer.assert_success();
+        assert!(
+            answer.stdout.contains("\"service\": \"oauth\"")
+                && answer.stdout.contains("\"service\": \"mcp\""),
+            "prints both states: {answer:#?}"
+        );
+    }
+    assert_eq!(after_flips.0["toggles"]["rotate_refresh_tokens"], true);
+    assert_eq!(after_flips.0["toggles"]["access_token_ttl_seconds"], 7);
+    assert_eq!(after_flips.1["toggles"]["force_403"], true);
+    assert!(!mistake.status.success(), "{mistake:#?}");
+    assert!(mistake.stderr.contains("on|off"), "{mistake:#?}");
+    assert!(reset.stderr.contains("consent again"), "{reset:#?}");
+    assert_eq!(after_reset.0["toggles"]["rotate_refresh_tokens"], false);
+    assert_eq!(after_reset.1["toggles"]["force_403"], false);
+}

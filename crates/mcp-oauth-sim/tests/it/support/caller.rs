@@ -1,0 +1,293 @@
+//! The client under test, played by the test: registration, PKCE, tokens and MCP calls, over
+//! plain HTTP or trusting one CA.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+/// The public URLs of a rig "behind a tunnel". They resolve nowhere, which is the point: every
+/// request the rig makes to itself must go over loopback.
+pub const PUBLIC_ISSUER: &str = "https://auth.example.test";
+pub const PUBLIC_MCP_ORIGIN: &str = "https://mcp.example.test";
+pub const PUBLIC_MCP_URL: &str = "https://mcp.example.test/mcp";
+
+/// Where the stand-in client says it listens for the authorization redirect (nothing does).
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+/// A PKCE verifier: 43+ unreserved characters. A fixed one is enough, since every flow
+/// registers its own client.
+const PKCE_VERIFIER: &str = "mcp-oauth-sim-end-to-end-tests-pkce-verifier-0123456789";
+/// What a Streamable HTTP client must accept.
+const ACCEPT: &str = "application/json, text/event-stream";
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// An HTTP client as a local MCP client has one: no redirects followed, bounded, `localhost`
+/// resolved to 127.0.0.1 (where the rig listens) whatever the resolver prefers.
+pub fn http_client() -> reqwest::Client {
+    client_builder().build().expect("build an HTTP client")
+}
+
+/// A client that trusts `ca_pem` and nothing else: not even the system's roots.
+pub fn client_trusting_only(ca_pem: &[u8]) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(ca_pem).expect("the CA file is PEM");
+    client_builder()
+        .tls_certs_only([ca])
+        .build()
+        .expect("build an HTTPS client")
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(10))
+        .resolve("localhost", SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+}
+
+/// Tokens from a completed authorization, and the client they were issued to.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub client_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The client under test, played by the test: it registers, authorizes with PKCE, exchanges
+/// codes, refreshes, and calls tools, against an authorization server and an MCP URL.
+pub struct Caller {
+    pub http: reqwest::Client,
+    /// Where the authorization server is reached (an origin, no path).
+    pub auth: String,
+    /// Where `/mcp` is reached.
+    pub mcp: String,
+    /// The `Host` header of MCP requests, when it should differ from the URL's (a tunnel's).
+    mcp_host: Option<String>,
+}
+
+impl Caller {
+    pub fn new(http: reqwest::Client, auth: impl Into<String>, mcp: impl Into<String>) -> Self {
+        Self {
+            http,
+            auth: auth.into().trim_end_matches('/').to_owned(),
+            mcp: mcp.into(),
+            mcp_host: None,
+        }
+    }
+
+    /// Sends MCP requests with this `Host`, as a tunnel forwarding to loopback would.
+    pub fn with_mcp_host(mut self, host: &str) -> Self {
+        self.mcp_host = Some(host.to_owned());
+        self
+    }
+
+    /// The MCP server's origin, from the MCP URL.
+    pub fn mcp_origin(&self) -> String {
+        Url::parse(&self.mcp)
+            .expect("the MCP URL parses")
+            .origin()
+            .ascii_serialization()
+    }
+
+    pub async fn get_json(&self, url: &str) -> (StatusCode, Value) {
+        let response = self.http.get(url).send().await.expect("GET");
+        let status = response.status();
+        (status, body_json(response).await)
+    }
+
+    /// Dynamic client registration of a public client.
+    pub async fn register(&self) -> String {
+        let response = self
+            .http
+            .post(format!("{}/register", self.auth))
+            .json(&json!({
+                "client_name": "mcp-oauth-sim end-to-end tests",
+                "redirect_uris": [REDIRECT_URI],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_method": "none",
+            }))
+            .send()
+            .await
+            .expect("POST /register");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        body_json(response).await["client_id"]
+            .as_str()
+            .expect("registration answers a client_id")
+            .to_owned()
+    }
+
+    /// `GET /authorize` with PKCE S256 for `resource`; returns where the server redirects to.
+    pub async fn authorize(&self, client_id: &str, resource: &str) -> Url {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(PKCE_VERIFIER));
+        let response = self
+            .http
+            .get(format!("{}/authorize", self.auth))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "xyz"),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("GET /authorize");
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("an ASCII Location");
+        Url::parse(location).expect("Location is a URL")
+    }
+
+    /// Registration, authorization and code exchange for `resource`.
+    pub async fn log_in(&self, resource: &str) -> Tokens {
+        let client_id = self.register().await;
+        let redirect = self.authorize(&client_id, resource).await;
+        let code = query_value(&redirect, "code")
+            .unwrap_or_else(|| panic!("no code in the redirect {redirect}"));
+        let (status, body) = self
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", PKCE_VERIFIER),
+                ("redirect_uri", REDIRECT_URI),
+                ("client_id", &client_id),
+                ("resource", resource),
+            ])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Tokens {
+            access: string_field(&body, "access_token"),
+            refresh: string_field(&body, "refresh_token"),
+            client_id,
+        }
+    }
+
+    /// A refresh grant; answers the status and the token response or error.
+    pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ])
+        .await
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/token", self.auth))
+            .form(form)
+            .send()
+            .await
+            .expect("POST /token");
+        let status = response.status();
+        (status, body_json(response).await)
+    }
+
+    /// POSTs a JSON-RPC message to `/mcp` with the headers a Streamable HTTP client sends.
+    pub async fn post_mcp(&self, token: Option<&str>, message: &Value) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(&self.mcp)
+            .header("accept", ACCEPT)
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .json(message);
+        if let Some(host) = &self.mcp_host {
+            request = request.header("host", host);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("POST /mcp")
+    }
+
+    /// A JSON-RPC request; answers the HTTP status and the parsed response.
+    pub async fn rpc(&self, token: &str, method: &str, params: Value) -> (StatusCode, Value) {
+        let message = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let response = self.post_mcp(Some(token), &message).await;
+        let status = response.status();
+        (status, body_json(response).await)
+    }
+
+    pub async fn initialize(&self, token: &str) -> (StatusCode, Value) {
+        self.rpc(
+            token,
+            "initialize",
+            json!({
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": { "name": "mcp-oauth-sim end-to-end tests", "version": "0" },
+            }),
+        )
+        .await
+    }
+
+    /// `echo` with `message`; answers the HTTP status and the JSON-RPC response.
+    pub async fn echo(&self, token: &str, message: &str) -> (StatusCode, Value) {
+        self.rpc(
+            token,
+            "tools/call",
+            json!({ "name": "echo", "arguments": { "message": message } }),
+        )
+        .await
+    }
+
+    /// A tool call without a token, to read the challenge.
+    pub async fn challenge(&self) -> (StatusCode, String) {
+        let message = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" });
+        let response = self.post_mcp(None, &message).await;
+        let status = response.status();
+        let header = response
+            .headers()
+            .get("www-authenticate")
+            .map(|value| value.to_str().expect("ASCII challenge").to_owned())
+            .unwrap_or_default();
+        (status, header)
+    }
+}
+
+/// A response body as JSON; `Value::String` of the text when it is not JSON.
+pub async fn body_json(response: reqwest::Response) -> Value {
+    let text = response.text().await.expect("read the body");
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+pub fn query_value(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+fn string_field(body: &Value, name: &str) -> String {
+    body[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        .to_owned()
+}
+
+/// The text of the first content block of a `tools/call` result.
+pub fn tool_text(response: &Value) -> &str {
+    response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text content in {response}"))
+}
+
+/// Waits until nothing accepts connections at `addr`, failing after a few seconds.
+pub async fn assert_closes(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{addr} still accepts connections"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

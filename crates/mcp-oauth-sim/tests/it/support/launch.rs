@@ -436,12 +436,12 @@ impl Drop for Process {
 
 /// A line as text: a JSON line's `msg`, any other line as it is.
 pub fn announced_text(line: &str) -> String {
-    if line.starts_with('{') {
-        if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(line) {
-            if let Some(serde_json::Value::String(msg)) = object.get("msg") {
-                return msg.clone();
-            }
-        }
+    let parsed: Option<serde_json::Value> = line
+        .starts_with('{')
+        .then(|| serde_json::from_str(line).ok())
+        .flatten();
+    match parsed.as_ref().and_then(|entry| entry["msg"].as_str()) {
+        Some(msg) => msg.to_owned(),
+        None => line.to_owned(),
     }
-    line.to_owned()
 }

@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use url::form_urlencoded;
 
 use crate::config::Config;
+use crate::link::{Link, LinkError};
 
 /// An introspection answer larger than this is not one our authorization server would send.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -91,35 +94,19 @@ enum Audience {
     Many(Vec<String>),
 }
 
-/// A pooled HTTP client bound to one introspection endpoint.
-#[derive(Debug)]
+/// The introspection endpoint, over pooled keep-alive connections.
 pub struct Introspector {
-    client: reqwest::Client,
+    link: Link,
     url: String,
     timeout: Duration,
 }
 
 impl Introspector {
     pub fn new(config: &Config) -> Result<Self, crate::Error> {
-        let roots = config
-            .introspection_roots
-            .iter()
-            .map(|der| reqwest::Certificate::from_der(der))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| crate::Error::Config(format!("introspection CA: {error}")))?;
-        let client = reqwest::Client::builder()
-            // Token checks go straight to the authorization server; a proxy from the
-            // environment must not sit between two servers on loopback.
-            .no_proxy()
-            .timeout(config.introspection_timeout)
-            .connect_timeout(config.introspection_timeout)
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .tls_certs_merge(roots)
-            .build()
+        let link = Link::new(&config.introspection_url, &config.introspection_roots)
             .map_err(|error| crate::Error::Config(format!("introspection client: {error}")))?;
         Ok(Self {
-            client,
+            link,
             url: config.introspection_url.clone(),
             timeout: config.introspection_timeout,
         })
@@ -129,42 +116,28 @@ impl Introspector {
         &self.url
     }
 
-    /// Asks the authorization server about `token`.
+    /// Asks the authorization server about `token`, connecting included, within the timeout.
     pub async fn check(&self, token: &str) -> Result<Verdict, Failure> {
-        let mut response = self
-            .client
-            .post(&self.url)
-            .form(&[("token", token)])
-            .send()
-            .await
-            .map_err(|error| self.failure(error))?;
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(Failure::Status(response.status().as_u16()));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| self.failure(error))?
-        {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(Failure::Garbage(format!(
-                    "larger than {MAX_ANSWER_BYTES} bytes"
-                )));
+        let mut body = String::with_capacity(6 + token.len() + 8);
+        body.push_str("token=");
+        body.extend(form_urlencoded::byte_serialize(token.as_bytes()));
+        let answer = tokio::time::timeout(
+            self.timeout,
+            self.link.post_form(Bytes::from(body), MAX_ANSWER_BYTES),
+        )
+        .await
+        .map_err(|_| Failure::Timeout(self.timeout))?;
+        let (status, body) = answer.map_err(|error| match error {
+            LinkError::Connect(cause) => Failure::Connect(cause),
+            LinkError::Transport(cause) => Failure::Transport(cause),
+            LinkError::TooLarge => {
+                Failure::Garbage(format!("larger than {MAX_ANSWER_BYTES} bytes"))
             }
-            body.extend_from_slice(&chunk);
+        })?;
+        if status != http::StatusCode::OK {
+            return Err(Failure::Status(status.as_u16()));
         }
         parse(&body)
-    }
-
-    fn failure(&self, error: reqwest::Error) -> Failure {
-        if error.is_timeout() {
-            Failure::Timeout(self.timeout)
-        } else if error.is_connect() {
-            Failure::Connect(root_cause(&error))
-        } else {
-            Failure::Transport(root_cause(&error))
-        }
     }
 }
 
@@ -187,15 +160,6 @@ fn parse(body: &[u8]) -> Result<Verdict, Failure> {
         expires_at: answer.exp,
         issued_at: answer.iat,
     }))
-}
-
-/// reqwest's top-level message is "error sending request"; the cause says what happened.
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - [`config`]: start-up configuration and its defaults.
 //! - `urls`: the URLs announced (configured, or the loopback name the client used) and the
 //!   audiences accepted.
-//! - `bearer`, `introspection`: reading the token and checking it.
+//! - `bearer`, `introspection`: reading the token and checking it; `link`: the pooled
+//!   connections to the authorization server that the check goes over.
 //! - `error`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
 //! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the switches.
 //! - `tools`: the rmcp handler; `state`: toggles and counters.
@@ -37,6 +38,7 @@ mod bearer;
 mod endpoints;
 mod error;
 mod introspection;
+mod link;
 mod router;
 mod rpc;
 mod state;

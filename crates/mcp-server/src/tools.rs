@@ -1,6 +1,8 @@
 //! The MCP tools: `echo`, `add` and `whoami`. Small on purpose: the rig tests OAuth, and a
 //! tester must be able to predict every answer.
 
+use std::sync::Arc;
+
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -24,16 +26,17 @@ pub struct AddArgs {
 }
 
 /// The rmcp server handler. The stateless transport makes one per request, so it holds nothing
-/// but the (cheaply cloned) router.
+/// but the router, shared: cloning a `ToolRouter` itself copies its map and every tool's
+/// description on each request.
 #[derive(Clone)]
 pub struct Tools {
-    tool_router: ToolRouter<Self>,
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 impl Tools {
     pub fn new() -> Self {
         Self {
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 }

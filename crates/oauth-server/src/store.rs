@@ -139,12 +139,18 @@ impl Store {
         self.clients.get(id).map(|entry| Arc::clone(entry.value()))
     }
 
-    /// The live access token `token`, if any.
-    pub fn live_access_token(&self, token: &str, now: u64) -> Option<AccessToken> {
+    /// Calls `answer` with the live access token `token`, if any, without copying it. The map's
+    /// guard is held while `answer` runs, so it must not block or await.
+    pub fn with_live_access_token<T>(
+        &self,
+        token: &str,
+        now: u64,
+        answer: impl FnOnce(&AccessToken) -> T,
+    ) -> Option<T> {
         self.access_tokens
             .get(token)
             .filter(|entry| entry.expires_at > now)
-            .map(|entry| entry.clone())
+            .map(|entry| answer(entry.value()))
     }
 
     /// Revokes every token of a grant.
@@ -214,8 +220,9 @@ mod tests {
         let store = Store::default();
         store.access_tokens.insert("live".into(), access(1, 2_000));
         store.access_tokens.insert("dead".into(), access(1, 1_000));
-        assert!(store.live_access_token("live", 1_500).is_some());
-        assert!(store.live_access_token("dead", 1_500).is_none());
+        let grant_of = |token| store.with_live_access_token(token, 1_500, |access| access.grant);
+        assert_eq!(grant_of("live"), Some(1));
+        assert_eq!(grant_of("dead"), None);
         store.sweep(1_500);
         assert_eq!(store.access_tokens.len(), 1);
     }

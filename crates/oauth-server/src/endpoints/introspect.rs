@@ -5,7 +5,7 @@
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
-use serde_json::{Value, json};
+use serde::Serialize;
 use sim_http::Response;
 use sim_http::form::Params;
 use sim_http::response::json_no_store;
@@ -14,6 +14,7 @@ use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
 use crate::router::Facts;
 use crate::state::{Counters, State};
+use crate::store::AccessToken;
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let params = if request.method() == Method::GET {
@@ -21,7 +22,14 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     } else {
         read_form(request).await.map(|(_, params)| params)
     };
-    let token = match params.and_then(|params| required(&params, "token").map(str::to_owned)) {
+    let params = match params {
+        Ok(params) => params,
+        Err(error) => {
+            facts.error = error.code();
+            return error.into_response();
+        }
+    };
+    let token = match required(&params, "token") {
         Ok(token) => token,
         Err(error) => {
             facts.error = error.code();
@@ -29,27 +37,71 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
     };
     Counters::bump(&state.counters.introspections);
-    let Some(access) = state.store.live_access_token(&token, state.now()) else {
-        facts.note = "inactive".into();
-        return json_no_store(StatusCode::OK, &json!({ "active": false }));
-    };
-    Counters::bump(&state.counters.active_introspections);
-    facts.client(&access.client_id);
-    let mut answer = json!({
-        "active": true,
-        "scope": access.scope,
-        "client_id": access.client_id,
-        "sub": access.subject,
-        "iss": state.issuer,
-        "exp": access.expires_at / 1000,
-        "iat": access.issued_at / 1000,
-        "token_type": "Bearer",
-    });
-    // RFC 7662 §2.2: `aud` is a string or an array; absent when the token names no resource.
-    match access.resources.as_slice() {
-        [] => {}
-        [one] => answer["aud"] = Value::from(one.as_str()),
-        many => answer["aud"] = Value::from(many.to_vec()),
+    // Every MCP request is checked here: answer from the stored token in place (the map's read
+    // guard is held only while serializing, never across an await) instead of copying it.
+    let answer = state
+        .store
+        .with_live_access_token(token, state.now(), |access| {
+            facts.client(&access.client_id);
+            json_no_store(StatusCode::OK, &Active::new(access, &state.issuer))
+        });
+    match answer {
+        Some(answer) => {
+            Counters::bump(&state.counters.active_introspections);
+            answer
+        }
+        None => {
+            facts.note = "inactive".into();
+            json_no_store(StatusCode::OK, &Inactive { active: false })
+        }
     }
-    json_no_store(StatusCode::OK, &answer)
+}
+
+#[derive(Serialize)]
+struct Inactive {
+    active: bool,
+}
+
+/// The answer for a live access token. Fields in alphabetical order, as before.
+#[derive(Serialize)]
+struct Active<'a> {
+    active: bool,
+    /// RFC 7662 §2.2: `aud` is a string or an array; absent when the token names no resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<Audience<'a>>,
+    client_id: &'a str,
+    exp: u64,
+    iat: u64,
+    iss: &'a str,
+    scope: &'a str,
+    sub: &'a str,
+    token_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+impl<'a> Active<'a> {
+    fn new(access: &'a AccessToken, issuer: &'a str) -> Self {
+        let aud = match access.resources.as_slice() {
+            [] => None,
+            [one] => Some(Audience::One(one)),
+            many => Some(Audience::Many(many)),
+        };
+        Self {
+            active: true,
+            aud,
+            client_id: &access.client_id,
+            exp: access.expires_at / 1000,
+            iat: access.issued_at / 1000,
+            iss: issuer,
+            scope: &access.scope,
+            sub: &access.subject,
+            token_type: "Bearer",
+        }
+    }
 }

@@ -1,0 +1,244 @@
+//! The link to the authorization server: keep-alive HTTP/1.1 connections (plain or TLS) to the
+//! introspection endpoint, pooled.
+//!
+//! Every MCP request makes one introspection call, so this is the hottest client path of the
+//! rig. A general-purpose client (proxy lookup, redirect and retry layers, URL parsing per call)
+//! cost about three times what the call itself costs; here a call is a pooled connection, a
+//! prebuilt request and a body read. No proxy and no redirects: the two servers talk directly.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use url::Url;
+
+/// Idle connections kept at most; more are closed when returned.
+const MAX_IDLE: usize = 256;
+
+/// Why a request could not be made.
+#[derive(Debug)]
+pub enum LinkError {
+    /// No connection could be opened (refused, unresolvable, TLS handshake failed).
+    Connect(String),
+    /// The connection failed while the request was under way.
+    Transport(String),
+    /// The answer's body is longer than the caller accepts.
+    TooLarge,
+}
+
+/// Pooled connections to one origin, sending requests to one path.
+pub struct Link {
+    host: String,
+    port: u16,
+    authority: HeaderValue,
+    path: Uri,
+    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+impl Link {
+    /// A link to `url` (`http` or `https`). HTTPS trusts the platform's roots and `roots`.
+    pub fn new(url: &str, roots: &[CertificateDer<'static>]) -> Result<Self, String> {
+        let url = Url::parse(url).map_err(|error| error.to_string())?;
+        let host = url.host_str().ok_or("the URL has no host")?;
+        let port = url.port_or_known_default().ok_or("the URL has no port")?;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        // `[::1]` is how a URL writes an IPv6 host; sockets and TLS want `::1`.
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let tls = match url.scheme() {
+            "http" => None,
+            "https" => Some((
+                tls_connector(roots)?,
+                ServerName::try_from(host.clone()).map_err(|error| error.to_string())?,
+            )),
+            other => return Err(format!("unsupported scheme '{other}'")),
+        };
+        Ok(Self {
+            authority: HeaderValue::from_str(&authority).map_err(|error| error.to_string())?,
+            path: path
+                .parse()
+                .map_err(|error: http::uri::InvalidUri| error.to_string())?,
+            host,
+            port,
+            tls,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// POSTs a form `body` and reads the answer, refusing a body over `limit` bytes. A pooled
+    /// connection that the server closed while it was idle is skipped, and a request it could
+    /// not send goes out on another connection, so that a restarted server is reached at once.
+    pub async fn post_form(
+        &self,
+        body: Bytes,
+        limit: usize,
+    ) -> Result<(StatusCode, Bytes), LinkError> {
+        let mut request = self.request(body);
+        loop {
+            let (mut sender, fresh) = match self.checkout() {
+                Some(sender) => (sender, false),
+                None => (self.connect().await?, true),
+            };
+            if let Err(error) = sender.ready().await {
+                if fresh {
+                    return Err(LinkError::Connect(root_cause(&error)));
+                }
+                continue;
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let body = read_body(response.into_body(), limit).await?;
+                    // Back to the pool only once the answer is read: a connection still busy
+                    // would make the next caller wait instead of opening another.
+                    self.checkin(sender);
+                    return Ok((status, body));
+                }
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) if !fresh => request = unsent,
+                    _ => return Err(LinkError::Transport(root_cause(error.error()))),
+                },
+            }
+        }
+    }
+
+    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.path.clone();
+        let headers = request.headers_mut();
+        headers.insert(header::HOST, self.authority.clone());
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        request
+    }
+
+    fn checkout(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while let Some(sender) = idle.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, sender: SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(sender);
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, LinkError> {
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|error| LinkError::Connect(error.to_string()))?;
+        stream.set_nodelay(true).ok();
+        match &self.tls {
+            None => handshake(stream).await,
+            Some((connector, name)) => {
+                let stream = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|error| LinkError::Connect(root_cause(&error)))?;
+                handshake(stream).await
+            }
+        }
+    }
+}
+
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, LinkError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(LinkError::TooLarge),
+        Err(error) => Err(LinkError::Transport(root_cause(&*error))),
+    }
+}
+
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, LinkError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|error| LinkError::Connect(root_cause(&error)))?;
+    tokio::spawn(async move {
+        // Ends when the server closes the connection or the last sender is dropped.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+fn tls_connector(roots: &[CertificateDer<'static>]) -> Result<tokio_rustls::TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots.to_vec(), provider.clone())
+            .map_err(|error| error.to_string())?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// The innermost cause says what happened ("connection refused", "invalid peer certificate").
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_sends_to_the_path_with_the_authority_of_the_url() {
+        let link = Link::new("http://127.0.0.1:9100/introspect", &[]).unwrap();
+        let request = link.request(Bytes::from_static(b"token=x"));
+        assert_eq!(request.uri(), "/introspect");
+        assert_eq!(request.headers()[header::HOST], "127.0.0.1:9100");
+        assert_eq!(
+            request.headers()[header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        let link = Link::new("https://[::1]/oauth/introspect?x=1", &[]).unwrap();
+        assert_eq!((link.host.as_str(), link.port), ("::1", 443));
+        assert_eq!(link.request(Bytes::new()).uri(), "/oauth/introspect?x=1");
+        assert!(Link::new("ftp://127.0.0.1/introspect", &[]).is_err());
+    }
+}

@@ -32,11 +32,17 @@ pub fn init(spec: &str) -> Result<Log, String> {
             !is_json && !part.is_empty()
         })
         .collect();
-    let directives = if directives.is_empty() {
+    let mut directives = if directives.is_empty() {
         "info".to_owned()
     } else {
         directives.join(",")
     };
+    // rmcp reports every stateless request's service ending at INFO, three lines per call that
+    // say nothing to a tester and cost a fifth of a tool call; keep its warnings unless the
+    // filter asks for rmcp explicitly.
+    if !directives.contains("rmcp") {
+        directives.push_str(",rmcp=warn");
+    }
     let filter = EnvFilter::builder()
         .parse(&directives)
         .map_err(|error| format!("LOG={spec:?} is not a log level or filter: {error}"))?;
@@ -95,9 +101,19 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        let meta = event.metadata();
+        if !self.json && meta.target() == REQUEST {
+            // The hot path: a request line is its message, written without a copy.
+            let mut message = Message {
+                writer: writer.by_ref(),
+                result: Ok(()),
+            };
+            event.record(&mut message);
+            message.result?;
+            return writeln!(writer);
+        }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let meta = event.metadata();
         if self.json {
             let mut object = Map::new();
             object.insert("time".into(), Value::String(rfc3339_now()));
@@ -109,21 +125,32 @@ where
             object.extend(fields.rest);
             return writeln!(writer, "{}", Value::Object(object));
         }
-        // A request line is complete as it is; anything else says how serious it is and
-        // carries its fields.
-        if meta.target() != REQUEST && *meta.level() <= Level::WARN {
+        // Anything but a request line says how serious it is and carries its fields.
+        if *meta.level() <= Level::WARN {
             write!(writer, "{}: ", meta.level().as_str().to_lowercase())?;
         }
         writer.write_str(&fields.message)?;
-        if meta.target() != REQUEST {
-            for (key, value) in &fields.rest {
-                match value {
-                    Value::String(text) => write!(writer, " {key}={text}")?,
-                    other => write!(writer, " {key}={other}")?,
-                }
+        for (key, value) in &fields.rest {
+            match value {
+                Value::String(text) => write!(writer, " {key}={text}")?,
+                other => write!(writer, " {key}={other}")?,
             }
         }
         writeln!(writer)
+    }
+}
+
+/// Writes an event's message and ignores its other fields.
+struct Message<'w> {
+    writer: Writer<'w>,
+    result: fmt::Result,
+}
+
+impl Visit for Message<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.result = write!(self.writer, "{value:?}");
+        }
     }
 }
 

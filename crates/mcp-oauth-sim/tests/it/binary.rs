@@ -88,6 +88,15 @@ async fn a_client_given_the_printed_mcp_url_logs_in_and_calls_a_tool_with_a_log_
     let tool_line =
         rig.line_where(|line| line.starts_with("[mcp] POST /mcp 200") && line.contains("echo"));
     assert!(tool_line.ends_with("ms"), "{tool_line}");
+    let noise: Vec<&String> = rig
+        .stdout_so_far()
+        .iter()
+        .filter(|line| !line.starts_with('['))
+        .collect();
+    assert!(
+        noise.is_empty(),
+        "at the default level stdout has our lines only, no library chatter: {noise:?}"
+    );
 }
 
 #[tokio::test]

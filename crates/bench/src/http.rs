@@ -100,21 +100,7 @@ impl Connector {
 
     fn tls(&self) -> Result<&tokio_rustls::TlsConnector, Error> {
         self.tls
-            .get_or_init(|| {
-                let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-                let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
-                    self.extra_roots.iter().cloned(),
-                    Arc::clone(&provider),
-                )
-                .map_err(|error| error.to_string())?;
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|error| error.to_string())?
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(verifier))
-                    .with_no_client_auth();
-                Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
-            })
+            .get_or_init(|| sim_http::tls::client_connector(self.extra_roots.iter().cloned()))
             .as_ref()
             .map_err(|error| Error::Usage(format!("TLS client: {error}")))
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mcp_oauth_sim::certs;
+use mcp_oauth_sim::settings::VARIABLES;
 use mcp_oauth_sim::{Control, RigState, Service, Settings, Sim, TlsSource};
 
 #[derive(Parser)]
@@ -224,24 +225,6 @@ impl RigArgs {
         })
     }
 }
-
-/// Every variable the binary reads, so that an empty one (`NAME=` in `.env`) counts as unset.
-const VARIABLES: [&str; 14] = [
-    "OAUTH_PORT",
-    "MCP_PORT",
-    "BIND",
-    "OAUTH_BASE_URL",
-    "MCP_BASE_URL",
-    "OAUTH_INTERNAL_URL",
-    "TLS_CERT_FILE",
-    "TLS_KEY_FILE",
-    "CERTS_DIR",
-    "SEED_REFRESH_TOKEN",
-    "TOKEN_TTL_SECONDS",
-    "SCOPES",
-    "CONTROL_TOKEN",
-    "LOG",
-];
 
 fn main() -> ExitCode {
     let outcome = load_environment().and_then(|()| run(Cli::parse()));

@@ -17,6 +17,24 @@ use url::Url;
 
 use crate::certs::{self, CertError, Pki};
 
+/// Every environment variable the binary reads (each also a flag). An empty one counts as unset.
+pub const VARIABLES: [&str; 14] = [
+    "OAUTH_PORT",
+    "MCP_PORT",
+    "BIND",
+    "OAUTH_BASE_URL",
+    "MCP_BASE_URL",
+    "OAUTH_INTERNAL_URL",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "CERTS_DIR",
+    "SEED_REFRESH_TOKEN",
+    "TOKEN_TTL_SECONDS",
+    "SCOPES",
+    "CONTROL_TOKEN",
+    "LOG",
+];
+
 /// How the rig is started.
 #[derive(Clone, Debug)]
 pub struct Settings {

@@ -6,7 +6,7 @@
 //! cost about three times what the call itself costs; here a call is a pooled connection, a
 //! prebuilt request and a body read. No proxy and no redirects: the two servers talk directly.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -65,7 +65,7 @@ impl Link {
         let tls = match url.scheme() {
             "http" => None,
             "https" => Some((
-                tls_connector(roots)?,
+                sim_http::tls::client_connector(roots.iter().cloned())?,
                 ServerName::try_from(host.clone()).map_err(|error| error.to_string())?,
             )),
             other => return Err(format!("unsupported scheme '{other}'")),
@@ -197,20 +197,6 @@ where
         let _ = connection.await;
     });
     Ok(sender)
-}
-
-fn tls_connector(roots: &[CertificateDer<'static>]) -> Result<tokio_rustls::TlsConnector, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(roots.to_vec(), provider.clone())
-            .map_err(|error| error.to_string())?;
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| error.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 /// The innermost cause says what happened ("connection refused", "invalid peer certificate").

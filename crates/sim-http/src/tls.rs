@@ -1,4 +1,4 @@
-//! TLS from PEM files.
+//! TLS from PEM files, and the client side for links between our own servers.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// Why a certificate or key could not be loaded. The message names the file, so that the binary
 /// can print it as the one line a user sees.
@@ -88,4 +88,25 @@ fn acceptor(
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A TLS client configuration that trusts the platform's roots plus `extra_roots` (the rig's own
+/// CA, a served chain), for clients that speak HTTPS to one of our servers or a peer. HTTP/1.1
+/// only: no ALPN is offered.
+pub fn client_connector(
+    extra_roots: impl IntoIterator<Item = CertificateDer<'static>>,
+) -> Result<TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(
+        extra_roots,
+        Arc::clone(&provider),
+    )
+    .map_err(|error| error.to_string())?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }

@@ -14,24 +14,9 @@ use url::Url;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-oauth-sim");
 
-/// Every variable the binary reads. Each run starts with none of them, so that the machine's
-/// environment cannot change what a test sees.
-pub const VARIABLES: [&str; 14] = [
-    "OAUTH_PORT",
-    "MCP_PORT",
-    "BIND",
-    "OAUTH_BASE_URL",
-    "MCP_BASE_URL",
-    "OAUTH_INTERNAL_URL",
-    "TLS_CERT_FILE",
-    "TLS_KEY_FILE",
-    "CERTS_DIR",
-    "SEED_REFRESH_TOKEN",
-    "TOKEN_TTL_SECONDS",
-    "SCOPES",
-    "CONTROL_TOKEN",
-    "LOG",
-];
+/// Each run starts with none of the binary's variables, so that the machine's environment cannot
+/// change what a test sees.
+pub use mcp_oauth_sim::settings::VARIABLES;
 
 /// Flags for a rig on ports the OS picks.
 pub const EPHEMERAL_PORTS: [&str; 4] = ["--oauth-port", "0", "--mcp-port", "0"];

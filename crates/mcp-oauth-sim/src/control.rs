@@ -14,6 +14,7 @@ use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use sim_http::log::root_cause;
 
 use crate::Settings;
 
@@ -232,15 +233,6 @@ impl Control {
             reason: error.to_string(),
         })
     }
-}
-
-/// The innermost error, which is the one that says what went wrong ("Connection refused").
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// Both servers' state, as `scenario state` prints it.

@@ -134,8 +134,7 @@ impl Sim {
                 .control_token
                 .as_ref()
                 .map(|(token, _)| token.clone()),
-        )
-        .map_err(|error| LaunchError::Config(error.to_string()))?;
+        )?;
         Ok(Self {
             mcp_url: mcp.url(),
             auth,

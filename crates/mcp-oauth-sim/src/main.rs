@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mcp_oauth_sim::certs;
 use mcp_oauth_sim::settings::VARIABLES;
-use mcp_oauth_sim::{Control, RigState, Service, Settings, Sim, TlsSource};
+use mcp_oauth_sim::{Control, Service, Settings, Sim, TlsSource};
 
 #[derive(Parser)]
 #[command(
@@ -379,14 +379,17 @@ async fn scenario(
         settings.mcp_port,
         settings.control_token.clone(),
     )?;
-    let state = flip(&control, name, value).await?;
+    flip(&control, name, value).await?;
+    // The state after the switch, fetched once, in the form asked for.
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&state_json(&control).await?)?
-        );
+        let (oauth, mcp) = tokio::try_join!(
+            control.raw_state(Service::OAuth),
+            control.raw_state(Service::Mcp)
+        )?;
+        let both = serde_json::json!({ "oauth": oauth, "mcp": mcp });
+        println!("{}", serde_json::to_string_pretty(&both)?);
     } else {
-        println!("{state}");
+        println!("{}", control.state().await?);
     }
     if matches!(name, Scenario::Reset) {
         eprintln!(
@@ -403,22 +406,17 @@ async fn scenario(
     Ok(())
 }
 
-/// Performs one scenario and returns the state after it.
-async fn flip(control: &Control, name: Scenario, value: Option<&str>) -> anyhow::Result<RigState> {
+/// Performs one scenario's control call (none for `state`).
+async fn flip(control: &Control, name: Scenario, value: Option<&str>) -> anyhow::Result<()> {
     let needs = |what: &str| {
-        format!(
-            "{} needs {what}",
-            name.to_possible_value()
-                .expect("no skipped variants")
-                .get_name()
-        )
+        let name = name.to_possible_value().expect("no skipped variants");
+        format!("{} needs {what}", name.get_name())
     };
+    let on = || switch(value).with_context(|| needs("on|off"));
     match name {
         Scenario::State => {}
         Scenario::Rotate => {
-            control
-                .rotate_refresh_tokens(switch(value).with_context(|| needs("on|off"))?)
-                .await?;
+            control.rotate_refresh_tokens(on()?).await?;
         }
         Scenario::ExpireAccess => {
             let seconds = value
@@ -430,19 +428,13 @@ async fn flip(control: &Control, name: Scenario, value: Option<&str>) -> anyhow:
             control.revoke_access_tokens().await?;
         }
         Scenario::DeadRefresh => {
-            control
-                .invalid_grant(switch(value).with_context(|| needs("on|off"))?)
-                .await?;
+            control.invalid_grant(on()?).await?;
         }
         Scenario::DenyConsent => {
-            control
-                .deny_consent(switch(value).with_context(|| needs("on|off"))?)
-                .await?;
+            control.deny_consent(on()?).await?;
         }
         Scenario::BadScope => {
-            control
-                .force_403(switch(value).with_context(|| needs("on|off"))?)
-                .await?;
+            control.force_403(on()?).await?;
         }
         Scenario::SeedRefresh => {
             let token = value.with_context(|| needs("a token"))?;
@@ -452,16 +444,7 @@ async fn flip(control: &Control, name: Scenario, value: Option<&str>) -> anyhow:
             control.reset().await?;
         }
     }
-    Ok(control.state().await?)
-}
-
-/// The raw state documents, for `--json`.
-async fn state_json(control: &Control) -> anyhow::Result<serde_json::Value> {
-    let (oauth, mcp) = tokio::try_join!(
-        control.raw_state(Service::OAuth),
-        control.raw_state(Service::Mcp)
-    )?;
-    Ok(serde_json::json!({ "oauth": oauth, "mcp": mcp }))
+    Ok(())
 }
 
 fn switch(value: Option<&str>) -> Option<bool> {

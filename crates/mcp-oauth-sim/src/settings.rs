@@ -116,6 +116,8 @@ pub enum LaunchError {
     Mcp(#[from] mcp_server::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Control(#[from] crate::ControlError),
 }
 
 /// The settings resolved into what the servers are started with, minus the listeners' ports,

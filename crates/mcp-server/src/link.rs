@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::{CertificateDer, ServerName};
+use sim_http::log::root_cause;
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -197,15 +198,6 @@ where
         let _ = connection.await;
     });
     Ok(sender)
-}
-
-/// The innermost cause says what happened ("connection refused", "invalid peer certificate").
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

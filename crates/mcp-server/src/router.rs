@@ -6,7 +6,7 @@ use std::time::Instant;
 use http::{Method, Request};
 use hyper::body::Incoming;
 use sim_http::Response;
-use sim_http::log::RequestLine;
+use sim_http::log::{RequestLine, short_id};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 
 use crate::config::MCP_PATH;
@@ -29,14 +29,7 @@ pub struct Facts {
 impl Facts {
     pub fn identify(&mut self, identity: &Identity) {
         self.subject = identity.subject.clone().unwrap_or_default();
-        // Client ids are public, but a prefix is enough to tell them apart on a line.
-        self.client = identity
-            .client_id
-            .as_deref()
-            .unwrap_or_default()
-            .chars()
-            .take(8)
-            .collect();
+        self.client = short_id(identity.client_id.as_deref().unwrap_or_default());
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use http::{Method, Request};
 use hyper::body::Incoming;
 use sim_http::Response;
-use sim_http::log::RequestLine;
+use sim_http::log::{RequestLine, short_id};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 
 use crate::endpoints::{authorize, control, introspect, metadata, register, revoke, token};
@@ -24,8 +24,7 @@ pub struct Facts {
 
 impl Facts {
     pub fn client(&mut self, client_id: &str) {
-        // Client ids are not secret, but 43 characters drown the line; a prefix tells them apart.
-        self.client = client_id.chars().take(8).collect();
+        self.client = short_id(client_id);
     }
 }
 

@@ -7,12 +7,12 @@
 //! # Layout
 //! - [`serve`]: the accept loop — HTTP/1.1 and h2 on one port, optional TLS, a connection cap, a
 //!   header-read timeout and a graceful drain on shutdown.
-//! - [`tls`]: a TLS acceptor from PEM files.
+//! - [`tls`]: a TLS acceptor from PEM files, and the client side for links to our servers.
 //! - [`body`] and [`form`]: bounded body reading and strict `x-www-form-urlencoded` / JSON parsing.
 //! - [`response`]: JSON, redirect, page and OAuth-error answers, CORS.
 //! - [`control`]: the guard in front of every `/control` plane.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
-//! - [`log`]: one log line per request.
+//! - [`log`]: one log line per request, and the helpers that keep it short.
 //! - [`public_url`]: the rule for a URL a server announces.
 //! - [`Running`]: a server in a background task, stopped when its handle drops.
 //! - [`secret`]: random tokens and constant-time comparison.

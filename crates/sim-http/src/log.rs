@@ -38,6 +38,23 @@ impl fmt::Display for RequestLine<'_> {
     }
 }
 
+/// A client id shortened for a log line: ids are public, but 43 characters drown the line and
+/// a prefix is enough to tell clients apart.
+pub fn short_id(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+/// The innermost cause of an error, which is the part that says what happened ("Connection
+/// refused", "invalid peer certificate"); clients wrap it in messages such as "error sending
+/// request".
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
 /// Log target of request lines, so that a subscriber can format them apart from other events.
 pub const TARGET: &str = "request";
 

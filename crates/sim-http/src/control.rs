@@ -117,6 +117,9 @@ pub struct Call {
     pub method: Method,
     /// The path without a trailing slash, so `/control/state/` is `/control/state`.
     pub path: String,
+    /// The raw query string, if any (`since=…` of the journal).
+    pub query: Option<String>,
+    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -128,10 +131,18 @@ impl Call {
             .map_err(Refusal::into_response)?;
         let method = request.method().clone();
         let path = request.uri().path().trim_end_matches('/').to_owned();
-        let body = body::read(request.into_body(), MAX_BODY_BYTES)
+        let query = request.uri().query().map(str::to_owned);
+        let (parts, body) = request.into_parts();
+        let body = body::read(body, MAX_BODY_BYTES)
             .await
             .map_err(|error| plain_error(error.status(), &error.to_string()))?;
-        Ok(Self { method, path, body })
+        Ok(Self {
+            method,
+            path,
+            query,
+            headers: parts.headers,
+            body,
+        })
     }
 
     /// The body as JSON arguments of type `T`.

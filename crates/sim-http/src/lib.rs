@@ -11,6 +11,8 @@
 //! - [`body`] and [`form`]: bounded body reading and strict `x-www-form-urlencoded` / JSON parsing.
 //! - [`response`]: JSON, redirect, page and OAuth-error answers, CORS.
 //! - [`control`]: the guard in front of every `/control` plane.
+//! - [`faults`]: the fault engine behind `/control/faults` and the failure switches.
+//! - [`journal`]: the bounded, live record of requests behind `/control/events`.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
 //! - [`log`]: one log line per request, and the helpers that keep it short.
 //! - [`public_url`]: the rule for a URL a server announces.
@@ -32,7 +34,9 @@
 pub mod body;
 pub mod clock;
 pub mod control;
+pub mod faults;
 pub mod form;
+pub mod journal;
 pub mod log;
 pub mod public_url;
 pub mod response;

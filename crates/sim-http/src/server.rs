@@ -1,6 +1,5 @@
 //! The accept loop shared by both servers.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::Response;
+use crate::faults::DropConnection;
 use crate::tls::Tls;
 
 /// What a handler may want to know about the connection a request came in on. Inserted into every
@@ -126,7 +126,15 @@ where
                 requested.store(true, Ordering::Relaxed);
                 request.extensions_mut().insert(info);
                 let response = handler(request);
-                async move { Ok::<_, Infallible>(response.await) }
+                async move {
+                    let response = response.await;
+                    // An error from the service makes hyper close the connection without
+                    // writing anything (h2: reset the stream): the `drop` fault.
+                    if response.extensions().get::<DropConnection>().is_some() {
+                        return Err(Dropped);
+                    }
+                    Ok(response)
+                }
             }
         });
         let builder = builder.clone();
@@ -189,6 +197,18 @@ where
     connections.shutdown().await;
     Ok(())
 }
+
+/// The service's error for a response marked [`DropConnection`].
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by a fault rule")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// Completes if no request has reached the service `timeout` after the connection was accepted.
 ///

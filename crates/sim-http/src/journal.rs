@@ -1,0 +1,461 @@
+//! The journal: what each request did, kept so a test can assert on what the client under test
+//! really did ("it refreshed exactly once, then called").
+//!
+//! Each server keeps a bounded ring of [`Event`]s with increasing sequence numbers, served by
+//! `GET /control/events?since=SEQ` and, live, as Server-Sent Events by
+//! `GET /control/events/stream`. Events never hold a secret: credentials appear as a short
+//! prefix ([`crate::secret::redact`]), enough to tell which token a client presented.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
+
+use crate::Response;
+use crate::control::Call;
+use crate::form::Params;
+use crate::response::{json, method_not_allowed, plain_error};
+
+/// Events a journal keeps unless configured otherwise.
+pub const DEFAULT_CAPACITY: usize = 1000;
+
+/// The largest journal a server may be configured with.
+pub const MAX_CAPACITY: usize = 100_000;
+
+/// Events one `GET /control/events` returns at most.
+pub const MAX_PAGE: usize = 1000;
+
+/// Live streams a server serves at once; each holds a task and a connection.
+pub const MAX_STREAMS: usize = 8;
+
+/// How often an idle stream sends a comment, so that proxies and tunnels keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// One request, as the journal records it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Event {
+    pub seq: u64,
+    /// Wall-clock time the request finished, RFC 3339 in UTC.
+    pub at: String,
+    /// `oauth` or `mcp`.
+    pub service: &'static str,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// Time to answer, in milliseconds.
+    pub ms: f64,
+    pub client_id: Option<String>,
+    pub grant_type: Option<String>,
+    pub rpc_method: Option<String>,
+    pub tool: Option<String>,
+    /// The id of the fault rule that fired on this request.
+    pub fault: Option<u64>,
+    /// The OAuth or RFC 6750 error code answered, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The resource owner a token stood for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The credential the request presented (refresh token, code, bearer), redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presented: Option<String>,
+    /// The refresh token (or else access token) the answer issued, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A bounded, live journal of one server's requests.
+#[derive(Debug)]
+pub struct Journal {
+    ring: Mutex<Ring>,
+    capacity: usize,
+    live: broadcast::Sender<Arc<Event>>,
+    closed: watch::Sender<bool>,
+    streams: Arc<Semaphore>,
+}
+
+#[derive(Debug)]
+struct Ring {
+    events: VecDeque<Arc<Event>>,
+    next_seq: u64,
+}
+
+/// A page of `GET /control/events`.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub events: Vec<Arc<Event>>,
+    /// What to pass as `since` to get the events after these.
+    pub next: u64,
+    /// Events asked for that the ring no longer holds.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl Journal {
+    /// A journal keeping the last `capacity` events (at least 1, at most [`MAX_CAPACITY`]).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, MAX_CAPACITY);
+        Self {
+            ring: Mutex::new(Ring {
+                events: VecDeque::with_capacity(capacity.min(1024)),
+                next_seq: 1,
+            }),
+            capacity,
+            live: broadcast::channel(256).0,
+            closed: watch::channel(false).0,
+            streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        // A poisoned lock only means a panic elsewhere mid-push; the ring is still usable.
+        self.ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends `event`, numbering and timestamping it, and sends it to live streams.
+    pub fn record(&self, mut event: Event) {
+        event.at = rfc3339(SystemTime::now());
+        let mut ring = self.lock();
+        event.seq = ring.next_seq;
+        ring.next_seq += 1;
+        let event = Arc::new(event);
+        if ring.events.len() == self.capacity {
+            ring.events.pop_front();
+        }
+        ring.events.push_back(event.clone());
+        // Sent under the lock so that streams see events in sequence order. No receiver is fine.
+        let _ = self.live.send(event);
+    }
+
+    /// Events numbered `since` and later, at most `limit`.
+    pub fn since(&self, since: u64, limit: usize) -> Page {
+        let ring = self.lock();
+        let oldest = ring.events.front().map_or(ring.next_seq, |event| event.seq);
+        let events: Vec<_> = ring
+            .events
+            .iter()
+            .skip_while(|event| event.seq < since)
+            .take(limit)
+            .cloned()
+            .collect();
+        let next = events
+            .last()
+            .map_or(ring.next_seq.max(since), |event| event.seq + 1);
+        Page {
+            missed: oldest.saturating_sub(since.max(1)),
+            events,
+            next,
+        }
+    }
+
+    /// Forgets every event; numbering goes on, so cursors held by testers stay valid.
+    pub fn clear(&self) {
+        self.lock().events.clear();
+    }
+
+    /// Ends every live stream: called when the server stops, so that shutdown need not wait for
+    /// streams that would never finish by themselves.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Serves `/control/events` and `/control/events/stream`; `None` for any other path.
+    pub fn control(&self, call: &Call) -> Option<Response> {
+        let rest = call.path.strip_prefix("/control/events")?;
+        if !matches!(rest, "" | "/stream") {
+            return None;
+        }
+        if call.method != Method::GET {
+            return Some(method_not_allowed("GET"));
+        }
+        let query = match Params::parse(call.query.as_deref().unwrap_or_default().as_bytes()) {
+            Ok(query) => query,
+            Err(error) => return Some(plain_error(StatusCode::BAD_REQUEST, &error.to_string())),
+        };
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            match query.single(name) {
+                Ok(None) => Ok(None),
+                Ok(Some(value)) => value
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("{name} must be a non-negative integer")),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        let (since, limit) = match (number("since"), number("limit")) {
+            (Ok(since), Ok(limit)) => (since, limit),
+            (Err(message), _) | (_, Err(message)) => {
+                return Some(plain_error(StatusCode::BAD_REQUEST, &message));
+            }
+        };
+        if rest == "/stream" {
+            // A reconnecting EventSource sends the last id it saw.
+            let resumed = call
+                .headers
+                .get("last-event-id")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(|seen| seen + 1);
+            return Some(self.stream(since.or(resumed)));
+        }
+        let limit = limit.map_or(MAX_PAGE, |limit| (limit as usize).min(MAX_PAGE));
+        Some(json(StatusCode::OK, &self.since(since.unwrap_or(0), limit)))
+    }
+
+    /// A Server-Sent Events response: events from `since` still in the ring (if given), then
+    /// every new event as it is recorded. `503` when [`MAX_STREAMS`] are already open.
+    pub fn stream(&self, since: Option<u64>) -> Response {
+        let Ok(permit) = self.streams.clone().try_acquire_owned() else {
+            return plain_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("at most {MAX_STREAMS} event streams at once; close one first"),
+            );
+        };
+        // Subscribe before reading the ring, so that no event falls between the two.
+        let live = self.live.subscribe();
+        let backlog = since.map_or_else(Vec::new, |since| self.since(since, usize::MAX).events);
+        let (sender, receiver) = mpsc::channel(64);
+        tokio::spawn(forward(
+            backlog,
+            live,
+            self.closed.subscribe(),
+            sender,
+            permit,
+        ));
+        let mut response = Response::new(SseBody { receiver }.boxed());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Tells nginx-like proxies not to buffer the stream.
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        response
+    }
+}
+
+/// Feeds one stream: the backlog, then live events, with keep-alive comments when idle. Ends
+/// when the client goes away or the server stops.
+async fn forward(
+    backlog: Vec<Arc<Event>>,
+    mut live: broadcast::Receiver<Arc<Event>>,
+    mut closed: watch::Receiver<bool>,
+    sender: mpsc::Sender<Bytes>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let mut last = 0;
+    if sender
+        .send(Bytes::from_static(b": mcp-oauth-sim events\n\n"))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    for event in backlog {
+        last = event.seq;
+        if sender.send(frame(&event)).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        let chunk = tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) if event.seq <= last => continue,
+                Ok(event) => {
+                    last = event.seq;
+                    frame(&event)
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => Bytes::from(format!(
+                    "event: lagged\ndata: {}\n\n",
+                    json!({ "missed": missed })
+                )),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = closed.wait_for(|closed| *closed) => return,
+            () = tokio::time::sleep(KEEP_ALIVE) => Bytes::from_static(b": keep-alive\n\n"),
+        };
+        if sender.send(chunk).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn frame(event: &Event) -> Bytes {
+    let data = serde_json::to_string(event).unwrap_or_default();
+    Bytes::from(format!(
+        "id: {}\nevent: request\ndata: {data}\n\n",
+        event.seq
+    ))
+}
+
+/// The body of a stream: whatever the forwarding task sends, ending when it stops.
+struct SseBody {
+    receiver: mpsc::Receiver<Bytes>,
+}
+
+impl http_body::Body for SseBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|chunk| Ok(Frame::data(chunk))))
+    }
+}
+
+/// `2026-11-22T04:31:02.123Z`.
+fn rfc3339(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    let (days, of_day) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (Howard Hinnant's algorithm), for the proleptic Gregorian calendar.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(path: &str) -> Event {
+        Event {
+            service: "oauth",
+            method: "POST".into(),
+            path: path.into(),
+            status: 200,
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let later = UNIX_EPOCH + Duration::from_millis(1_795_321_862_123);
+        assert_eq!(rfc3339(later), "2026-11-22T04:31:02.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn pages_follow_the_cursor_and_the_ring_is_bounded() {
+        let journal = Journal::new(3);
+        for path in ["/a", "/b", "/c", "/d"] {
+            journal.record(event(path));
+        }
+        let page = journal.since(0, MAX_PAGE);
+        let paths: Vec<_> = page
+            .events
+            .iter()
+            .map(|event| event.path.as_str())
+            .collect();
+        assert_eq!(paths, ["/b", "/c", "/d"]);
+        assert_eq!(page.events[0].seq, 2);
+        assert_eq!(page.next, 5);
+        assert_eq!(page.missed, 1, "/a fell out of the ring");
+
+        let rest = journal.since(page.next, MAX_PAGE);
+        assert!(rest.events.is_empty());
+        assert_eq!(rest.next, 5);
+        journal.record(event("/e"));
+        let page = journal.since(rest.next, 1);
+        assert_eq!(page.events[0].path, "/e");
+        assert_eq!(page.next, 6);
+        assert_eq!(page.missed, 0);
+
+        journal.clear();
+        assert!(journal.since(0, MAX_PAGE).events.is_empty());
+        journal.record(event("/f"));
+        assert_eq!(
+            journal.since(6, MAX_PAGE).events[0].seq,
+            6,
+            "numbering goes on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_replays_then_follows_and_ends_on_close() {
+        let journal = Journal::new(10);
+        journal.record(event("/before"));
+        let response = journal.stream(Some(1));
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        let mut body = response.into_body();
+        let mut next = async || {
+            let frame = body.frame().await?.ok()?;
+            Some(String::from_utf8(frame.into_data().ok()?.to_vec()).unwrap())
+        };
+        assert!(next().await.unwrap().starts_with(':'));
+        let replayed = next().await.unwrap();
+        assert!(
+            replayed.starts_with("id: 1\nevent: request\n"),
+            "{replayed}"
+        );
+        assert!(replayed.contains(r#""path":"/before""#));
+        journal.record(event("/live"));
+        assert!(next().await.unwrap().contains(r#""path":"/live""#));
+        journal.close();
+        assert_eq!(next().await, None, "the stream ends when the server stops");
+    }
+
+    #[test]
+    fn streams_are_capped() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let journal = Journal::default();
+            let open: Vec<_> = (0..MAX_STREAMS).map(|_| journal.stream(None)).collect();
+            assert!(open.iter().all(|stream| stream.status() == StatusCode::OK));
+            let refused = journal.stream(None);
+            assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+            drop(open);
+        });
+    }
+}

@@ -45,6 +45,16 @@ pub fn authenticate_if_present(
         .transpose()
 }
 
+/// The client id a request claims (body or Basic header), not yet authenticated: what a fault
+/// rule's `match.client_id` is compared with. `None` when there is none or the credentials are
+/// malformed.
+pub fn presented_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
+    presented(headers, params)
+        .ok()
+        .flatten()
+        .map(|presented| presented.client_id)
+}
+
 fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError> {
     let basic = presented.basic;
     // Some libraries send public clients as Basic `id:` with an empty password; that is no secret.
@@ -181,6 +191,22 @@ mod tests {
         let params = Params::parse(b"client_id=a&client_secret=b").unwrap();
         let error = presented(&basic(&encoded("a:b")), &params).unwrap_err();
         assert_eq!(error.code(), "invalid_request");
+    }
+
+    #[test]
+    fn the_claimed_client_id_comes_from_the_body_or_the_basic_header() {
+        let body = Params::parse(b"client_id=from-body").unwrap();
+        assert_eq!(
+            presented_client_id(&HeaderMap::new(), &body).as_deref(),
+            Some("from-body")
+        );
+        let none = Params::parse(b"").unwrap();
+        assert_eq!(
+            presented_client_id(&basic(&encoded("from-header:s")), &none).as_deref(),
+            Some("from-header")
+        );
+        assert_eq!(presented_client_id(&basic("Basic !!!"), &none), None);
+        assert_eq!(presented_client_id(&HeaderMap::new(), &none), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sim_http::control::ControlGuard;
 use sim_http::form::is_scope_token;
+use sim_http::journal;
 use sim_http::public_url;
 use sim_http::tls::Tls;
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub limits: Limits,
     /// How often expired codes and tokens are removed.
     pub sweep_interval: Duration,
+    /// Requests the journal (`/control/events`) keeps (`JOURNAL_SIZE`), from 1 to
+    /// [`journal::MAX_CAPACITY`]; older ones fall out.
+    pub journal_size: usize,
 }
 
 /// Caps on stored state.
@@ -78,6 +82,7 @@ impl Default for Config {
             tls: None,
             limits: Limits::default(),
             sweep_interval: Duration::from_secs(15),
+            journal_size: journal::DEFAULT_CAPACITY,
         }
     }
 }
@@ -125,6 +130,12 @@ impl Config {
             .is_some_and(str::is_empty)
         {
             return Err(Error::Config("the seed refresh token is empty".into()));
+        }
+        if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
+            return Err(Error::Config(format!(
+                "the journal size must be from 1 to {}",
+                journal::MAX_CAPACITY
+            )));
         }
         Ok(())
     }

@@ -2,13 +2,17 @@
 //!
 //! It is exactly as the specs say (RFC 8414 metadata, RFC 7591 registration, PKCE S256, the code
 //! and refresh grants, RFC 7662 introspection, RFC 7009 revocation, RFC 8707 resources, RFC 9207
-//! `iss`) until a tester flips a failure on its `/control` plane: refresh-token rotation, a short
-//! access-token lifetime, revocation, `invalid_grant`, denied consent, a seeded refresh token.
+//! `iss`) until a tester flips a failure on its `/control` plane: refresh-token rotation and reuse
+//! detection, a short access-token lifetime, revocation, `invalid_grant`, denied or narrowed
+//! consent, a seeded refresh token, a clock moved forward, and fault rules that make any endpoint
+//! answer an error, a 429, garbage, late or not at all. `/control/events` records every request.
 //!
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults.
-//! - `state` / `store`: toggles, counters and the token maps (all in memory, swept).
-//! - `router`: the `match (method, path)` and the log line; `endpoints/*`: one file per endpoint.
+//! - `state` / `store`: settings, counters and the token maps (all in memory, swept).
+//! - `faults`: the endpoints fault rules target, the presets, and the hook each endpoint calls.
+//! - `router`: the `match (method, path)`, the log line and the journal event;
+//!   `endpoints/*`: one file per endpoint.
 //! - `error`: the one mapping from an OAuth error to its HTTP answer.
 //! - `pkce`, `redirect_uri`, `client_auth`: the rules each endpoint applies.
 //!
@@ -26,6 +30,7 @@ pub mod config;
 mod client_auth;
 mod endpoints;
 mod error;
+mod faults;
 mod pkce;
 mod redirect_uri;
 mod router;
@@ -82,6 +87,13 @@ async fn run(
     };
     // The sweeper lives exactly as long as serving does.
     let sweeper = AbortOnDrop(tokio::spawn(sweep(Arc::clone(&state))));
+    // Live journal streams never end by themselves: end them as soon as stopping begins, so that
+    // draining does not wait for them.
+    let stopping = Arc::clone(&state);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.journal.close();
+    };
     let handler = move |request| router::handle(Arc::clone(&state), request);
     let served = sim_http::serve(listener, handler, options, shutdown).await;
     drop(sweeper);

@@ -1,28 +1,53 @@
-//! The server's shared state: configuration, store, clock, run-time toggles and counters.
+//! The server's shared state: configuration, store, clock, the tester's settings and fault rules,
+//! the journal and the counters.
 
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sim_http::Clock;
+use sim_http::faults::Faults;
+use sim_http::journal::Journal;
 use sim_http::secret::{random_token, redact};
 
 use crate::config::Config;
 use crate::error::OAuthError;
+use crate::faults::{DENY_CONSENT, INVALID_GRANT, TARGETS};
 use crate::store::{AccessToken, GrantId, RefreshToken, Store};
 
-/// The failure switches a tester flips at run time through `/control`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Toggles {
+/// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
     /// A refresh grant returns a new refresh token and the presented one dies.
     pub rotate_refresh_tokens: bool,
     /// Lifetime of access tokens issued from now on.
     pub access_token_ttl_seconds: u64,
-    /// Every refresh grant answers `invalid_grant`.
+    /// When set, `/authorize` grants exactly this scope whatever was asked (narrowed consent).
+    pub grant_scope: Option<String>,
+    pub reuse_detection: ReuseDetection,
+}
+
+/// Refresh-token reuse detection: what a rotated-out refresh token presented again does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReuseDetection {
+    /// Off: it is an unknown token (`invalid_grant`). On: within the grace period it is honoured
+    /// as a retry; after, it revokes its whole grant.
+    pub on: bool,
+    /// How long after its rotation a token is still honoured (a client that lost the answer).
+    pub grace_seconds: u64,
+}
+
+/// The failure switches as `/control/state` shows them: the settings, and whether each preset
+/// fault rule is in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Toggles {
+    pub rotate_refresh_tokens: bool,
+    pub access_token_ttl_seconds: u64,
+    /// Every refresh grant answers `invalid_grant` (the `invalid-grant` preset).
     pub invalid_grant: bool,
-    /// `/authorize` answers `access_denied`.
+    /// `/authorize` answers `access_denied` (the `deny-consent` preset).
     pub deny_consent: bool,
 }
 
@@ -42,6 +67,10 @@ pub struct Counters {
     pub introspections: AtomicU64,
     pub active_introspections: AtomicU64,
     pub revocations: AtomicU64,
+    /// Requests a fault rule (a preset included) delayed or answered.
+    pub faults_fired: AtomicU64,
+    /// Rotated-out refresh tokens presented after the grace period, whose grants were revoked.
+    pub reuse_detections: AtomicU64,
 }
 
 impl Counters {
@@ -67,6 +96,8 @@ impl Counters {
             "introspections": get(&self.introspections),
             "active_introspections": get(&self.active_introspections),
             "revocations": get(&self.revocations),
+            "faults_fired": get(&self.faults_fired),
+            "reuse_detections": get(&self.reuse_detections),
         })
     }
 
@@ -85,6 +116,8 @@ impl Counters {
             &self.introspections,
             &self.active_introspections,
             &self.revocations,
+            &self.faults_fired,
+            &self.reuse_detections,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -133,14 +166,22 @@ pub struct State {
     pub counters: Counters,
     /// The metadata document, serialized once: it never changes while the server runs.
     pub metadata: Bytes,
-    toggles: RwLock<Toggles>,
+    /// The tester's fault rules, the `deny-consent` and `invalid-grant` presets included.
+    pub faults: Faults,
+    /// What each request did, for `/control/events`.
+    pub journal: Journal,
+    /// A lock rather than atomics: the settings change together and are read once per request
+    /// that needs them; never held across an `.await`.
+    settings: RwLock<Settings>,
 }
 
 impl State {
     pub fn new(issuer: String, config: Config, clock: Clock) -> Self {
         let metadata = crate::endpoints::metadata::document(&issuer, &config.scopes);
         let state = Self {
-            toggles: RwLock::new(Self::initial_toggles(&config)),
+            settings: RwLock::new(Self::initial_settings(&config)),
+            journal: Journal::new(config.journal_size),
+            faults: Faults::new(TARGETS),
             issuer,
             config,
             store: Store::default(),
@@ -154,30 +195,53 @@ impl State {
         state
     }
 
-    fn initial_toggles(config: &Config) -> Toggles {
-        Toggles {
+    fn initial_settings(config: &Config) -> Settings {
+        Settings {
             rotate_refresh_tokens: false,
             access_token_ttl_seconds: config.access_token_ttl.as_secs(),
-            invalid_grant: false,
-            deny_consent: false,
+            grant_scope: None,
+            reuse_detection: ReuseDetection::default(),
         }
     }
 
-    pub fn toggles(&self) -> Toggles {
-        // A poisoned lock only means a panic elsewhere mid-update of plain `Copy` data.
-        *self
-            .toggles
+    fn read_settings(&self) -> RwLockReadGuard<'_, Settings> {
+        // A poisoned lock only means a panic elsewhere mid-update of plain data.
+        self.settings
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn update_toggles(&self, change: impl FnOnce(&mut Toggles)) {
+    pub fn settings(&self) -> Settings {
+        self.read_settings().clone()
+    }
+
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) {
         change(
             &mut self
-                .toggles
+                .settings
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+    }
+
+    /// The switches as the control plane shows them.
+    pub fn toggles(&self) -> Toggles {
+        let settings = self.settings();
+        Toggles {
+            rotate_refresh_tokens: settings.rotate_refresh_tokens,
+            access_token_ttl_seconds: settings.access_token_ttl_seconds,
+            invalid_grant: self.faults.has_preset(INVALID_GRANT),
+            deny_consent: self.faults.has_preset(DENY_CONSENT),
+        }
+    }
+
+    /// Turns reuse detection on or off. Turning it off forgets the rotated-out tokens, which only
+    /// detection needs.
+    pub fn detect_reuse(&self, detection: ReuseDetection) {
+        self.update_settings(|settings| settings.reuse_detection = detection);
+        if !detection.on {
+            self.store.retired_refresh_tokens.clear();
+        }
     }
 
     pub fn now(&self) -> u64 {
@@ -216,7 +280,7 @@ impl State {
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.now();
         self.ensure_token_capacity(now)?;
-        let ttl = self.toggles().access_token_ttl_seconds;
+        let ttl = self.read_settings().access_token_ttl_seconds;
         let access_token = random_token();
         self.store.access_tokens.insert(
             access_token.clone(),
@@ -266,6 +330,13 @@ impl State {
         if self.store.has_room(now, 2, max, Store::token_count) {
             return Ok(());
         }
+        // Rotated-out tokens only serve reuse detection: forget them before refusing to issue.
+        if !self.store.retired_refresh_tokens.is_empty() {
+            self.store.retired_refresh_tokens.clear();
+            if self.store.has_room(now, 2, max, Store::token_count) {
+                return Ok(());
+            }
+        }
         Err(OAuthError::TemporarilyUnavailable(format!(
             "the token store is full ({max} live tokens); wait for tokens to expire or \
              POST /control/reset"
@@ -273,10 +344,13 @@ impl State {
     }
 
     /// Back to start-up: no clients, codes or tokens (the seed token again, if configured),
-    /// toggles and counters as configured, clock on system time.
+    /// settings and counters as configured, no fault rules, no journal events (numbering goes
+    /// on), clock on system time.
     pub fn reset(&self) {
         self.store.clear();
-        self.update_toggles(|toggles| *toggles = Self::initial_toggles(&self.config));
+        self.update_settings(|settings| *settings = Self::initial_settings(&self.config));
+        self.faults.clear();
+        self.journal.clear();
         self.counters.reset();
         self.clock.reset();
         if let Some(token) = self.config.seed_refresh_token.clone() {
@@ -287,6 +361,7 @@ impl State {
     /// What `GET /control/state` shows.
     pub fn snapshot(&self) -> Value {
         let now = self.now();
+        let settings = self.settings();
         let store = &self.store;
         let live_access = store
             .access_tokens
@@ -317,6 +392,9 @@ impl State {
             "scopes": self.config.scopes,
             "seed_refresh_token": self.config.seed_refresh_token.as_deref().map(redact),
             "clock": { "offset_seconds": self.clock.offset_millis() / 1000 },
+            "consent": { "grant_scope": settings.grant_scope },
+            "reuse_detection": settings.reuse_detection,
+            "fault_rules": self.faults.list().len(),
         })
     }
 }

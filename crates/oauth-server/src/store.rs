@@ -119,6 +119,16 @@ pub struct RedeemedCode {
     pub expires_at: u64,
 }
 
+/// A refresh token rotated out while reuse detection was on, remembered until it would have
+/// expired: presenting it again is either a client's retry within the grace period or a replay by
+/// someone who stole it.
+#[derive(Clone, Debug)]
+pub struct RetiredRefreshToken {
+    pub token: RefreshToken,
+    /// When it was rotated out, in the rig clock's milliseconds.
+    pub retired_at: u64,
+}
+
 /// All state. `Arc`ed clients make a lookup a reference-count bump rather than a deep copy.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -127,6 +137,9 @@ pub struct Store {
     pub redeemed_codes: DashMap<String, RedeemedCode>,
     pub access_tokens: DashMap<String, AccessToken>,
     pub refresh_tokens: DashMap<String, RefreshToken>,
+    /// Rotated-out refresh tokens, kept for reuse detection only. They count against the token
+    /// cap, and are the first thing forgotten when the cap is reached.
+    pub retired_refresh_tokens: DashMap<String, RetiredRefreshToken>,
     next_grant: AtomicU64,
 }
 
@@ -153,15 +166,18 @@ impl Store {
             .map(|entry| answer(entry.value()))
     }
 
-    /// Revokes every token of a grant.
+    /// Revokes every token of a grant. Its rotated-out refresh tokens are forgotten too, so that
+    /// none of them can be honoured as a retry within the reuse grace period.
     pub fn revoke_grant(&self, grant: GrantId) {
         self.access_tokens.retain(|_, token| token.grant != grant);
         self.refresh_tokens.retain(|_, token| token.grant != grant);
+        self.retired_refresh_tokens
+            .retain(|_, retired| retired.token.grant != grant);
     }
 
-    /// Live tokens of both kinds (expired but unswept ones included: the cap is about memory).
+    /// Stored tokens of every kind (expired but unswept ones included: the cap is about memory).
     pub fn token_count(&self) -> usize {
-        self.access_tokens.len() + self.refresh_tokens.len()
+        self.access_tokens.len() + self.refresh_tokens.len() + self.retired_refresh_tokens.len()
     }
 
     /// Whether `needed` more entries fit under `max`, as counted by `len`. When they seem not to,
@@ -187,6 +203,8 @@ impl Store {
         self.access_tokens.retain(|_, token| token.expires_at > now);
         self.refresh_tokens
             .retain(|_, token| token.expires_at > now);
+        self.retired_refresh_tokens
+            .retain(|_, retired| retired.token.expires_at > now);
     }
 
     /// Forgets everything.
@@ -196,6 +214,7 @@ impl Store {
         self.redeemed_codes.clear();
         self.access_tokens.clear();
         self.refresh_tokens.clear();
+        self.retired_refresh_tokens.clear();
     }
 }
 
@@ -250,6 +269,40 @@ mod tests {
         store.revoke_grant(1);
         assert!(store.access_tokens.contains_key("b"));
         assert!(!store.access_tokens.contains_key("a"));
+    }
+
+    fn retired(grant: GrantId, expires_at: u64) -> RetiredRefreshToken {
+        RetiredRefreshToken {
+            token: RefreshToken {
+                client_id: Some("c".into()),
+                scope: "s".into(),
+                resources: vec![],
+                subject: "u".into(),
+                grant,
+                expires_at,
+            },
+            retired_at: 0,
+        }
+    }
+
+    #[test]
+    fn retired_refresh_tokens_count_expire_and_go_with_their_grant() {
+        let store = Store::default();
+        store
+            .retired_refresh_tokens
+            .insert("old".into(), retired(1, 1_000));
+        store
+            .retired_refresh_tokens
+            .insert("kept".into(), retired(2, 9_000));
+        store
+            .retired_refresh_tokens
+            .insert("family".into(), retired(3, 9_000));
+        assert_eq!(store.token_count(), 3, "they count against the cap");
+        store.sweep(1_500);
+        assert!(!store.retired_refresh_tokens.contains_key("old"));
+        store.revoke_grant(3);
+        assert!(!store.retired_refresh_tokens.contains_key("family"));
+        assert!(store.retired_refresh_tokens.contains_key("kept"));
     }
 
     #[test]

@@ -41,6 +41,12 @@ impl Clock {
         self.offset_ms.fetch_add(by, Ordering::Relaxed);
     }
 
+    /// Sets how far the clock is ahead of system time, in one step, so that no reader sees a
+    /// half-made move.
+    pub fn set_offset_millis(&self, offset: i64) {
+        self.offset_ms.store(offset, Ordering::Relaxed);
+    }
+
     /// Puts the clock back on system time.
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);

@@ -1,7 +1,8 @@
 //! `GET|POST /authorize`: the authorization endpoint (OAuth 2.1 §4.1.1).
 //!
 //! Consent is auto-approved (there is no login: grants are for the configured subject) unless a
-//! tester turned on `deny-consent`. Errors come in two kinds: while the client or its redirect URI
+//! fault rule answers instead (`deny-consent` is one), and grants what was asked unless a tester
+//! narrowed it (`/control/consent`). Errors come in two kinds: while the client or its redirect URI
 //! is in doubt, the answer is a 400 page and never a redirect (an open redirector otherwise);
 //! after that, errors go back to the client as a redirect carrying `error` and the `state`.
 
@@ -10,12 +11,14 @@ use std::sync::Arc;
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
+use sim_http::faults::Subject;
 use sim_http::form::Params;
 use sim_http::response::{page, redirect};
 use sim_http::secret::random_token;
 use url::Url;
 
 use crate::endpoints::read_form;
+use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
 use crate::redirect_uri;
 use crate::router::Facts;
@@ -45,18 +48,40 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         redirect_uri: &target.uri,
         client_state: params.single("state"),
     };
-    match authorize(state, &params, &client, &target) {
+    let refuse = |facts: &mut Facts, (error, description): Refusal| {
+        facts.error = Some(error.into());
+        reply.send(&[("error", error), ("error_description", &description)])
+    };
+    let request = match check(state, &params) {
+        Ok(request) => request,
+        Err(refusal) => return refuse(facts, refusal),
+    };
+    // The consent decision: where a fault (deny-consent among them) answers instead.
+    let subject = Subject {
+        endpoint: "authorize",
+        client_id: Some(&client.id),
+        ..Subject::default()
+    };
+    let injected = inject(state, facts, &subject, |answer| {
+        reply.send(&[
+            ("error", answer.error),
+            ("error_description", answer.description),
+        ])
+    })
+    .await;
+    if let Some(answer) = injected {
+        if facts.error.as_deref() == Some("access_denied") {
+            Counters::bump(&state.counters.consent_denials);
+        }
+        return answer;
+    }
+    match issue_code(state, &client, &target, request, facts) {
         Ok(code) => {
             Counters::bump(&state.counters.authorizations);
+            facts.issued(&code);
             reply.send(&[("code", &code)])
         }
-        Err((error, description)) => {
-            if error == "access_denied" {
-                Counters::bump(&state.counters.consent_denials);
-            }
-            facts.error = error;
-            reply.send(&[("error", error), ("error_description", &description)])
-        }
+        Err(refusal) => refuse(facts, refusal),
     }
 }
 
@@ -109,13 +134,15 @@ fn client_and_redirect(state: &State, params: &Params) -> Result<(Arc<Client>, T
 
 type Refusal = (&'static str, String);
 
-/// Checks the rest of the request and issues a code.
-fn authorize(
-    state: &State,
-    params: &Params,
-    client: &Client,
-    target: &Target,
-) -> Result<String, Refusal> {
+/// What a checked request asks for.
+struct Checked {
+    challenge: String,
+    scope: String,
+    resources: Vec<String>,
+}
+
+/// Checks the rest of the request: response type, PKCE, scope, resources.
+fn check(state: &State, params: &Params) -> Result<Checked, Refusal> {
     let invalid = |description: String| ("invalid_request", description);
     let single = |name| {
         params
@@ -155,15 +182,30 @@ fn authorize(
             "code_challenge is not a base64url SHA-256 digest (43 characters)".into(),
         ));
     }
-    let scope = granted_scope(state, single("scope")?)?;
-    let resources = resources(params)?;
+    Ok(Checked {
+        challenge: challenge.to_owned(),
+        scope: granted_scope(state, single("scope")?)?,
+        resources: resources(params)?,
+    })
+}
 
-    if state.toggles().deny_consent {
-        return Err((
-            "access_denied",
-            "the resource owner denied the request (deny-consent is on)".into(),
-        ));
-    }
+/// Consents (narrowing the scope if the tester said so) and issues a code.
+fn issue_code(
+    state: &State,
+    client: &Client,
+    target: &Target,
+    request: Checked,
+    facts: &mut Facts,
+) -> Result<String, Refusal> {
+    let scope = match state.settings().grant_scope {
+        Some(narrowed) => {
+            if narrowed != request.scope {
+                facts.note = "consent narrowed".into();
+            }
+            narrowed
+        }
+        None => request.scope,
+    };
     let now = state.now();
     if !state
         .store
@@ -183,9 +225,9 @@ fn authorize(
             client_id: client.id.clone(),
             redirect_uri: target.uri.clone(),
             redirect_uri_sent: target.sent,
-            code_challenge: challenge.to_owned(),
+            code_challenge: request.challenge,
             scope,
-            resources,
+            resources: request.resources,
             subject: state.config.subject.clone(),
             expires_at: now.saturating_add(state.config.code_ttl.as_millis() as u64),
         },
@@ -262,7 +304,7 @@ impl Reply<'_> {
 }
 
 fn error_page(facts: &mut Facts, message: &str) -> Response {
-    facts.error = "invalid_request";
+    facts.error = Some("invalid_request".into());
     page(
         StatusCode::BAD_REQUEST,
         "Authorization request refused",

@@ -1,21 +1,31 @@
-//! `/control/*`: the failure switches of the authorization server. JSON in, and every call
-//! answers the resulting state, so a tester sees at once what they changed.
+//! `/control/*`: the failure switches of the authorization server. JSON in, and every switch
+//! answers the resulting state, so a tester sees at once what they changed. Fault rules
+//! (`/control/faults`) and the journal (`/control/events`) answer in their own shapes.
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use sim_http::Response;
 use sim_http::control::{self, Call, Entry, Switch};
+use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
 use crate::config::MAX_TTL_SECS;
-use crate::state::State;
+use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
+use crate::state::{ReuseDetection, State};
 
 pub const PREFIX: &str = "/control";
 
+/// The longest grace period of reuse detection: an hour is already generous for a retry.
+const MAX_GRACE_SECS: u64 = 3600;
+
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 8] = [
-    ("GET", "/control/state", "toggles, store sizes and counters"),
+const INDEX: [Entry; 17] = [
+    (
+        "GET",
+        "/control/state",
+        "toggles, settings, store sizes and counters",
+    ),
     (
         "POST",
         "/control/rotate",
@@ -34,12 +44,12 @@ const INDEX: [Entry; 8] = [
     (
         "POST",
         "/control/invalid-grant",
-        r#"{"on": bool} — every refresh grant answers invalid_grant"#,
+        r#"{"on": bool} — every refresh grant answers invalid_grant (a preset fault rule)"#,
     ),
     (
         "POST",
         "/control/deny-consent",
-        r#"{"on": bool} — /authorize answers access_denied"#,
+        r#"{"on": bool} — /authorize answers access_denied (a preset fault rule)"#,
     ),
     (
         "POST",
@@ -48,8 +58,45 @@ const INDEX: [Entry; 8] = [
     ),
     (
         "POST",
+        "/control/clock",
+        r#"{"advance_seconds": N} (N may be negative, back to system time at most) or {"reset": true} — move the clock every expiry reads"#,
+    ),
+    (
+        "POST",
+        "/control/consent",
+        r#"{"grant_scope": "a b" | null} — /authorize grants exactly this scope, whatever was asked"#,
+    ),
+    (
+        "POST",
+        "/control/reuse-detection",
+        r#"{"on": bool, "grace_seconds": G} — a rotated-out refresh token presented after G s revokes its grant"#,
+    ),
+    (
+        "GET",
+        "/control/faults",
+        "the fault rules, presets included",
+    ),
+    (
+        "POST",
+        "/control/faults",
+        r#"{"endpoint": "metadata|register|authorize|token|introspect|revoke", "match": {"grant_type", "client_id"}, "respond": {"status", "error", "error_description"} | {"status": 429, "retry_after": S} | {"delay_ms": N} | {"malformed": true} | {"drop": true}, "times": N} — add a fault rule"#,
+    ),
+    ("DELETE", "/control/faults", "delete every fault rule"),
+    ("DELETE", "/control/faults/{id}", "delete one fault rule"),
+    (
+        "GET",
+        "/control/events",
+        "?since=SEQ&limit=N — the journal of requests, credentials redacted",
+    ),
+    (
+        "GET",
+        "/control/events/stream",
+        "the journal live, as Server-Sent Events",
+    ),
+    (
+        "POST",
         "/control/reset",
-        "clients, codes, tokens, toggles and counters back to start-up",
+        "clients, codes, tokens, settings, fault rules, events, clock and counters back to start-up",
     ),
 ];
 
@@ -65,16 +112,49 @@ struct Seed {
     token: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockMove {
+    advance_seconds: Option<i64>,
+    reset: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Consent {
+    /// Required, `null` included: `{}` is more likely a mistake than a request to stop narrowing.
+    #[serde(deserialize_with = "nullable")]
+    grant_scope: Option<String>,
+}
+
+fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::deserialize(deserializer)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReuseSwitch {
+    on: bool,
+    #[serde(default)]
+    grace_seconds: u64,
+}
+
 pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
     let call = match Call::read(&state.config.control, request).await {
         Ok(call) => call,
         Err(answer) => return answer,
     };
+    if let Some(answer) = faults::control(&state.faults, &call) {
+        return answer;
+    }
+    if let Some(answer) = state.journal.control(&call) {
+        return answer;
+    }
     let outcome = match (&call.method, call.path.as_str()) {
         (&Method::GET, "/control") => return control::index("oauth", &INDEX),
         (&Method::GET, "/control/state") => Ok(()),
         (&Method::POST, "/control/rotate") => call.arguments().map(|Switch { on }| {
-            state.update_toggles(|toggles| toggles.rotate_refresh_tokens = on)
+            state.update_settings(|settings| settings.rotate_refresh_tokens = on)
         }),
         (&Method::POST, "/control/expires-in") => {
             call.arguments().and_then(|Lifetime { seconds }| {
@@ -83,19 +163,21 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
                 if seconds > MAX_TTL_SECS {
                     return Err(format!("seconds must be at most {MAX_TTL_SECS}"));
                 }
-                state.update_toggles(|toggles| toggles.access_token_ttl_seconds = seconds);
+                state.update_settings(|settings| settings.access_token_ttl_seconds = seconds);
                 Ok(())
             })
         }
         (&Method::POST, "/control/revoke-access") => call
             .no_arguments()
             .map(|()| state.store.access_tokens.clear()),
-        (&Method::POST, "/control/invalid-grant") => call
-            .arguments()
-            .map(|Switch { on }| state.update_toggles(|toggles| toggles.invalid_grant = on)),
+        (&Method::POST, "/control/invalid-grant") => call.arguments().and_then(|Switch { on }| {
+            state
+                .faults
+                .set_preset(INVALID_GRANT, on.then(invalid_grant))
+        }),
         (&Method::POST, "/control/deny-consent") => call
             .arguments()
-            .map(|Switch { on }| state.update_toggles(|toggles| toggles.deny_consent = on)),
+            .and_then(|Switch { on }| state.faults.set_preset(DENY_CONSENT, on.then(deny_consent))),
         (&Method::POST, "/control/seed-refresh") => call.arguments().and_then(|Seed { token }| {
             if token.is_empty() || token.len() > 4096 || token.chars().any(char::is_whitespace) {
                 return Err("token must be 1 to 4096 characters without whitespace".to_owned());
@@ -103,11 +185,145 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
             state.seed_refresh_token(token);
             Ok(())
         }),
+        (&Method::POST, "/control/clock") => call.arguments().and_then(
+            |ClockMove {
+                 advance_seconds,
+                 reset,
+             }| { move_clock(state, advance_seconds, reset) },
+        ),
+        (&Method::POST, "/control/consent") => {
+            call.arguments().and_then(|Consent { grant_scope }| {
+                let grant_scope = grant_scope
+                    .map(|scope| checked_scope(state, &scope))
+                    .transpose()?;
+                state.update_settings(|settings| settings.grant_scope = grant_scope);
+                Ok(())
+            })
+        }
+        (&Method::POST, "/control/reuse-detection") => {
+            call.arguments()
+                .and_then(|ReuseSwitch { on, grace_seconds }| {
+                    if grace_seconds > MAX_GRACE_SECS {
+                        return Err(format!("grace_seconds must be at most {MAX_GRACE_SECS}"));
+                    }
+                    state.detect_reuse(ReuseDetection { on, grace_seconds });
+                    Ok(())
+                })
+        }
         (&Method::POST, "/control/reset") => call.no_arguments().map(|()| state.reset()),
         (_, path) => return control::unrouted(path, &INDEX),
     };
     match outcome {
         Ok(()) => json(StatusCode::OK, &state.snapshot()),
         Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// `POST /control/clock`: exactly one of a move and a reset.
+fn move_clock(state: &State, advance: Option<i64>, reset: Option<bool>) -> Result<(), String> {
+    match (advance, reset) {
+        (Some(seconds), None) => {
+            let current = state.clock.offset_millis();
+            let offset = new_offset(current, seconds)?;
+            state.clock.set_offset_millis(offset);
+            Ok(())
+        }
+        (None, Some(true)) => {
+            state.clock.reset();
+            Ok(())
+        }
+        _ => Err(r#"send {"advance_seconds": N} or {"reset": true}"#.to_owned()),
+    }
+}
+
+/// The clock's offset in milliseconds after moving it by `seconds` from `current`: at most ten
+/// years either way per move, and never behind system time (the rig's clock cannot run late).
+fn new_offset(current: i64, seconds: i64) -> Result<i64, String> {
+    let limit = MAX_TTL_SECS as i64;
+    if !(-limit..=limit).contains(&seconds) {
+        return Err(format!("advance_seconds must be from -{limit} to {limit}"));
+    }
+    let offset = current.saturating_add(seconds * 1000);
+    if offset < 0 {
+        return Err(format!(
+            "the clock cannot go behind system time: it is {} s ahead, so advance_seconds must \
+             be at least -{}",
+            current / 1000,
+            current / 1000
+        ));
+    }
+    Ok(offset)
+}
+
+/// A scope the server may grant: known scope tokens, without duplicates, in the order given.
+fn checked_scope(state: &State, scope: &str) -> Result<String, String> {
+    let mut granted: Vec<&str> = Vec::new();
+    for token in scope.split_whitespace() {
+        if !state.knows_scope(token) {
+            return Err(format!(
+                "unknown scope '{token}'; known: {}",
+                state.all_scopes()
+            ));
+        }
+        if !granted.contains(&token) {
+            granted.push(token);
+        }
+    }
+    if granted.is_empty() {
+        return Err("grant_scope must name at least one scope (null turns narrowing off)".into());
+    }
+    Ok(granted.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_moves_either_way_but_never_behind_system_time() {
+        assert_eq!(new_offset(0, 60), Ok(60_000));
+        assert_eq!(new_offset(60_000, -30), Ok(30_000));
+        assert_eq!(new_offset(60_000, -60), Ok(0));
+        assert!(
+            new_offset(60_000, -61)
+                .unwrap_err()
+                .contains("at least -60")
+        );
+        assert!(new_offset(0, MAX_TTL_SECS as i64 + 1).is_err());
+        assert!(new_offset(0, i64::MIN).is_err());
+    }
+
+    #[test]
+    fn consent_scope_must_be_known_and_is_deduplicated() {
+        let state = State::new(
+            "http://localhost:1".into(),
+            crate::Config {
+                scopes: vec!["a".into(), "b".into()],
+                ..crate::Config::default()
+            },
+            sim_http::Clock::new(),
+        );
+        assert_eq!(checked_scope(&state, " b  a b").as_deref(), Ok("b a"));
+        assert!(checked_scope(&state, "a c").unwrap_err().contains("'c'"));
+        assert!(checked_scope(&state, "  ").is_err());
+    }
+
+    #[test]
+    fn consent_needs_grant_scope_even_if_null() {
+        assert!(serde_json::from_str::<Consent>("{}").is_err());
+        let off: Consent = serde_json::from_str(r#"{"grant_scope": null}"#).unwrap();
+        assert_eq!(off.grant_scope, None);
+    }
+
+    #[test]
+    fn the_index_names_each_call_once() {
+        let mut calls: Vec<_> = INDEX
+            .iter()
+            .map(|(method, path, _)| (method, path))
+            .collect();
+        let listed = calls.len();
+        calls.sort();
+        calls.dedup();
+        assert_eq!(calls.len(), listed);
     }
 }

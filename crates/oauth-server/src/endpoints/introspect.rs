@@ -7,16 +7,25 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde::Serialize;
 use sim_http::Response;
+use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
+use crate::faults::inject;
 use crate::router::Facts;
 use crate::state::{Counters, State};
 use crate::store::AccessToken;
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
+    let subject = Subject {
+        endpoint: "introspect",
+        ..Subject::default()
+    };
+    if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
+        return answer;
+    }
     let params = if request.method() == Method::GET {
         Params::from_query(request.uri()).map_err(OAuthError::from)
     } else {
@@ -25,17 +34,18 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     let params = match params {
         Ok(params) => params,
         Err(error) => {
-            facts.error = error.code();
+            facts.error = Some(error.code().into());
             return error.into_response();
         }
     };
     let token = match required(&params, "token") {
         Ok(token) => token,
         Err(error) => {
-            facts.error = error.code();
+            facts.error = Some(error.code().into());
             return error.into_response();
         }
     };
+    facts.presented(token);
     Counters::bump(&state.counters.introspections);
     // Every MCP request is checked here: answer from the stored token in place (the map's read
     // guard is held only while serializing, never across an await) instead of copying it.
@@ -43,6 +53,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         .store
         .with_live_access_token(token, state.now(), |access| {
             facts.client(&access.client_id);
+            facts.subject = Some(access.subject.clone());
             json_no_store(StatusCode::OK, &Active::new(access, &state.issuer))
         });
     match answer {

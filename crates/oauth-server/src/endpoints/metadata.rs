@@ -9,8 +9,11 @@ use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::json;
 use sim_http::Response;
+use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::response::full;
 
+use crate::faults::inject;
+use crate::router::Facts;
 use crate::state::State;
 
 pub const PATH: &str = "/.well-known/oauth-authorization-server";
@@ -39,7 +42,14 @@ pub fn document(issuer: &str, scopes: &[String]) -> Bytes {
     Bytes::from(serde_json::to_vec_pretty(&document).unwrap_or_default())
 }
 
-pub fn handle(state: &State) -> Response {
+pub async fn handle(state: &State, facts: &mut Facts) -> Response {
+    let subject = Subject {
+        endpoint: "metadata",
+        ..Subject::default()
+    };
+    if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
+        return answer;
+    }
     let mut response = Response::new(full(state.metadata.clone()));
     *response.status_mut() = StatusCode::OK;
     response

@@ -7,11 +7,13 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value};
 use sim_http::Response;
 use sim_http::body::{self, MAX_BODY_BYTES};
+use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::{self, has_content_type, is_scope_token};
 use sim_http::response::json_no_store;
 use sim_http::secret::random_token;
 
 use crate::error::OAuthError;
+use crate::faults::inject;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;
 use crate::state::{Counters, State};
@@ -33,6 +35,13 @@ const STRING_FIELDS: [&str; 9] = [
 ];
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
+    let subject = Subject {
+        endpoint: "register",
+        ..Subject::default()
+    };
+    if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
+        return answer;
+    }
     match register(state, request).await {
         Ok(client) => {
             facts.client(&client.id);
@@ -40,7 +49,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
             json_no_store(StatusCode::CREATED, &client.registration)
         }
         Err(error) => {
-            facts.error = error.code();
+            facts.error = Some(error.code().into());
             error.into_response()
         }
     }

@@ -5,37 +5,63 @@
 //! identifies itself may only revoke its own tokens; an anonymous request (the original rig's
 //! behaviour, kept for scripts) may revoke any.
 
-use http::{Request, StatusCode};
+use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
+use sim_http::faults::{Subject, oauth_shaped};
+use sim_http::form::Params;
 use sim_http::response::empty;
 
-use crate::client_auth::authenticate_if_present;
+use crate::client_auth::{authenticate_if_present, presented_client_id};
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
+use crate::faults::inject;
 use crate::router::Facts;
 use crate::state::{Counters, State};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
-    match revoke(state, request, facts).await {
+    let (parts, params) = match read_form(request).await {
+        Ok(form) => form,
+        Err(error) => return refuse(facts, error),
+    };
+    if let Ok(Some(token)) = params.single("token") {
+        facts.presented(token);
+    }
+    let client_id = presented_client_id(&parts.headers, &params);
+    if let Some(client_id) = &client_id
+        && state.store.client(client_id).is_some()
+    {
+        facts.client(client_id);
+    }
+    let subject = Subject {
+        endpoint: "revoke",
+        client_id: client_id.as_deref(),
+        ..Subject::default()
+    };
+    if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
+        return answer;
+    }
+    match revoke(state, &parts.headers, &params, facts) {
         Ok(()) => empty(StatusCode::OK),
-        Err(error) => {
-            facts.error = error.code();
-            error.into_response()
-        }
+        Err(error) => refuse(facts, error),
     }
 }
 
-async fn revoke(
+fn refuse(facts: &mut Facts, error: OAuthError) -> Response {
+    facts.error = Some(error.code().into());
+    error.into_response()
+}
+
+fn revoke(
     state: &State,
-    request: Request<Incoming>,
+    headers: &HeaderMap,
+    params: &Params,
     facts: &mut Facts,
 ) -> Result<(), OAuthError> {
-    let (parts, params) = read_form(request).await?;
-    let token = required(&params, "token")?;
+    let token = required(params, "token")?;
     // The hint is only an optimisation (§2.1); both stores are searched whatever it says.
     params.single("token_type_hint")?;
-    let client = authenticate_if_present(state, &parts.headers, &params)?;
+    let client = authenticate_if_present(state, headers, params)?;
     if let Some(client) = &client {
         facts.client(&client.id);
     }

@@ -1,38 +1,84 @@
-//! `POST /token`: the authorization code and refresh token grants (OAuth 2.1 §3.2, §4.1.3, §4.3).
+//! `POST /token`: the authorization code and refresh token grants (OAuth 2.1 §3.2, §4.1.3, §4.3),
+//! with refresh-token rotation and, when a tester turns it on, reuse detection (§4.3.1): a
+//! rotated-out token presented again after the grace period revokes its whole grant.
 
-use http::{Request, StatusCode};
+use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
+use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
-use crate::client_auth::authenticate;
+use crate::client_auth::{authenticate, presented_client_id};
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
+use crate::faults::inject;
 use crate::pkce::{is_valid_verifier, verify_s256};
 use crate::router::Facts;
-use crate::state::{Counters, GrantTerms, RefreshIssue, State, TokenResponse};
-use crate::store::{Client, RedeemedCode};
+use crate::state::{Counters, GrantTerms, RefreshIssue, ReuseDetection, State, TokenResponse};
+use crate::store::{Client, RedeemedCode, RefreshToken, RetiredRefreshToken};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
-    match token(state, request, facts).await {
-        Ok(tokens) => json_no_store(StatusCode::OK, &tokens),
-        Err(error) => {
-            Counters::bump(&state.counters.token_errors);
-            facts.error = error.code();
-            error.into_response()
+    let (parts, params) = match read_form(request).await {
+        Ok(form) => form,
+        Err(error) => return refuse(state, facts, error),
+    };
+    let grant_type = params.single("grant_type").ok().flatten();
+    if let Some(grant_type) = grant_type {
+        facts.grant = count_grant(state, grant_type);
+        let credential = match grant_type {
+            "authorization_code" => Some("code"),
+            "refresh_token" => Some("refresh_token"),
+            _ => None,
+        };
+        if let Some(Ok(Some(presented))) = credential.map(|name| params.single(name)) {
+            facts.presented(presented);
         }
+    }
+    let client_id = presented_client_id(&parts.headers, &params);
+    if let Some(client_id) = &client_id
+        && state.store.client(client_id).is_some()
+    {
+        facts.client(client_id);
+    }
+    let subject = Subject {
+        endpoint: "token",
+        grant_type,
+        client_id: client_id.as_deref(),
+        ..Subject::default()
+    };
+    if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
+        if answer.status().is_client_error() || answer.status().is_server_error() {
+            Counters::bump(&state.counters.token_errors);
+        }
+        if facts.error.as_deref() == Some("invalid_grant") {
+            Counters::bump(&state.counters.forced_invalid_grants);
+        }
+        return answer;
+    }
+    match token(state, &parts.headers, &params, facts) {
+        Ok(tokens) => {
+            facts.issued(
+                tokens
+                    .refresh_token
+                    .as_ref()
+                    .unwrap_or(&tokens.access_token),
+            );
+            json_no_store(StatusCode::OK, &tokens)
+        }
+        Err(error) => refuse(state, facts, error),
     }
 }
 
-async fn token(
-    state: &State,
-    request: Request<Incoming>,
-    facts: &mut Facts,
-) -> Result<TokenResponse, OAuthError> {
-    let (parts, params) = read_form(request).await?;
-    let grant_type = required(&params, "grant_type")?;
-    facts.grant = match grant_type {
+fn refuse(state: &State, facts: &mut Facts, error: OAuthError) -> Response {
+    Counters::bump(&state.counters.token_errors);
+    facts.error = Some(error.code().into());
+    error.into_response()
+}
+
+/// Counts a token request by its grant type, and names the grant for the log.
+fn count_grant(state: &State, grant_type: &str) -> &'static str {
+    match grant_type {
         "authorization_code" => {
             Counters::bump(&state.counters.code_grants);
             "authorization_code"
@@ -45,12 +91,22 @@ async fn token(
             Counters::bump(&state.counters.other_grants);
             "other"
         }
-    };
-    let client = authenticate(state, &parts.headers, &params)?;
+    }
+}
+
+/// Authenticates the client and runs the grant.
+fn token(
+    state: &State,
+    headers: &HeaderMap,
+    params: &Params,
+    facts: &mut Facts,
+) -> Result<TokenResponse, OAuthError> {
+    let grant_type = required(params, "grant_type")?;
+    let client = authenticate(state, headers, params)?;
     facts.client(&client.id);
     match grant_type {
-        "authorization_code" => redeem_code(state, &client, &params),
-        "refresh_token" => refresh(state, &client, &params),
+        "authorization_code" => redeem_code(state, &client, params, facts),
+        "refresh_token" => refresh(state, &client, params, facts),
         other => Err(OAuthError::UnsupportedGrantType(format!(
             "grant_type '{other}' is not supported; use authorization_code or refresh_token"
         ))),
@@ -61,6 +117,7 @@ fn redeem_code(
     state: &State,
     client: &Client,
     params: &Params,
+    facts: &mut Facts,
 ) -> Result<TokenResponse, OAuthError> {
     let code = required(params, "code")?;
     let verifier = params.single("code_verifier")?.ok_or_else(|| {
@@ -145,10 +202,17 @@ fn redeem_code(
     } else {
         RefreshIssue::None
     };
-    state.issue_tokens(&terms, refresh)
+    let tokens = state.issue_tokens(&terms, refresh)?;
+    facts.subject = Some(terms.subject);
+    Ok(tokens)
 }
 
-fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+fn refresh(
+    state: &State,
+    client: &Client,
+    params: &Params,
+    facts: &mut Facts,
+) -> Result<TokenResponse, OAuthError> {
     let presented = required(params, "refresh_token")?;
     let requested_scope = params.single("scope")?;
     let requested_resources: Vec<&str> = params.values("resource").collect();
@@ -157,26 +221,32 @@ fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenRespo
             "the client did not register for the refresh_token grant".into(),
         ));
     }
-    let toggles = state.toggles();
-    if toggles.invalid_grant {
-        Counters::bump(&state.counters.forced_invalid_grants);
-        return Err(OAuthError::InvalidGrant(
-            "refresh token is invalid (invalid-grant is on)".into(),
-        ));
-    }
 
     let now = state.now();
-    let rotate = toggles.rotate_refresh_tokens;
-    let usable =
-        |token: &crate::store::RefreshToken| token.usable_by(&client.id) && token.expires_at > now;
+    let settings = state.settings();
+    let rotate = settings.rotate_refresh_tokens;
+    let detection = settings.reuse_detection;
+    let usable = |token: &RefreshToken| token.usable_by(&client.id) && token.expires_at > now;
     // With rotation the presented token dies on use; removing it only when it is usable keeps a
     // wrong client from destroying someone else's token, and makes concurrent uses race for it.
     let current = if rotate {
-        state
+        let removed = state
             .store
             .refresh_tokens
             .remove_if(presented, |_, token| usable(token))
-            .map(|(_, token)| token)
+            .map(|(_, token)| token);
+        if detection.on
+            && let Some(token) = &removed
+        {
+            state.store.retired_refresh_tokens.insert(
+                presented.to_owned(),
+                RetiredRefreshToken {
+                    token: token.clone(),
+                    retired_at: now,
+                },
+            );
+        }
+        removed
     } else {
         state
             .store
@@ -185,11 +255,14 @@ fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenRespo
             .filter(|token| usable(token))
             .map(|token| token.clone())
     };
-    let current = current.ok_or_else(|| {
-        OAuthError::InvalidGrant(
-            "refresh token is unknown, expired, revoked, rotated out, or was issued to another client".into(),
-        )
-    })?;
+    // A rotated-out token honoured within the grace period gets a new pair, whatever `rotate`.
+    let (current, renew) = match current {
+        Some(current) => (current, rotate),
+        None => (
+            rotated_out(state, client, presented, now, detection, facts)?,
+            true,
+        ),
+    };
 
     let scope = match requested_scope {
         None => current.scope.clone(),
@@ -214,7 +287,7 @@ fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenRespo
         subject: current.subject.clone(),
         grant: current.grant,
     };
-    let refresh = if rotate {
+    let refresh = if renew {
         RefreshIssue::New {
             scope: current.scope,
             resources: current.resources,
@@ -224,7 +297,52 @@ fn refresh(state: &State, client: &Client, params: &Params) -> Result<TokenRespo
     };
     let tokens = state.issue_tokens(&terms, refresh)?;
     Counters::bump(&state.counters.refreshes);
+    facts.subject = Some(terms.subject);
     Ok(tokens)
+}
+
+/// A refresh token that is not live: a rotated-out one presented again is, with reuse detection
+/// on, honoured within the grace period (the client lost the answer and retries) and afterwards
+/// taken as a replay that revokes the whole grant. Anything else is simply invalid.
+fn rotated_out(
+    state: &State,
+    client: &Client,
+    presented: &str,
+    now: u64,
+    detection: ReuseDetection,
+    facts: &mut Facts,
+) -> Result<RefreshToken, OAuthError> {
+    let invalid = || {
+        OAuthError::InvalidGrant(
+            "refresh token is unknown, expired, revoked, rotated out, or was issued to another client".into(),
+        )
+    };
+    if !detection.on {
+        return Err(invalid());
+    }
+    // Copied out, so that no map guard is held while the grant is revoked below.
+    let Some(retired) = state
+        .store
+        .retired_refresh_tokens
+        .get(presented)
+        .filter(|retired| retired.token.usable_by(&client.id) && retired.token.expires_at > now)
+        .map(|retired| retired.clone())
+    else {
+        return Err(invalid());
+    };
+    let grace_ends = retired
+        .retired_at
+        .saturating_add(detection.grace_seconds.saturating_mul(1000));
+    if now < grace_ends {
+        facts.note = "reuse within grace".into();
+        return Ok(retired.token);
+    }
+    state.store.revoke_grant(retired.token.grant);
+    Counters::bump(&state.counters.reuse_detections);
+    facts.note = "reuse detected".into();
+    Err(OAuthError::InvalidGrant(
+        "refresh token reuse detected; the grant was revoked".into(),
+    ))
 }
 
 /// The resources a new access token is for (RFC 8707 §2.2): those requested, which must be among

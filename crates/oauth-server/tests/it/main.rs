@@ -4,10 +4,15 @@
 mod support;
 
 mod authorize;
+mod clock;
+mod consent;
 mod control;
+mod faults;
 mod introspect_revoke;
+mod journal;
 mod metadata;
 mod races;
 mod register;
+mod reuse_detection;
 mod tls;
 mod token;

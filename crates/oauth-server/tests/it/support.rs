@@ -254,6 +254,40 @@ impl Rig {
         (status, response.json().await.unwrap())
     }
 
+    /// POSTs a fault rule to `/control/faults`.
+    pub async fn add_fault(&self, rule: Value) -> (StatusCode, Value) {
+        self.control("/control/faults", Some(rule)).await
+    }
+
+    /// Adds a fault rule that must be accepted, and returns its id.
+    pub async fn fault(&self, rule: Value) -> u64 {
+        let (status, body) = self.add_fault(rule).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_u64().unwrap()
+    }
+
+    /// The fault rules, as `GET /control/faults` lists them.
+    pub async fn faults(&self) -> Vec<Value> {
+        let (status, body) = self.get_json("/control/faults").await;
+        assert_eq!(status, StatusCode::OK);
+        body["faults"].as_array().unwrap().clone()
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.delete(self.url(path)).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    /// The journal's events from `since` on.
+    pub async fn events(&self, since: u64) -> Vec<Value> {
+        let (status, body) = self
+            .get_json(&format!("/control/events?since={since}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["events"].as_array().unwrap().clone()
+    }
+
     pub async fn state(&self) -> Value {
         let (status, body) = self.get_json("/control/state").await;
         assert_eq!(status, StatusCode::OK);

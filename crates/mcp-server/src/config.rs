@@ -1,15 +1,18 @@
 //! What the MCP server is configured with at start-up.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
 use sim_http::form::is_scope_token;
+use sim_http::journal;
 use sim_http::public_url;
 use sim_http::tls::Tls;
 use url::Url;
 
 use crate::Error;
+use crate::tools::TOOL_NAMES;
 
 /// The path of the MCP endpoint. Fixed: clients are given `<base URL>/mcp`.
 pub const MCP_PATH: &str = "/mcp";
@@ -40,6 +43,14 @@ pub struct Config {
     /// Scopes a token must hold for `tools/call`; without them the call is refused with
     /// `403 insufficient_scope`. Each must be one of `scopes`. Empty: any active token will do.
     pub required_scopes: Vec<String>,
+    /// Scopes a `tools/call` of one tool needs on top of `required_scopes` (tool name → scopes,
+    /// space-separated), so that a client can be made to step up for one tool only. Tools are
+    /// `echo`, `add` and `whoami`; each scope must be one of `scopes`. The control plane may
+    /// change the map at run time; a reset restores this one.
+    pub tool_scopes: BTreeMap<String, String>,
+    /// Requests the journal keeps (`/control/events`), from 1 to
+    /// [`sim_http::journal::MAX_CAPACITY`].
+    pub journal_size: usize,
     /// The human-readable name in the metadata.
     pub resource_name: String,
     /// Browser origins allowed to call `/mcp`, in rmcp's syntax (`https://app.example:*`), on
@@ -63,6 +74,8 @@ impl Default for Config {
             introspection_timeout: Duration::from_secs(2),
             scopes: vec!["mcp:tools".to_owned()],
             required_scopes: vec!["mcp:tools".to_owned()],
+            tool_scopes: BTreeMap::new(),
+            journal_size: journal::DEFAULT_CAPACITY,
             resource_name: "mcp-oauth-sim MCP server".to_owned(),
             allowed_origins: Vec::new(),
             control: ControlGuard::open(),
@@ -104,6 +117,15 @@ impl Config {
                 "required scope '{unknown}' is not among the announced scopes"
             )));
         }
+        for (tool, scopes) in &self.tool_scopes {
+            check_tool_scopes(tool, scopes, &self.scopes).map_err(Error::Config)?;
+        }
+        if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
+            return Err(Error::Config(format!(
+                "the journal size must be from 1 to {}",
+                journal::MAX_CAPACITY
+            )));
+        }
         Ok(())
     }
 
@@ -113,6 +135,46 @@ impl Config {
             .as_deref()
             .and_then(|base| parse_base(base).ok())
     }
+}
+
+/// Checks that `tool` is one of ours and that `scopes` (space-separated, at least one) are all
+/// announced; answers them normalised (single spaces, no repeats). Shared by the start-up check
+/// and `POST /control/tool-scopes`.
+pub(crate) fn check_tool_scopes(
+    tool: &str,
+    scopes: &str,
+    announced: &[String],
+) -> Result<Vec<String>, String> {
+    check_tool(tool)?;
+    let mut listed: Vec<String> = Vec::new();
+    for scope in scopes.split_ascii_whitespace() {
+        if !announced.iter().any(|known| known == scope) {
+            return Err(format!(
+                "scope '{scope}' for tool '{tool}' is not among the announced scopes ({})",
+                announced.join(" ")
+            ));
+        }
+        if !listed.iter().any(|seen| seen == scope) {
+            listed.push(scope.to_owned());
+        }
+    }
+    if listed.is_empty() {
+        return Err(format!(
+            "no scopes given for tool '{tool}' (to require none, remove it)"
+        ));
+    }
+    Ok(listed)
+}
+
+/// Checks that `tool` is one of ours.
+pub(crate) fn check_tool(tool: &str) -> Result<(), String> {
+    if TOOL_NAMES.contains(&tool) {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown tool '{tool}'; the tools are {}",
+        TOOL_NAMES.join(", ")
+    ))
 }
 
 /// A base URL is an `http(s)` origin: the MCP endpoint is always at `/mcp` below it, so a path
@@ -183,8 +245,44 @@ mod tests {
                 scopes: vec!["a".into()],
                 ..Config::default()
             },
+            Config {
+                journal_size: 0,
+                ..Config::default()
+            },
+            Config {
+                journal_size: journal::MAX_CAPACITY + 1,
+                ..Config::default()
+            },
         ] {
             assert!(config.validate().is_err(), "{config:?}");
         }
+    }
+
+    #[test]
+    fn tool_scopes_must_name_our_tools_and_announced_scopes() {
+        let with = |tool: &str, scopes: &str| Config {
+            scopes: vec!["mcp:tools".into(), "mcp:write".into()],
+            tool_scopes: BTreeMap::from([(tool.to_owned(), scopes.to_owned())]),
+            ..Config::default()
+        };
+        with("add", "mcp:write").validate().unwrap();
+        with("whoami", "mcp:write  mcp:tools").validate().unwrap();
+        for (tool, scopes, expected) in [
+            ("delete", "mcp:write", "unknown tool 'delete'"),
+            ("add", "mcp:admin", "scope 'mcp:admin'"),
+            ("add", " ", "no scopes given"),
+        ] {
+            let error = with(tool, scopes).validate().unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn tool_scopes_are_normalised() {
+        let announced = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            check_tool_scopes("echo", " b a  b ", &announced).unwrap(),
+            ["b", "a"]
+        );
     }
 }

@@ -13,24 +13,46 @@ pub enum Denial {
     NoToken,
     /// A bearer header that breaks RFC 6750's syntax.
     Malformed(&'static str),
-    /// The token is expired, revoked, unknown, or for another resource.
+    /// The token is expired, revoked, unknown, or for another resource — or it could not be
+    /// checked and the tester asked for a 401 in that case.
     InvalidToken(&'static str),
-    /// The token lacks a scope the call needs (or a tester forced this answer). `scope` is
-    /// every scope the call needs, those already granted included (RFC 6750 §3.1, MCP step-up).
+    /// The token lacks a scope the call needs. `scope` is every scope the call needs, those
+    /// already granted included (RFC 6750 §3.1, MCP step-up).
     InsufficientScope { why: &'static str, scope: String },
+    /// A fault rule's 401 or 403, answered as the real refusal of that status is, with the
+    /// rule's error code and description. `scope` as for the real one: the announced scopes for
+    /// a 401, every scope the call needs for a 403.
+    Injected {
+        status: StatusCode,
+        error: String,
+        description: String,
+        scope: String,
+    },
     /// The token could not be checked: the authorization server is down, slow or broken.
     Unavailable(String),
 }
 
 impl Denial {
     /// The error code, for the log line and the body.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::NoToken => "no_token",
             Self::Malformed(_) => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope { .. } => "insufficient_scope",
+            Self::Injected { error, .. } => error,
             Self::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::Injected { status, .. } => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -39,47 +61,40 @@ impl Denial {
     /// so that a client can start or repeat authorization from this answer alone. A refusal for
     /// a missing scope names its own scopes instead.
     pub fn into_response(self, metadata_url: &str, scope: &str) -> Response {
-        fn with_scope<'a>(params: &mut Vec<(&'a str, &'a str)>, scope: &'a str) {
-            if !scope.is_empty() {
-                params.push(("scope", scope));
-            }
-        }
-        let (status, description, params) = match &self {
+        let status = self.status();
+        let code = self.code();
+        let (description, params) = match &self {
             Self::NoToken => {
                 let mut params = vec![("resource_metadata", metadata_url)];
                 with_scope(&mut params, scope);
                 (
-                    StatusCode::UNAUTHORIZED,
                     "this MCP server requires an OAuth bearer token",
                     Some(params),
                 )
             }
             Self::Malformed(why) | Self::InvalidToken(why) => {
-                let mut params = vec![
-                    ("error", self.code()),
-                    ("error_description", *why),
-                    ("resource_metadata", metadata_url),
-                ];
-                with_scope(&mut params, scope);
-                let status = if matches!(self, Self::Malformed(_)) {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::UNAUTHORIZED
-                };
-                (status, *why, Some(params))
+                (*why, Some(invalid(code, why, metadata_url, scope)))
             }
             Self::InsufficientScope { why, scope } => {
-                let mut params = vec![("error", "insufficient_scope")];
-                with_scope(&mut params, scope);
-                params.push(("resource_metadata", metadata_url));
-                params.push(("error_description", *why));
-                (StatusCode::FORBIDDEN, *why, Some(params))
+                (*why, Some(insufficient(code, why, metadata_url, scope)))
             }
-            Self::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, why.as_str(), None),
+            Self::Injected {
+                description,
+                scope: own,
+                ..
+            } => {
+                let params = if status == StatusCode::FORBIDDEN {
+                    insufficient(code, description, metadata_url, own)
+                } else {
+                    invalid(code, description, metadata_url, own)
+                };
+                (description.as_str(), Some(params))
+            }
+            Self::Unavailable(why) => (why.as_str(), None),
         };
         let mut response = json(
             status,
-            &serde_json::json!({ "error": self.code(), "error_description": description }),
+            &serde_json::json!({ "error": code, "error_description": description }),
         );
         let headers = response.headers_mut();
         if let Some(params) = params
@@ -92,6 +107,40 @@ impl Denial {
         }
         response
     }
+}
+
+type Params<'a> = Vec<(&'a str, &'a str)>;
+
+fn with_scope<'a>(params: &mut Params<'a>, scope: &'a str) {
+    if !scope.is_empty() {
+        params.push(("scope", scope));
+    }
+}
+
+/// The challenge of a refused token (RFC 6750 §3.1): the error first, then where to start over.
+fn invalid<'a>(code: &'a str, why: &'a str, metadata_url: &'a str, scope: &'a str) -> Params<'a> {
+    let mut params = vec![
+        ("error", code),
+        ("error_description", why),
+        ("resource_metadata", metadata_url),
+    ];
+    with_scope(&mut params, scope);
+    params
+}
+
+/// The challenge of a missing scope: the scopes to ask for come right after the error, as the
+/// MCP step-up flow reads them.
+fn insufficient<'a>(
+    code: &'a str,
+    why: &'a str,
+    metadata_url: &'a str,
+    scope: &'a str,
+) -> Params<'a> {
+    let mut params = vec![("error", code)];
+    with_scope(&mut params, scope);
+    params.push(("resource_metadata", metadata_url));
+    params.push(("error_description", why));
+    params
 }
 
 #[cfg(test)]
@@ -144,6 +193,37 @@ mod tests {
                 r#"Bearer error="insufficient_scope", scope="mcp:tools", resource_metadata="{PRM}""#
             )),
             "{value}"
+        );
+    }
+
+    #[test]
+    fn injected_refusals_take_the_shape_of_the_real_ones_with_the_rules_error() {
+        let injected = |status: StatusCode| Denial::Injected {
+            status,
+            error: "insufficient_scope".into(),
+            description: "injected by fault rule 4".into(),
+            scope: "mcp:tools mcp:write".into(),
+        };
+        let (status, value) = www_authenticate(injected(StatusCode::FORBIDDEN));
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            value,
+            format!(
+                r#"Bearer error="insufficient_scope", scope="mcp:tools mcp:write", resource_metadata="{PRM}", error_description="injected by fault rule 4""#
+            )
+        );
+        let (status, value) = www_authenticate(Denial::Injected {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token".into(),
+            description: "gone".into(),
+            scope: "mcp:tools".into(),
+        });
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            value,
+            format!(
+                r#"Bearer error="invalid_token", error_description="gone", resource_metadata="{PRM}", scope="mcp:tools""#
+            )
         );
     }
 

@@ -5,7 +5,9 @@
 //! calling the authorization server's RFC 7662 introspection endpoint over HTTP — nothing is
 //! cached, so a revocation or expiry shows on the very next call. Clients discover the
 //! authorization server from the 401 challenge and the RFC 9728 protected-resource metadata.
-//! A `/control` plane forces `403 insufficient_scope` on tool calls and reports counters.
+//! A `/control` plane makes it fail on demand — fault rules on the metadata and on `/mcp`
+//! (`force-403` is one of them), a 401 instead of a 503 when tokens cannot be checked, scopes a
+//! single tool needs (step-up) — and records every request in a journal a test can read or follow.
 //!
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults.
@@ -14,9 +16,11 @@
 //! - `bearer`, `introspection`: reading the token and checking it; `link`: the pooled
 //!   connections to the authorization server that the check goes over.
 //! - `error`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
-//! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the switches.
-//! - `tools`: the rmcp handler; `state`: toggles and counters.
-//! - `router`: the `match (method, path)` and the log line; `endpoints/*`: one file per endpoint.
+//! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the fault rules.
+//! - `faults`: the endpoints fault rules may target, the `force-403` preset, and firing a rule.
+//! - `tools`: the rmcp handler; `state`: fault rules, settings, the journal and the counters.
+//! - `router`: the `match (method, path)`, the log line and the journal event;
+//!   `endpoints/*`: one file per endpoint.
 //!
 //! # Example
 //! ```no_run
@@ -37,6 +41,7 @@ pub mod config;
 mod bearer;
 mod endpoints;
 mod error;
+mod faults;
 mod introspection;
 mod link;
 mod router;
@@ -91,6 +96,13 @@ async fn run(
         tls: state.config.tls.clone(),
         max_connections: state.config.max_connections,
         ..ServeOptions::default()
+    };
+    // Open event streams never end by themselves: close them as soon as the server is told to
+    // stop, so that the drain does not wait for them.
+    let journal_owner = Arc::clone(&state);
+    let shutdown = async move {
+        shutdown.await;
+        journal_owner.journal.close();
     };
     let handler = move |request| router::handle(Arc::clone(&state), request);
     Ok(sim_http::serve(listener, handler, options, shutdown).await?)

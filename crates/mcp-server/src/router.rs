@@ -1,11 +1,14 @@
-//! Routing: one `match (method, path)` for the whole server, and the request log line.
+//! Routing: one `match (method, path)` for the whole server, and what each request leaves
+//! behind: its log line and its journal event.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Method, Request};
 use hyper::body::Incoming;
 use sim_http::Response;
+use sim_http::faults::DropConnection;
+use sim_http::journal::Event;
 use sim_http::log::{RequestLine, short_id};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 
@@ -16,20 +19,27 @@ use crate::rpc::Glance;
 use crate::state::State;
 use crate::urls::{PRM_PATH, PRM_ROOT_PATH};
 
-/// Facts a handler learns while answering, for the request's log line. Never the token.
+/// Facts a handler learns while answering, for the request's log line and journal event.
+/// Never a whole token.
 #[derive(Debug, Default)]
 pub struct Facts {
     pub rpc: Glance,
     pub subject: String,
-    pub client: String,
-    pub error: &'static str,
+    /// The full client id (ids are public); the log line shortens it.
+    pub client_id: String,
+    /// The bearer token presented, redacted.
+    pub presented: Option<String>,
+    /// The error code answered, if any.
+    pub error: String,
     pub note: &'static str,
+    /// The fault rule that fired on the request.
+    pub fault: Option<u64>,
 }
 
 impl Facts {
     pub fn identify(&mut self, identity: &Identity) {
         self.subject = identity.subject.clone().unwrap_or_default();
-        self.client = short_id(identity.client_id.as_deref().unwrap_or_default());
+        self.client_id = identity.client_id.clone().unwrap_or_default();
     }
 }
 
@@ -39,6 +49,8 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
     let path = request.uri().path().to_owned();
     let mut facts = Facts::default();
     let response = route(&state, request, &mut facts).await;
+    let elapsed = started.elapsed();
+    let client = short_id(&facts.client_id);
     RequestLine {
         service: "mcp",
         method: &method,
@@ -48,14 +60,58 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
             ("rpc", &facts.rpc.method),
             ("tool", &facts.rpc.tool),
             ("sub", &facts.subject),
-            ("client", &facts.client),
-            ("error", facts.error),
+            ("client", &client),
+            ("error", &facts.error),
             ("note", facts.note),
         ],
-        elapsed: started.elapsed(),
+        elapsed,
     }
     .emit();
+    if journaled(&method, &path) {
+        state
+            .journal
+            .record(event(method, path, &response, elapsed, facts));
+    }
     response
+}
+
+/// Every request is journaled except preflights and reads of the control plane: polling the
+/// journal must not fill it.
+fn journaled(method: &Method, path: &str) -> bool {
+    let reads = matches!(*method, Method::GET | Method::HEAD);
+    *method != Method::OPTIONS && !(reads && path.starts_with(control::PREFIX))
+}
+
+fn event(
+    method: Method,
+    path: String,
+    response: &Response,
+    elapsed: Duration,
+    facts: Facts,
+) -> Event {
+    let given = |value: String| (!value.is_empty()).then_some(value);
+    // A dropped connection answered nothing: status 0.
+    let status = if response.extensions().get::<DropConnection>().is_some() {
+        0
+    } else {
+        response.status().as_u16()
+    };
+    Event {
+        service: "mcp",
+        method: method.to_string(),
+        path,
+        status,
+        ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
+        client_id: given(facts.client_id),
+        rpc_method: given(facts.rpc.method),
+        tool: given(facts.rpc.tool),
+        fault: facts.fault,
+        error: given(facts.error),
+        subject: given(facts.subject),
+        presented: facts.presented,
+        note: given(facts.note.to_owned()),
+        ..Event::default()
+    }
 }
 
 /// `/mcp` allows these methods (GET and DELETE get rmcp's 405 in stateless mode, after auth).
@@ -72,9 +128,28 @@ async fn route(state: &State, request: Request<Incoming>, facts: &mut Facts) -> 
         (&Method::OPTIONS, PRM_PATH | PRM_ROOT_PATH) => preflight("GET, OPTIONS"),
         (_, MCP_PATH) => with_cors(mcp::handle(state, request, facts).await),
         (&Method::GET | &Method::HEAD, PRM_PATH | PRM_ROOT_PATH) => {
-            with_cors(metadata::handle(state, request.headers(), request.uri()))
+            with_cors(metadata::handle(state, request.headers(), request.uri(), facts).await)
         }
         (_, PRM_PATH | PRM_ROOT_PATH) => with_cors(method_not_allowed("GET")),
         (_, path) => not_found(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_reads_and_preflights_are_not_journaled() {
+        assert!(!journaled(&Method::GET, "/control/events"));
+        assert!(!journaled(&Method::HEAD, "/control/state"));
+        assert!(!journaled(&Method::OPTIONS, "/mcp"));
+        assert!(journaled(&Method::POST, "/control/faults"));
+        assert!(journaled(&Method::DELETE, "/control/faults/1"));
+        assert!(journaled(
+            &Method::GET,
+            "/.well-known/oauth-protected-resource"
+        ));
+        assert!(journaled(&Method::POST, "/mcp"));
     }
 }

@@ -1,10 +1,10 @@
-//! A glance at a JSON-RPC body before rmcp reads it: which method, which tool. The forced 403
-//! applies to `tools/call` only, and the log line names both. Anything unreadable is left for
-//! rmcp to refuse with its own error.
+//! A glance at a JSON-RPC body before rmcp reads it: which method, which tool. Fault rules and
+//! per-tool scopes match on them, and the log line and the journal name both. Anything
+//! unreadable is left for rmcp to refuse with its own error.
 
 use serde::Deserialize;
 
-/// What the body asks for, as far as the log line and the fault switches care.
+/// What the body asks for, as far as the log line, the journal and the fault rules care.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Glance {
     /// The JSON-RPC method, made safe for a log line.

@@ -1,15 +1,19 @@
 //! Everything a request handler reads: configuration, the announced URLs, the introspection
-//! client, the rmcp service, the tester's toggles and the counters.
+//! client, the rmcp service, the tester's fault rules and settings, the journal and the counters.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
+use sim_http::faults::Faults;
+use sim_http::journal::Journal;
 
 use crate::Error;
-use crate::config::Config;
+use crate::config::{Config, check_tool, check_tool_scopes};
+use crate::faults::{FORCE_403, TARGETS};
 use crate::introspection::Introspector;
 use crate::tools::Tools;
 use crate::urls::PublicUrls;
@@ -21,15 +25,43 @@ pub struct State {
     pub scope: String,
     pub introspector: Introspector,
     pub service: StreamableHttpService<Tools, NeverSessionManager>,
-    pub toggles: Toggles,
+    /// The fault rules of `prm` and `mcp`, the `force-403` preset included.
+    pub faults: Faults,
+    /// What each request did, for `/control/events`.
+    pub journal: Journal,
+    /// Per-tool scopes in force (tool → scopes): the configured map until the control plane
+    /// changes it. A plain mutex: read once per tool call, never held across an `.await`.
+    tool_scopes: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Whether a token that could not be checked is answered 401 (else 503).
+    outage_unauthorized: AtomicBool,
     pub counters: Counters,
 }
 
-/// The failure switches of the MCP server.
-#[derive(Debug, Default)]
-pub struct Toggles {
-    /// Every `tools/call` answers 403 `insufficient_scope`.
-    pub force_403: AtomicBool,
+/// How `/mcp` answers when the authorization server could not check a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutageAnswer {
+    /// `503 temporarily_unavailable` with `Retry-After: 1`: the token may be fine.
+    Unavailable,
+    /// `401 invalid_token`, as some resource servers do: the client re-authorizes.
+    InvalidToken,
+}
+
+impl OutageAnswer {
+    /// The name the control plane uses: the status code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unavailable => "503",
+            Self::InvalidToken => "401",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "503" => Ok(Self::Unavailable),
+            "401" => Ok(Self::InvalidToken),
+            other => Err(format!("mode must be \"503\" or \"401\", not {other:?}")),
+        }
+    }
 }
 
 /// What happened since start-up or the last reset, for assertions.
@@ -45,6 +77,8 @@ pub struct Counters {
     pub introspection_failures: AtomicU64,
     /// `tools/call` requests that reached the tools.
     pub tool_calls: AtomicU64,
+    /// Requests a fault rule (a preset included) delayed or answered.
+    pub faults_fired: AtomicU64,
 }
 
 impl Counters {
@@ -52,7 +86,7 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn all(&self) -> [(&'static str, &AtomicU64); 8] {
+    fn all(&self) -> [(&'static str, &AtomicU64); 9] {
         [
             ("requests", &self.requests),
             ("unauthorized", &self.unauthorized),
@@ -62,11 +96,13 @@ impl Counters {
             ("introspections", &self.introspections),
             ("introspection_failures", &self.introspection_failures),
             ("tool_calls", &self.tool_calls),
+            ("faults_fired", &self.faults_fired),
         ]
     }
 }
 
 impl State {
+    /// The state of a server whose configuration [`Config::validate`] accepted.
     pub fn new(config: Config, port: u16) -> Result<Self, Error> {
         let urls = PublicUrls::new(&config, port);
         let introspector = Introspector::new(&config)?;
@@ -85,21 +121,75 @@ impl State {
         );
         Ok(Self {
             scope: config.scopes.join(" "),
+            tool_scopes: Mutex::new(configured_tool_scopes(&config)?),
+            journal: Journal::new(config.journal_size),
             config,
             urls,
             introspector,
             service,
-            toggles: Toggles::default(),
+            faults: Faults::new(TARGETS),
+            outage_unauthorized: AtomicBool::new(false),
             counters: Counters::default(),
         })
     }
 
-    pub fn force_403(&self) -> bool {
-        self.toggles.force_403.load(Ordering::Relaxed)
+    fn tool_scopes(&self) -> MutexGuard<'_, BTreeMap<String, Vec<String>>> {
+        // A poisoned lock only means a panic elsewhere mid-update of a plain map.
+        self.tool_scopes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The scopes a `tools/call` of `tool` needs on top of the required ones.
+    pub fn scopes_of_tool(&self, tool: &str) -> Vec<String> {
+        self.tool_scopes().get(tool).cloned().unwrap_or_default()
+    }
+
+    /// Applies `POST /control/tool-scopes`: each tool given gets these scopes, or none if `null`.
+    /// Nothing changes unless every entry is valid.
+    pub fn merge_tool_scopes(
+        &self,
+        changes: BTreeMap<String, Option<String>>,
+    ) -> Result<(), String> {
+        let mut checked = Vec::with_capacity(changes.len());
+        for (tool, scopes) in changes {
+            let scopes = match scopes {
+                Some(scopes) => Some(check_tool_scopes(&tool, &scopes, &self.config.scopes)?),
+                None => check_tool(&tool).map(|()| None)?,
+            };
+            checked.push((tool, scopes));
+        }
+        let mut map = self.tool_scopes();
+        for (tool, scopes) in checked {
+            match scopes {
+                Some(scopes) => map.insert(tool, scopes),
+                None => map.remove(&tool),
+            };
+        }
+        Ok(())
+    }
+
+    pub fn outage_answer(&self) -> OutageAnswer {
+        if self.outage_unauthorized.load(Ordering::Relaxed) {
+            OutageAnswer::InvalidToken
+        } else {
+            OutageAnswer::Unavailable
+        }
+    }
+
+    pub fn set_outage_answer(&self, answer: OutageAnswer) {
+        self.outage_unauthorized
+            .store(answer == OutageAnswer::InvalidToken, Ordering::Relaxed);
+    }
+
+    /// Back to start-up: no fault rules, no events (numbering goes on), the configured tool
+    /// scopes, 503 on an introspection failure, every counter zero.
     pub fn reset(&self) {
-        self.toggles.force_403.store(false, Ordering::Relaxed);
+        self.faults.clear();
+        self.journal.clear();
+        // Validated at start-up, so this cannot fail now.
+        *self.tool_scopes() = configured_tool_scopes(&self.config).unwrap_or_default();
+        self.set_outage_answer(OutageAnswer::Unavailable);
         for (_, counter) in self.counters.all() {
             counter.store(0, Ordering::Relaxed);
         }
@@ -112,13 +202,32 @@ impl State {
             .into_iter()
             .map(|(name, counter)| (name.to_owned(), counter.load(Ordering::Relaxed).into()))
             .collect();
+        let tool_scopes: serde_json::Map<String, Value> = self
+            .tool_scopes()
+            .iter()
+            .map(|(tool, scopes)| (tool.clone(), scopes.join(" ").into()))
+            .collect();
         json!({
             "service": "mcp",
             "resource": self.urls.default_resource(),
             "authorization_server": self.config.authorization_server,
             "introspection_url": self.introspector.url(),
-            "toggles": { "force_403": self.force_403() },
+            "toggles": { "force_403": self.faults.has_preset(FORCE_403) },
+            "introspection_failure": self.outage_answer().as_str(),
+            "tool_scopes": tool_scopes,
             "counters": counters,
         })
     }
+}
+
+fn configured_tool_scopes(config: &Config) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    config
+        .tool_scopes
+        .iter()
+        .map(|(tool, scopes)| {
+            check_tool_scopes(tool, scopes, &config.scopes)
+                .map(|scopes| (tool.clone(), scopes))
+                .map_err(Error::Config)
+        })
+        .collect()
 }

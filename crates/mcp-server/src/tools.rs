@@ -11,6 +11,10 @@ use serde::Deserialize;
 
 use crate::introspection::Identity;
 
+/// Every tool's name: what per-tool scopes and fault rules may name. A test below keeps it equal
+/// to the router's list.
+pub const TOOL_NAMES: [&str; 3] = ["echo", "add", "whoami"];
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct EchoArgs {
     /// The text to send back.
@@ -85,3 +89,21 @@ impl Tools {
     instructions = "An OAuth-protected test server. Tools: echo, add, whoami."
 )]
 impl ServerHandler for Tools {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_are_the_tools_the_router_serves() {
+        let mut served: Vec<String> = Tools::tool_router()
+            .list_all()
+            .into_iter()
+            .map(|tool| tool.name.into_owned())
+            .collect();
+        served.sort_unstable();
+        let mut named = TOOL_NAMES.to_vec();
+        named.sort_unstable();
+        assert_eq!(served, named);
+    }
+}

@@ -1,47 +1,104 @@
-//! `/control/*` of the MCP server: its failure switches, state and counters. Every call answers
-//! the resulting state.
+//! `/control/*` of the MCP server: fault rules, the journal, its failure switches, state and
+//! counters. Fault and journal calls answer as [`sim_http`] defines them; every other call
+//! answers the resulting state.
 
-use std::sync::atomic::Ordering;
+use std::collections::BTreeMap;
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
+use serde::Deserialize;
 use sim_http::Response;
 use sim_http::control::{self, Call, Entry, Switch};
+use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
-use crate::state::State;
+use crate::faults::{FORCE_403, force_403};
+use crate::state::{OutageAnswer, State};
 
 pub const PREFIX: &str = "/control";
 
-const INDEX: [Entry; 3] = [
+const INDEX: [Entry; 12] = [
     (
         "GET",
         "/control/state",
-        "toggles, counters and the URLs in use",
+        "toggles, settings, counters and the URLs in use",
+    ),
+    (
+        "GET",
+        "/control/faults",
+        "the fault rules in place, presets included",
+    ),
+    (
+        "POST",
+        "/control/faults",
+        r#"{"endpoint": "prm"|"mcp", "match": {"client_id", "method", "tool"}, "respond": {...}, "times": N} — add a fault rule"#,
+    ),
+    ("DELETE", "/control/faults", "remove every fault rule"),
+    ("DELETE", "/control/faults/{id}", "remove one fault rule"),
+    (
+        "GET",
+        "/control/events",
+        "?since=SEQ&limit=N — the requests this server answered",
+    ),
+    (
+        "GET",
+        "/control/events/stream",
+        "?since=SEQ — the same, live, as Server-Sent Events (Last-Event-ID resumes)",
     ),
     (
         "POST",
         "/control/force-403",
-        r#"{"on": bool} — every tools/call answers 403 insufficient_scope"#,
+        r#"{"on": bool} — every tools/call answers 403 insufficient_scope (the force-403 fault preset)"#,
+    ),
+    (
+        "POST",
+        "/control/introspection-failure",
+        r#"{"mode": "503"|"401"} — the answer when the authorization server cannot check a token"#,
+    ),
+    (
+        "POST",
+        "/control/tool-scopes",
+        r#"{"add": "mcp:write", "whoami": null} — scopes a tool needs (merged; null removes)"#,
     ),
     (
         "POST",
         "/control/reset",
-        "toggles and counters back to start-up",
+        "faults, events, settings and counters back to start-up",
     ),
+    ("GET", "/control", "this list"),
 ];
+
+/// The arguments of `POST /control/introspection-failure`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mode {
+    mode: String,
+}
 
 pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
     let call = match Call::read(&state.config.control, request).await {
         Ok(call) => call,
         Err(answer) => return answer,
     };
+    if let Some(answer) = faults::control(&state.faults, &call) {
+        return answer;
+    }
+    if let Some(answer) = state.journal.control(&call) {
+        return answer;
+    }
     let outcome = match (&call.method, call.path.as_str()) {
         (&Method::GET, "/control") => return control::index("mcp", &INDEX),
         (&Method::GET, "/control/state") => Ok(()),
         (&Method::POST, "/control/force-403") => call
             .arguments()
-            .map(|Switch { on }| state.toggles.force_403.store(on, Ordering::Relaxed)),
+            .and_then(|Switch { on }| state.faults.set_preset(FORCE_403, on.then(force_403))),
+        (&Method::POST, "/control/introspection-failure") => call
+            .arguments()
+            .and_then(|Mode { mode }| OutageAnswer::parse(&mode))
+            .map(|answer| state.set_outage_answer(answer)),
+        (&Method::POST, "/control/tool-scopes") => call
+            .arguments::<BTreeMap<String, Option<String>>>()
+            .and_then(|changes| state.merge_tool_scopes(changes)),
         (&Method::POST, "/control/reset") => call.no_arguments().map(|()| state.reset()),
         (_, path) => return control::unrouted(path, &INDEX),
     };

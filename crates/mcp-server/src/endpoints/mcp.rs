@@ -1,21 +1,26 @@
-//! `/mcp`: the bearer check, then rmcp's stateless Streamable HTTP service.
+//! `/mcp`: the bearer check, the tester's `mcp` fault rules, the scope check (required scopes and
+//! per-tool scopes), then rmcp's stateless Streamable HTTP service.
 //!
 //! Authentication runs before anything rmcp checks (Accept, Host, protocol version), so that an
 //! unauthenticated first request always sees the 401 challenge a client bootstraps from.
 
-use http::{HeaderMap, Request, Uri};
+use http::request::Parts;
+use http::{HeaderMap, Request, StatusCode, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use sim_http::Response;
 use sim_http::body::{self, MAX_BODY_BYTES};
+use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::response::plain_error;
+use sim_http::secret::redact;
 
 use crate::bearer::{self, Presented};
 use crate::error::Denial;
+use crate::faults;
 use crate::introspection::{Identity, Verdict};
 use crate::router::Facts;
-use crate::rpc;
-use crate::state::{Counters, State};
+use crate::rpc::{self, Glance};
+use crate::state::{Counters, OutageAnswer, State};
 use crate::urls;
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
@@ -31,9 +36,14 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Ok(body) => body,
         Err(error) => return plain_error(error.status(), &error.to_string()),
     };
-    facts.rpc = rpc::glance(&body);
+    let glance = rpc::glance(&body);
+    let injected = inject(state, &parts, &identity, &glance, facts).await;
+    facts.rpc = glance;
+    if let Some(answer) = injected {
+        return answer;
+    }
     if facts.rpc.is_tool_call() {
-        if let Some(denial) = scope_denial(state, &identity, facts) {
+        if let Some(denial) = scope_denial(state, &identity, &facts.rpc.tool) {
             return deny(state, &parts.headers, &parts.uri, denial, facts);
         }
         Counters::bump(&counters.tool_calls);
@@ -56,6 +66,7 @@ async fn authenticate<B>(
         Presented::TooLong => return Err(Denial::InvalidToken("the access token is too long")),
         Presented::Token(token) => token,
     };
+    facts.presented = Some(redact(token));
     Counters::bump(&state.counters.introspections);
     let identity = match state.introspector.check(token).await {
         Ok(Verdict::Active(identity)) => identity,
@@ -72,9 +83,14 @@ async fn authenticate<B>(
                 "[mcp] token check at {} failed: {failure}",
                 state.introspector.url()
             );
-            return Err(Denial::Unavailable(format!(
-                "the authorization server could not check the token: {failure}"
-            )));
+            return Err(match state.outage_answer() {
+                OutageAnswer::Unavailable => Denial::Unavailable(format!(
+                    "the authorization server could not check the token: {failure}"
+                )),
+                OutageAnswer::InvalidToken => Denial::InvalidToken(
+                    "the authorization server could not check the access token",
+                ),
+            });
         }
     };
     // RFC 8707: a token restricted to other resources is not for us. A token without `aud`
@@ -92,38 +108,94 @@ async fn authenticate<B>(
     Ok(identity)
 }
 
-/// Tool calls need every required scope; the forced switch refuses them whatever the token holds.
-fn scope_denial(state: &State, identity: &Identity, facts: &mut Facts) -> Option<Denial> {
-    if state.force_403() {
-        facts.note = "forced";
-        return Some(Denial::InsufficientScope {
-            why: "forced by the control plane (force-403)",
-            scope: state.scope.clone(),
-        });
+/// The `mcp` fault rules, once the caller and its call are known, and before the scope check so
+/// that a rule may refuse a call the token would be allowed. An injected 401 or 403 is the
+/// RFC 6750 challenge a real refusal would carry; any other error is OAuth-shaped JSON.
+async fn inject(
+    state: &State,
+    parts: &Parts,
+    identity: &Identity,
+    glance: &Glance,
+    facts: &mut Facts,
+) -> Option<Response> {
+    let subject = Subject {
+        endpoint: "mcp",
+        client_id: identity.client_id.as_deref(),
+        method: Some(glance.method.as_str()).filter(|method| !method.is_empty()),
+        tool: Some(glance.tool.as_str()).filter(|tool| !tool.is_empty()),
+        ..Subject::default()
+    };
+    faults::fire(state, &subject, facts, |answer, facts| {
+        let scope = match answer.status {
+            StatusCode::UNAUTHORIZED => state.scope.clone(),
+            StatusCode::FORBIDDEN => {
+                let scope = step_up_scope(&required_scopes(state, &glance.tool), identity);
+                if scope.is_empty() {
+                    state.scope.clone()
+                } else {
+                    scope
+                }
+            }
+            _ => {
+                facts.error = answer.error.to_owned();
+                return oauth_shaped(answer);
+            }
+        };
+        let denial = Denial::Injected {
+            status: answer.status,
+            error: answer.error.to_owned(),
+            description: answer.description.to_owned(),
+            scope,
+        };
+        deny(state, &parts.headers, &parts.uri, denial, facts)
+    })
+    .await
+}
+
+/// The scopes a `tools/call` of `tool` needs: the required ones, then the tool's own.
+fn required_scopes(state: &State, tool: &str) -> Vec<String> {
+    let mut required = state.config.required_scopes.clone();
+    for scope in state.scopes_of_tool(tool) {
+        if !required.contains(&scope) {
+            required.push(scope);
+        }
     }
-    let granted: Vec<&str> = identity
+    required
+}
+
+fn granted(identity: &Identity) -> Vec<&str> {
+    identity
         .scope
         .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let required = &state.config.required_scopes;
+        .filter(|scope| !scope.is_empty())
+        .collect()
+}
+
+/// What the client should ask for next: what the call needs plus what the token already has, so
+/// that a step-up does not lose a scope.
+fn step_up_scope(required: &[String], identity: &Identity) -> String {
+    let mut needed: Vec<&str> = required.iter().map(String::as_str).collect();
+    for scope in granted(identity) {
+        if !needed.contains(&scope) {
+            needed.push(scope);
+        }
+    }
+    needed.join(" ")
+}
+
+/// A tool call needs every required scope and every scope of its tool.
+fn scope_denial(state: &State, identity: &Identity, tool: &str) -> Option<Denial> {
+    let required = required_scopes(state, tool);
+    let granted = granted(identity);
     if required
         .iter()
         .all(|scope| granted.contains(&scope.as_str()))
     {
         return None;
     }
-    // What the client should ask for next: what it needs plus what it already has, so that a
-    // step-up does not lose a scope.
-    let mut needed: Vec<&str> = required.iter().map(String::as_str).collect();
-    needed.extend(
-        granted
-            .iter()
-            .filter(|scope| !required.iter().any(|r| r == *scope)),
-    );
     Some(Denial::InsufficientScope {
         why: "the access token lacks a scope this call needs",
-        scope: needed.join(" "),
+        scope: step_up_scope(&required, identity),
     })
 }
 
@@ -135,13 +207,13 @@ fn deny(
     facts: &mut Facts,
 ) -> Response {
     let counters = &state.counters;
-    Counters::bump(match denial {
-        Denial::NoToken | Denial::InvalidToken(_) => &counters.unauthorized,
-        Denial::Malformed(_) => &counters.bad_requests,
-        Denial::InsufficientScope { .. } => &counters.forbidden,
-        Denial::Unavailable(_) => &counters.unavailable,
+    Counters::bump(match denial.status() {
+        StatusCode::UNAUTHORIZED => &counters.unauthorized,
+        StatusCode::BAD_REQUEST => &counters.bad_requests,
+        StatusCode::FORBIDDEN => &counters.forbidden,
+        _ => &counters.unavailable,
     });
-    facts.error = denial.code();
+    facts.error = denial.code().to_owned();
     let base = state.urls.base_for(headers, uri);
     denial.into_response(&urls::metadata_url(&base), &state.scope)
 }

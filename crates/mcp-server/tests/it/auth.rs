@@ -462,6 +462,7 @@ async fn counters_count_unauthorized_answers_bad_requests_and_introspections() {
         "introspections": 2,
         "introspection_failures": 0,
         "tool_calls": 0,
+        "faults_fired": 0,
     });
     assert_eq!(counters, &expected);
 }

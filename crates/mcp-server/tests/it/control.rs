@@ -1,5 +1,7 @@
 //! `/control` on the MCP port: the index, the force-403 switch and what it does to `/mcp`,
 //! reset, argument checking, routing, and the guard (no browsers; a token when configured).
+//! Fault rules, the journal, per-tool scopes and the introspection-failure mode have their own
+//! files (faults.rs, journal.rs, step_up.rs, outage.rs).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,7 +24,7 @@ async fn post_control_raw(rig: &Rig, path: &str, body: &'static str) -> (StatusC
 }
 
 #[tokio::test]
-async fn get_control_lists_force_403_reset_and_state() {
+async fn get_control_lists_every_call_of_the_plane() {
     // Arrange
     let rig = Rig::start().await;
 
@@ -48,6 +50,14 @@ async fn get_control_lists_force_403_reset_and_state() {
         ("POST", "/control/force-403"),
         ("POST", "/control/reset"),
         ("GET", "/control/state"),
+        ("GET", "/control/faults"),
+        ("POST", "/control/faults"),
+        ("DELETE", "/control/faults"),
+        ("DELETE", "/control/faults/{id}"),
+        ("GET", "/control/events"),
+        ("GET", "/control/events/stream"),
+        ("POST", "/control/introspection-failure"),
+        ("POST", "/control/tool-scopes"),
     ] {
         assert!(endpoints.contains(&expected), "{expected:?} not in {index}");
     }

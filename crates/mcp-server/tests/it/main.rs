@@ -6,8 +6,11 @@ mod support;
 
 mod auth;
 mod control;
+mod faults;
+mod journal;
 mod metadata;
 mod outage;
 mod scope;
+mod step_up;
 mod tls;
 mod tools;

@@ -603,3 +603,70 @@ impl TlsRig {
         control_state(&self.http, &self.mcp_path("/control/state")).await
     }
 }
+
+// Helpers added for faults.rs, journal.rs and step_up.rs.
+
+impl Rig {
+    /// GETs a control path of the MCP server.
+    pub async fn mcp_get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.get(self.mcp_path(path)).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// DELETEs a control path of the MCP server.
+    pub async fn mcp_delete(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.delete(self.mcp_path(path)).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Adds a fault rule to the MCP server, asserting that it was accepted; answers the rule.
+    pub async fn add_fault(&self, rule: Value) -> Value {
+        let (status, added) = self.mcp_control("/control/faults", rule.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{rule}: {added}");
+        added
+    }
+
+    /// The fault rules of the MCP server.
+    pub async fn faults(&self) -> Vec<Value> {
+        let (status, listed) = self.mcp_get("/control/faults").await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        listed["faults"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A page of the MCP server's journal; `query` is appended to `/control/events`.
+    pub async fn events(&self, query: &str) -> Value {
+        let (status, page) = self.mcp_get(&format!("/control/events{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page
+    }
+
+    /// GETs a metadata (or any) path of the MCP server.
+    pub async fn get_mcp_path(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.mcp_path(path)).send().await.unwrap()
+    }
+}
+
+/// Writes a raw HTTP/1.1 request and reads until the server closes the connection: what a
+/// client receives, byte for byte (a reset counts as closed).
+pub async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection stayed open");
+    answer
+}
+
+/// A raw `tools/call` of `echo` to the MCP server with `token`, closing after the answer.
+pub fn raw_tool_call(addr: std::net::SocketAddr, token: &str) -> String {
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}"#;
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAccept: {ACCEPT}\r\nMCP-Protocol-Version: {PROTOCOL_VERSION}\r\n\
+         Content-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}

@@ -1,0 +1,76 @@
+//! The MCP server's side of the fault engine ([`sim_http::faults`]): the endpoints rules may
+//! target, its one preset (`force-403`), and firing a rule with what happened noted for the log
+//! line and the journal.
+
+use http::StatusCode;
+use sim_http::Response;
+use sim_http::faults::{DropConnection, ErrorAnswer, Fired, Match, Respond, Rule, Subject, Target};
+
+use crate::router::Facts;
+use crate::state::{Counters, State};
+
+/// `prm`: both metadata paths, before anything else. `mcp`: requests whose token is valid, once
+/// the JSON-RPC body is read, so a rule may match the client, the method and the tool.
+pub const TARGETS: &[Target] = &[("prm", &[]), ("mcp", &["client_id", "method", "tool"])];
+
+/// The preset behind `POST /control/force-403`.
+pub const FORCE_403: &str = "force-403";
+
+/// What `force-403` puts in place: every `tools/call` answers 403 `insufficient_scope`,
+/// whatever the token holds.
+pub fn force_403() -> Rule {
+    Rule::new(
+        "mcp",
+        Match {
+            method: Some("tools/call".to_owned()),
+            ..Match::default()
+        },
+        Respond::Error {
+            status: StatusCode::FORBIDDEN,
+            error: "insufficient_scope".to_owned(),
+            description: "forced by the control plane (force-403)".to_owned(),
+        },
+    )
+}
+
+/// Applies the first rule for `subject`, if any, noting it in `facts`. `Some` is the answer to
+/// send instead of the normal one; `None` means carry on (no rule, or a delay already waited).
+/// `render` turns an injected error into the endpoint's own shape.
+pub async fn fire(
+    state: &State,
+    subject: &Subject<'_>,
+    facts: &mut Facts,
+    render: impl FnOnce(&ErrorAnswer<'_>, &mut Facts) -> Response,
+) -> Option<Response> {
+    let fired = state
+        .faults
+        .fire(subject, |answer| render(answer, facts))
+        .await?;
+    Counters::bump(&state.counters.faults_fired);
+    let id = fired.id();
+    facts.fault = Some(id);
+    // Presets fire until switched off, so a preset's rule is still listed.
+    if state
+        .faults
+        .list()
+        .iter()
+        .any(|rule| rule.id == id && rule.preset == Some(FORCE_403))
+    {
+        facts.note = "forced";
+    }
+    let Fired::Answer { response, .. } = fired else {
+        return None;
+    };
+    if response.extensions().get::<DropConnection>().is_some() {
+        facts.note = "dropped";
+    } else if facts.error.is_empty()
+        && matches!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        )
+    {
+        // A `retry_after` answer, which the engine builds with this OAuth error code.
+        facts.error = "temporarily_unavailable".to_owned();
+    }
+    Some(response)
+}

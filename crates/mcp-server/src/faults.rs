@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 use sim_http::Response;
-use sim_http::faults::{DropConnection, ErrorAnswer, Fired, Match, Respond, Rule, Subject, Target};
+use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 
 use crate::router::Facts;
 use crate::state::{Counters, State};
@@ -47,30 +47,17 @@ pub async fn fire(
         .fire(subject, |answer| render(answer, facts))
         .await?;
     Counters::bump(&state.counters.faults_fired);
-    let id = fired.id();
-    facts.fault = Some(id);
-    // Presets fire until switched off, so a preset's rule is still listed.
-    if state
-        .faults
-        .list()
-        .iter()
-        .any(|rule| rule.id == id && rule.preset == Some(FORCE_403))
-    {
+    facts.fault = Some(fired.id);
+    if fired.preset == Some(FORCE_403) {
         facts.note = "forced";
     }
-    let Fired::Answer { response, .. } = fired else {
-        return None;
-    };
-    if response.extensions().get::<DropConnection>().is_some() {
-        facts.note = "dropped";
-    } else if facts.error.is_empty()
-        && matches!(
-            response.status(),
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        )
-    {
-        // A `retry_after` answer, which the engine builds with this OAuth error code.
-        facts.error = "temporarily_unavailable".to_owned();
+    if let Some(note) = fired.note {
+        facts.note = note;
     }
-    Some(response)
+    if facts.error.is_empty()
+        && let Some(error) = fired.error
+    {
+        facts.error = error;
+    }
+    fired.response
 }

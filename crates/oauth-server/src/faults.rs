@@ -13,7 +13,7 @@
 
 use http::StatusCode;
 use sim_http::Response;
-use sim_http::faults::{DropConnection, ErrorAnswer, Fired, Match, Respond, Rule, Subject, Target};
+use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 
 use crate::router::Facts;
 use crate::state::{Counters, State};
@@ -66,39 +66,24 @@ pub fn invalid_grant() -> Rule {
 /// Lets the fault rules have their say on a request: `Some(answer)` is to be sent instead of the
 /// endpoint's own; `None` means answer normally (after the delay a rule may have added).
 ///
-/// What fired goes into `facts` for the log line and the journal: the rule's id, the error code
-/// answered, or a note for an answer without one (`malformed`, `dropped`, `delayed`).
+/// What fired goes into `facts` for the log line and the journal: the rule's id, and the error
+/// code answered or a note (`malformed`, `dropped`, `delayed`).
 pub async fn inject(
     state: &State,
     facts: &mut Facts,
     subject: &Subject<'_>,
     render: impl FnOnce(&ErrorAnswer<'_>) -> Response,
 ) -> Option<Response> {
-    let mut rendered_error = None;
-    let fired = state
-        .faults
-        .fire(subject, |answer| {
-            rendered_error = Some(answer.error.to_owned());
-            render(answer)
-        })
-        .await?;
+    let fired = state.faults.fire(subject, render).await?;
     Counters::bump(&state.counters.faults_fired);
-    facts.fault = Some(fired.id());
-    let Fired::Answer { response, .. } = fired else {
-        facts.note = "delayed".into();
-        return None;
-    };
-    if response.extensions().get::<DropConnection>().is_some() {
-        facts.note = "dropped".into();
-    } else if let Some(error) = rendered_error {
+    facts.fault = Some(fired.id);
+    if let Some(error) = fired.error {
         facts.error = Some(error);
-    } else if response.status().is_client_error() || response.status().is_server_error() {
-        // The engine's own `retry_after` answer.
-        facts.error = Some("temporarily_unavailable".into());
-    } else {
-        facts.note = "malformed".into();
     }
-    Some(response)
+    if let Some(note) = fired.note {
+        facts.note = note.into();
+    }
+    fired.response
 }
 
 #[cfg(test)]

@@ -291,22 +291,20 @@ fn is_empty_match(matching: &Match) -> bool {
 /// An endpoint a server lets rules target, and the `match` keys it knows there.
 pub type Target = (&'static str, &'static [&'static str]);
 
-/// What [`Faults::fire`] decided.
+/// A rule that fired, and what it did: [`Faults::fire`]'s answer.
 #[derive(Debug)]
-pub enum Fired {
-    /// The rule delayed the request; answer it normally.
-    Delayed { id: u64 },
-    /// Send this answer instead of the normal one.
-    Answer { id: u64, response: Response },
-}
-
-impl Fired {
-    /// The id of the rule that fired, for the request's journal entry.
-    pub fn id(&self) -> u64 {
-        match self {
-            Self::Delayed { id } | Self::Answer { id, .. } => *id,
-        }
-    }
+pub struct Fired {
+    /// The rule's id, for the request's journal entry.
+    pub id: u64,
+    /// The switch the rule stands for, if it is a preset.
+    pub preset: Option<&'static str>,
+    /// The error code answered: the injected one, or `temporarily_unavailable` of a
+    /// `retry_after` answer.
+    pub error: Option<String>,
+    /// What happened when no error code says it: `delayed`, `malformed` or `dropped`.
+    pub note: Option<&'static str>,
+    /// The answer to send instead of the endpoint's own; `None` after a delay: answer normally.
+    pub response: Option<Response>,
 }
 
 /// Marks a response whose connection is to be closed without sending it; the server's accept loop
@@ -459,7 +457,7 @@ impl Faults {
     }
 
     /// The first rule (oldest first) that applies to `subject`, counted as fired.
-    pub fn take(&self, subject: &Subject<'_>) -> Option<(u64, Respond)> {
+    pub fn take(&self, subject: &Subject<'_>) -> Option<(u64, Option<&'static str>, Respond)> {
         if self.armed.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -470,7 +468,7 @@ impl Faults {
             .position(|rule| rule.endpoint == subject.endpoint && rule.matching.admits(subject))?;
         let rule = &mut rules.list[at];
         rule.fired += 1;
-        let fired = (rule.id, rule.respond.clone());
+        let fired = (rule.id, rule.preset, rule.respond.clone());
         if let Some(remaining) = &mut rule.remaining {
             *remaining -= 1;
             if *remaining == 0 {
@@ -490,11 +488,18 @@ impl Faults {
         subject: &Subject<'_>,
         error: impl FnOnce(&ErrorAnswer<'_>) -> Response,
     ) -> Option<Fired> {
-        let (id, respond) = self.take(subject)?;
-        let response = match respond {
+        let (id, preset, respond) = self.take(subject)?;
+        let mut fired = Fired {
+            id,
+            preset,
+            error: None,
+            note: None,
+            response: None,
+        };
+        match respond {
             Respond::Delay { millis } => {
                 tokio::time::sleep(Duration::from_millis(millis)).await;
-                return Some(Fired::Delayed { id });
+                fired.note = Some("delayed");
             }
             Respond::Error {
                 status,
@@ -506,31 +511,38 @@ impl Faults {
                 } else {
                     description
                 };
-                error(&ErrorAnswer {
+                fired.response = Some(error(&ErrorAnswer {
                     status,
                     error: &code,
                     description: &description,
-                })
+                }));
+                fired.error = Some(code);
             }
             Respond::RetryAfter { status, seconds } => {
+                let code = "temporarily_unavailable";
                 let mut response = oauth_error(
                     status,
-                    "temporarily_unavailable",
+                    code,
                     &format!("rate limited by fault rule {id}; retry after {seconds} s"),
                 );
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-                response
+                fired.response = Some(response);
+                fired.error = Some(code.to_owned());
             }
-            Respond::Malformed => malformed(id),
+            Respond::Malformed => {
+                fired.response = Some(malformed(id));
+                fired.note = Some("malformed");
+            }
             Respond::Drop => {
                 let mut response = Response::new(crate::response::empty_body());
                 response.extensions_mut().insert(DropConnection);
-                response
+                fired.response = Some(response);
+                fired.note = Some("dropped");
             }
-        };
-        Some(Fired::Answer { id, response })
+        }
+        Some(fired)
     }
 }
 
@@ -784,25 +796,26 @@ mod tests {
             )
             .unwrap();
         }
-        let answer = |fired: Option<Fired>| match fired {
-            Some(Fired::Answer { response, .. }) => response,
-            other => panic!("expected an answer, got {other:?}"),
+        let answer = |fired: Option<Fired>| {
+            let fired = fired.expect("a rule fired");
+            (fired.response.expect("an answer"), fired.error, fired.note)
         };
-        let down = answer(faults.fire(&subject, oauth_shaped).await);
+        let (down, error, _) = answer(faults.fire(&subject, oauth_shaped).await);
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(down.headers()[header::RETRY_AFTER], "1");
-        let limited = answer(faults.fire(&subject, oauth_shaped).await);
+        assert_eq!(error.as_deref(), Some("temporarily_unavailable"));
+        let (limited, _, _) = answer(faults.fire(&subject, oauth_shaped).await);
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(limited.headers()[header::RETRY_AFTER], "7");
-        let garbage = answer(faults.fire(&subject, oauth_shaped).await);
+        let (garbage, _, note) = answer(faults.fire(&subject, oauth_shaped).await);
         assert_eq!(garbage.status(), StatusCode::OK);
-        let dropped = answer(faults.fire(&subject, oauth_shaped).await);
+        assert_eq!(note, Some("malformed"));
+        let (dropped, _, note) = answer(faults.fire(&subject, oauth_shaped).await);
         assert!(dropped.extensions().get::<DropConnection>().is_some());
+        assert_eq!(note, Some("dropped"));
         let started = tokio::time::Instant::now();
-        assert!(matches!(
-            faults.fire(&subject, oauth_shaped).await,
-            Some(Fired::Delayed { .. })
-        ));
+        let delayed = faults.fire(&subject, oauth_shaped).await.unwrap();
+        assert!(delayed.response.is_none() && delayed.note == Some("delayed"));
         assert!(started.elapsed() >= Duration::from_millis(20));
         assert!(faults.fire(&subject, oauth_shaped).await.is_none());
     }

@@ -1,0 +1,56 @@
+//! The real rmcp client (the `rmcp` crate's OAuth state machine and Streamable HTTP transport)
+//! against the rig, one test per seed scenario, over HTTP and over HTTPS with the rig's generated
+//! CA. Each test starts its own `Sim`, so they run in parallel; each passing test leaves a JSON
+//! result for the README's "Tested clients" table.
+//!
+//! The client is driven the way an application embeds rmcp, minus the browser: the
+//! authorization URL is fetched without following redirects and the `Location` it answers is
+//! handed to rmcp's callback handler. Where rmcp does something other than what the scenario
+//! table in `CLIENTS.md` expects, the test asserts what rmcp really does and says so.
+//!
+//! # Layout
+//! - `rig`: HTTP or HTTPS, and a `Sim` started for it.
+//! - `app`: the application around rmcp: one reqwest client for everything (trusting the CA),
+//!   a credential store the test can read and fill, headless authorization, tool calls.
+//! - `record`: the result file a passing scenario writes (`target/client-matrix/rmcp/…`).
+//! - `scenarios`: one file per scenario, each an `async fn run(Scheme)`.
+//!
+//! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
+
+mod app;
+mod record;
+mod rig;
+mod scenarios;
+
+/// Each scenario becomes two tests, `http::<name>` and `https::<name>`.
+macro_rules! matrix {
+    ($($test:ident => $scenario:ident),* $(,)?) => {
+        mod http {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::scenarios::$scenario::run(crate::rig::Scheme::Http).await;
+                }
+            )*
+        }
+        mod https {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::scenarios::$scenario::run(crate::rig::Scheme::Https).await;
+                }
+            )*
+        }
+    };
+}
+
+matrix! {
+    s1_discovers_registers_authorizes_and_calls_tools_from_the_mcp_url_alone => first_connection,
+    s2_refreshes_a_short_lived_access_token_before_each_request => refresh_on_expiry,
+    s3_recovers_from_a_revoked_access_token_by_refreshing_and_retrying => revoked_token,
+    s4_stores_and_uses_each_rotated_refresh_token => rotation,
+    s5_dead_refresh_token_surfaces_auth_required_then_reauthorization_works => dead_refresh,
+    s6_denied_consent_fails_the_callback_and_issues_no_token => consent_denied,
+    s7_insufficient_scope_is_a_terminal_error_without_any_oauth_traffic => insufficient_scope,
+    s8_stored_credentials_with_a_seeded_refresh_token_refresh_and_call => seeded_refresh,
+}

@@ -55,6 +55,18 @@ pub fn presented_client_id(headers: &HeaderMap, params: &Params) -> Option<Strin
         .map(|presented| presented.client_id)
 }
 
+/// The client id of a request that presents no secret for a client this server does not know:
+/// a public client from before a restart or reset, still holding a seeded refresh token.
+pub fn unknown_public_client(
+    state: &State,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Option<String> {
+    let presented = presented(headers, params).ok().flatten()?;
+    let no_secret = presented.secret.as_deref().is_none_or(str::is_empty);
+    (no_secret && state.store.client(&presented.client_id).is_none()).then_some(presented.client_id)
+}
+
 fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError> {
     let basic = presented.basic;
     // Some libraries send public clients as Basic `id:` with an empty password; that is no secret.

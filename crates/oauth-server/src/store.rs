@@ -152,6 +152,28 @@ impl Store {
         self.clients.get(id).map(|entry| Arc::clone(entry.value()))
     }
 
+    /// Registers `id` as a public client of the code and refresh grants with no redirect URI (so it
+    /// cannot start an authorization without registering), or returns the client already there.
+    pub fn adopt_public_client(&self, id: String) -> Arc<Client> {
+        let grant_types = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+        let mut registration = Map::new();
+        registration.insert("client_id".into(), Value::from(id.clone()));
+        registration.insert("token_endpoint_auth_method".into(), Value::from("none"));
+        registration.insert("grant_types".into(), Value::from(grant_types.clone()));
+        registration.insert("redirect_uris".into(), Value::Array(Vec::new()));
+        let client = self.clients.entry(id.clone()).or_insert_with(|| {
+            Arc::new(Client {
+                id,
+                secret: None,
+                auth_method: AuthMethod::None,
+                redirect_uris: Vec::new(),
+                grant_types,
+                registration,
+            })
+        });
+        Arc::clone(client.value())
+    }
+
     /// Calls `answer` with the live access token `token`, if any, without copying it. The map's
     /// guard is held while `answer` runs, so it must not block or await.
     pub fn with_live_access_token<T>(

@@ -2,6 +2,8 @@
 //! with refresh-token rotation and, when a tester turns it on, reuse detection (§4.3.1): a
 //! rotated-out token presented again after the grace period revokes its whole grant.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
@@ -9,7 +11,7 @@ use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
-use crate::client_auth::{authenticate, presented_client_id};
+use crate::client_auth::{authenticate, presented_client_id, unknown_public_client};
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
@@ -102,7 +104,13 @@ fn token(
     facts: &mut Facts,
 ) -> Result<TokenResponse, OAuthError> {
     let grant_type = required(params, "grant_type")?;
-    let client = authenticate(state, headers, params)?;
+    let client = match authenticate(state, headers, params) {
+        Ok(client) => client,
+        Err(refused) if grant_type == "refresh_token" => {
+            adopt_seeded_client(state, headers, params).ok_or(refused)?
+        }
+        Err(refused) => return Err(refused),
+    };
     facts.client(&client.id);
     match grant_type {
         "authorization_code" => redeem_code(state, &client, params, facts),
@@ -111,6 +119,27 @@ fn token(
             "grant_type '{other}' is not supported; use authorization_code or refresh_token"
         ))),
     }
+}
+
+/// A seeded refresh token stands for credentials a client stored before this rig started (the
+/// "deposit a credential, then call" scenario), so the client id stored with it is one this rig
+/// has never registered. Such a public client is registered on the spot, as the one the seeded
+/// grant was for; refusing it `invalid_client` would make the scenario impossible after a
+/// restart or reset.
+fn adopt_seeded_client(state: &State, headers: &HeaderMap, params: &Params) -> Option<Arc<Client>> {
+    let presented = params.single("refresh_token").ok().flatten()?;
+    let now = state.now();
+    let seeded = state
+        .store
+        .refresh_tokens
+        .get(presented)
+        .is_some_and(|token| token.client_id.is_none() && token.expires_at > now);
+    if !seeded || state.store.clients.len() >= state.config.limits.max_clients {
+        return None;
+    }
+    let id = unknown_public_client(state, headers, params)
+        .filter(|id| id.len() <= 255 && id.bytes().all(|byte| byte.is_ascii_graphic()))?;
+    Some(state.store.adopt_public_client(id))
 }
 
 fn redeem_code(

@@ -87,6 +87,58 @@ async fn seeded_refresh_token_works_for_any_client() {
 }
 
 #[tokio::test]
+async fn a_client_unknown_to_the_rig_holding_the_seeded_token_is_adopted() {
+    // The deposited-credential scenario after a restart: the client's stored id was issued by an
+    // earlier rig.
+    let rig = Rig::start_with(oauth_server::Config {
+        seed_refresh_token: Some("deposited-rt".into()),
+        ..Default::default()
+    })
+    .await;
+    let refresh = |client_id: &'static str, token: &'static str| {
+        let rig = &rig;
+        async move {
+            rig.token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token),
+                ("client_id", client_id),
+            ])
+            .await
+        }
+    };
+    let (status, body) = refresh("client-from-yesterday", "deposited-rt").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        rig.introspect(access).await["client_id"],
+        json!("client-from-yesterday")
+    );
+    assert_eq!(rig.state().await["store"]["clients"], json!(1));
+
+    // Once adopted it is an ordinary public client: rotation binds the new token to it.
+    rig.control("/control/rotate", Some(json!({"on": true})))
+        .await;
+    let (status, body) = refresh("client-from-yesterday", "deposited-rt").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rotated = body["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = rig
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rotated),
+            ("client_id", "client-from-yesterday"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Only the seeded token adopts: an unknown client with any other token is still refused,
+    // and nothing is registered for it.
+    let (status, body) = refresh("stranger", "not-a-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], json!("invalid_client"));
+    assert_eq!(rig.state().await["store"]["clients"], json!(1));
+}
+
+#[tokio::test]
 async fn seed_from_configuration_is_valid_at_start_and_after_reset() {
     let rig = Rig::start_with(oauth_server::Config {
         seed_refresh_token: Some("from-env".into()),

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// The README's "Tested clients" table, from what the client suites just wrote.
+//
+// Each suite writes one JSON file per passing scenario and scheme:
+//   <dir>/<suite>/<scheme>-<n>.json   {"client", "version", "scheme", "scenario", "name", "passed", "note"}
+// where <dir> is $CLIENT_MATRIX_DIR or <repo>/target/client-matrix. A scenario without a file,
+// or with one that does not say passed, counts as not passing.
+//
+//   node tests/clients/matrix.mjs                    print the table
+//   node tests/clients/matrix.mjs --write README.md  replace the table between the markers
+//   node tests/clients/matrix.mjs --check README.md  exit 1 if the README's table differs
+//
+// No dependencies: runs with any Node 18+.
+
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DIR = process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix');
+const START = '<!-- tested-clients:start -->';
+const END = '<!-- tested-clients:end -->';
+const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
+const SCHEMES = ['http', 'https'];
+
+// The suites the table always shows, even when one produced nothing, with where their pinned
+// version is written down.
+const SUITES = [
+  { key: 'rmcp', client: 'rmcp', version: () => lockedCrateVersion('rmcp') },
+  {
+    key: 'typescript',
+    client: '@modelcontextprotocol/sdk (TypeScript)',
+    version: () => readJson(join(REPO, 'tests/clients/typescript/package.json'))?.dependencies?.['@modelcontextprotocol/sdk'],
+  },
+];
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function lockedCrateVersion(name) {
+  try {
+    const lock = readFileSync(join(REPO, 'Cargo.lock'), 'utf8');
+    const versions = [...lock.matchAll(/\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"/g)]
+      .filter((match) => match[1] === name)
+      .map((match) => match[2]);
+    return versions.length === 1 ? versions[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every suite's results: { key, client, version, outcome: Map("http-1" → 'passed'|'failed'|'missing') }. */
+function collect() {
+  const keys = new Set(SUITES.map((suite) => suite.key));
+  if (existsSync(DIR)) {
+    for (const entry of readdirSync(DIR, { withFileTypes: true })) {
+      if (entry.isDirectory()) keys.add(entry.name);
+    }
+  }
+  return [...keys].map((key) => {
+    const known = SUITES.find((suite) => suite.key === key);
+    const clients = new Set();
+    const versions = new Set();
+    const outcome = new Map();
+    for (const scheme of SCHEMES) {
+      for (const number of SCENARIOS) {
+        const path = join(DIR, key, `${scheme}-${number}.json`);
+        if (!existsSync(path)) {
+          outcome.set(`${scheme}-${number}`, 'missing');
+          continue;
+        }
+        const result = readJson(path);
+        const passed = result?.passed === true && result.scheme === scheme && result.scenario === number;
+        outcome.set(`${scheme}-${number}`, passed ? 'passed' : 'failed');
+        if (result?.client) clients.add(result.client);
+        if (result?.version) versions.add(result.version);
+      }
+    }
+    return {
+      key,
+      client: [...clients].sort().join(', ') || known?.client || key,
+      version: [...versions].sort().join(', ') || known?.version() || '—',
+      outcome,
+    };
+  });
+}
+
+/** [1, 2, 3, 5] → "1–3, 5" */
+function ranges(numbers) {
+  const runs = [];
+  for (const n of numbers) {
+    const last = runs.at(-1);
+    if (last && n === last[1] + 1) last[1] = n;
+    else runs.push([n, n]);
+  }
+  return runs.map(([from, to]) => (from === to ? `${from}` : `${from}–${to}`)).join(', ');
+}
+
+function render(suites) {
+  const lines = [
+    '| Client | Version | HTTP | HTTPS | Not passing |',
+    '|---|---|---|---|---|',
+  ];
+  for (const { client, version, outcome } of suites) {
+    const passing = (scheme) => SCENARIOS.filter((n) => outcome.get(`${scheme}-${n}`) === 'passed').length;
+    const notPassing = [];
+    for (const scheme of SCHEMES) {
+      for (const state of ['failed', 'missing']) {
+        const numbers = SCENARIOS.filter((n) => outcome.get(`${scheme}-${n}`) === state);
+        if (numbers.length > 0) notPassing.push(`${scheme} ${ranges(numbers)} ${state}`);
+      }
+    }
+    // `@modelcontextprotocol/sdk (TypeScript)` → `` `@modelcontextprotocol/sdk` (TypeScript) ``
+    const [name, ...qualifier] = client.split(' ');
+    const cells = [
+      [`\`${name}\``, ...qualifier].join(' '),
+      version,
+      `${passing('http')}/${SCENARIOS.length}`,
+      `${passing('https')}/${SCENARIOS.length}`,
+      notPassing.join('; ') || '—',
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The README split around the markers, or an error naming what is missing. */
+function split(text, path) {
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) {
+    throw new Error(`${path} has no ${START} … ${END} block`);
+  }
+  return {
+    before: text.slice(0, start + START.length),
+    table: text.slice(start + START.length, end).trim(),
+    after: text.slice(end),
+  };
+}
+
+function main(args) {
+  const table = render(collect());
+  const [mode, path] = args;
+  if (mode === undefined) {
+    console.log(table);
+    return 0;
+  }
+  if ((mode !== '--write' && mode !== '--check') || !path || args.length > 2) {
+    console.error('usage: node tests/clients/matrix.mjs [--write README.md | --check README.md]');
+    return 2;
+  }
+  const text = readFileSync(path, 'utf8');
+  const parts = split(text, path);
+  if (mode === '--write') {
+    writeFileSync(path, `${parts.before}\n${table}\n${parts.after}`);
+    console.log(`wrote the tested-clients table into ${path}:\n${table}`);
+    return 0;
+  }
+  if (parts.table === table) {
+    console.log(`${path}: the tested-clients table matches the results in ${DIR}`);
+    return 0;
+  }
+  const readme = parts.table.split('\n').filter((line) => line !== '');
+  const fresh = table.split('\n');
+  console.error(`error: ${path}'s tested-clients table differs from the results in ${DIR}:`);
+  for (const line of readme) if (!fresh.includes(line)) console.error(`- ${line}`);
+  for (const line of fresh) if (!readme.includes(line)) console.error(`+ ${line}`);
+  console.error('(- the README, + the suites just run; a suite that failed or did not run shows as not passing.');
+  console.error(` If the change is intended: node tests/clients/matrix.mjs --write ${path})`);
+  return 1;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  console.error(`error: ${error.message}`);
+  process.exitCode = 1;
+}

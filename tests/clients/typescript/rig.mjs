@@ -1,0 +1,223 @@
+// The rig under test: the real `mcp-oauth-sim` binary on ephemeral ports, its control planes,
+// and its counters. One rig per scenario, so every count a test reads is its own.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/mcp-oauth-sim');
+
+// Every variable the binary reads (README "Configuration"): none may leak in from the caller's
+// shell, or a developer's CONTROL_TOKEN or MCP_BASE_URL would change what is being tested.
+const RIG_VARIABLES = [
+  'OAUTH_PORT', 'MCP_PORT', 'BIND', 'OAUTH_BASE_URL', 'MCP_BASE_URL', 'OAUTH_INTERNAL_URL',
+  'TLS_CERT_FILE', 'TLS_KEY_FILE', 'CERTS_DIR', 'SEED_REFRESH_TOKEN', 'TOKEN_TTL_SECONDS',
+  'SCOPES', 'CONTROL_TOKEN', 'LOG',
+];
+
+const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+const CONTROL_TIMEOUT_MS = 5_000;
+
+// Children still running (with their work directories), killed if this process leaves without
+// stopping them.
+const running = new Map();
+process.on('exit', () => {
+  for (const [child, cwd] of running) {
+    child.kill('SIGKILL');
+    rmSync(cwd, { recursive: true, force: true });
+  }
+});
+for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(signal, () => process.exit(status)); // through the 'exit' handler above
+}
+
+/** `mcp-oauth-sim certs --dir <new temporary dir>`: returns the directory (ca.pem inside). */
+export function makeCerts() {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-oauth-sim-certs-'));
+  const made = spawnSync(BINARY, ['certs', '--dir', dir], {
+    cwd: dir,
+    env: rigEnvironment({}),
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  if (made.status !== 0) {
+    throw new Error(`${BINARY} certs failed (${made.status ?? made.signal}): ${made.stderr}${made.error ?? ''}`);
+  }
+  return dir;
+}
+
+function rigEnvironment(extra) {
+  const env = { ...process.env };
+  for (const name of RIG_VARIABLES) delete env[name];
+  return { ...env, ...extra };
+}
+
+/**
+ * Starts the binary and waits for its two ready lines. `scheme` is 'http' or 'https'; HTTPS
+ * serves the certificates in `certsDir` (made by `makeCerts`). `env` adds variables such as
+ * SEED_REFRESH_TOKEN.
+ */
+export async function startRig({ scheme, certsDir, env = {} }) {
+  // Started from an empty directory: no .env and no certs/ of the checkout are picked up, so
+  // the scheme is exactly the one asked for.
+  const cwd = mkdtempSync(join(tmpdir(), 'mcp-oauth-sim-rig-'));
+  const child = spawn(BINARY, ['serve'], {
+    cwd,
+    env: rigEnvironment({
+      OAUTH_PORT: '0',
+      MCP_PORT: '0',
+      CERTS_DIR: scheme === 'https' ? certsDir : join(cwd, 'no-certs'),
+      LOG: 'info',
+      ...env,
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.set(child, cwd);
+  const rig = new Rig(child, cwd);
+  try {
+    await rig.ready();
+  } catch (error) {
+    await rig.stop();
+    throw error;
+  }
+  if (rig.scheme !== scheme) {
+    await rig.stop();
+    throw new Error(`asked for a ${scheme} rig, the binary serves ${rig.scheme}`);
+  }
+  return rig;
+}
+
+export class Rig {
+  constructor(child, cwd) {
+    this.child = child;
+    this.cwd = cwd;
+    /** Every line the binary printed, for the failure report. */
+    this.log = [];
+    this.lineListeners = new Set();
+    this.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop();
+        for (const line of lines) this.#line(line);
+      });
+    }
+  }
+
+  #line(line) {
+    this.log.push(line);
+    for (const listener of this.lineListeners) listener(line);
+  }
+
+  /** Parses `[oauth] authorization server URL (SCHEME)` and `[mcp] protected MCP server URL`. */
+  ready() {
+    return new Promise((done, fail) => {
+      const timer = setTimeout(
+        () => finish(new Error(`no ready lines within ${READY_TIMEOUT_MS} ms:\n${this.log.join('\n')}`)),
+        READY_TIMEOUT_MS,
+      );
+      const finish = (error) => {
+        clearTimeout(timer);
+        this.lineListeners.delete(listen);
+        error ? fail(error) : done();
+      };
+      const listen = (line) => {
+        let match = /^\[oauth\] authorization server (\S+) \((https?)\)$/.exec(line);
+        if (match) {
+          this.issuer = match[1];
+          this.scheme = match[2];
+        }
+        match = /^\[mcp\] protected MCP server (\S+)$/.exec(line);
+        if (match) this.mcpUrl = match[1];
+        if (this.issuer && this.mcpUrl) finish();
+      };
+      this.lineListeners.add(listen);
+      this.exited.then(({ code, signal }) =>
+        finish(new Error(`${BINARY} exited (${code ?? signal}) before it was ready:\n${this.log.join('\n')}`)),
+      );
+    });
+  }
+
+  /**
+   * Resolves with the first line at index `from` or later of the rig's output that matches
+   * `pattern` (README "Quick start" shows the request lines), waiting for it if need be.
+   */
+  waitForLine(pattern, from = 0, timeoutMs = 5_000) {
+    const found = this.log.slice(from).find((line) => pattern.test(line));
+    if (found) return Promise.resolve(found);
+    return new Promise((done, fail) => {
+      const timer = setTimeout(() => {
+        this.lineListeners.delete(listen);
+        fail(new Error(`no line matching ${pattern} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listen = (line) => {
+        if (!pattern.test(line)) return;
+        clearTimeout(timer);
+        this.lineListeners.delete(listen);
+        done(line);
+      };
+      this.lineListeners.add(listen);
+    });
+  }
+
+  get mcpOrigin() {
+    return new URL(this.mcpUrl).origin;
+  }
+
+  /** POST a control call on 'oauth' or 'mcp'; returns the server's new state. */
+  async control(service, path, body) {
+    const base = service === 'oauth' ? this.issuer : this.mcpOrigin;
+    const response = await fetch(`${base}/control/${path}`, {
+      method: 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`POST ${base}/control/${path}: ${response.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  // The scenarios of README "Scenarios", by the name `mcp-oauth-sim scenario` gives them.
+  expireAccess(seconds) { return this.control('oauth', 'expires-in', { seconds }); }
+  revoke() { return this.control('oauth', 'revoke-access'); }
+  rotate(on) { return this.control('oauth', 'rotate', { on }); }
+  deadRefresh(on) { return this.control('oauth', 'invalid-grant', { on }); }
+  denyConsent(on) { return this.control('oauth', 'deny-consent', { on }); }
+  badScope(on) { return this.control('mcp', 'force-403', { on }); }
+
+  async state(service) {
+    const base = service === 'oauth' ? this.issuer : this.mcpOrigin;
+    const response = await fetch(`${base}/control/state`, { signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS) });
+    if (!response.ok) throw new Error(`GET ${base}/control/state: ${response.status}`);
+    return response.json();
+  }
+
+  /** The AS counters (`counters` of GET /control/state) plus the store sizes. */
+  async oauthCounters() {
+    const state = await this.state('oauth');
+    return { ...state.counters, store: state.store };
+  }
+
+  async mcpCounters() {
+    return (await this.state('mcp')).counters;
+  }
+
+  /** SIGTERM (the rig drains and exits 0), SIGKILL after a bound; removes the work directory. */
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    running.delete(this.child);
+    rmSync(this.cwd, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,338 @@
+// The TypeScript SDK's OAuth client (`@modelcontextprotocol/sdk`) against the real rig, one
+// scenario of README "Scenarios" per test, each on a rig of its own. Run by run.mjs once per
+// scheme: SIM_SCHEME=http|https, and for HTTPS SIM_CERTS_DIR (from `mcp-oauth-sim certs`) with
+// NODE_EXTRA_CA_CERTS=$SIM_CERTS_DIR/ca.pem, so every fetch (the SDK's and ours) verifies the
+// rig's certificate against that CA.
+//
+// Each passing scenario writes $CLIENT_MATRIX_DIR/typescript/<scheme>-<n>.json (default
+// <repo>/target/client-matrix), which tests/clients/matrix.mjs turns into the README's table.
+// Where the SDK behaves differently from the generic expectation, the test asserts what it
+// really does and says so in a comment.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
+import { REPO, startRig } from './rig.mjs';
+
+const SCHEME = process.env.SIM_SCHEME || 'http';
+const CERTS_DIR = process.env.SIM_CERTS_DIR;
+const SCENARIO_TIMEOUT_MS = 30_000;
+const CLIENT = '@modelcontextprotocol/sdk (TypeScript)';
+const SDK_VERSION = JSON.parse(
+  readFileSync(new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url), 'utf8'),
+).version;
+const MATRIX_DIR = join(process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix'), 'typescript');
+
+assert.ok(SCHEME === 'http' || SCHEME === 'https', `SIM_SCHEME must be http or https, not ${SCHEME}`);
+if (SCHEME === 'https') {
+  assert.ok(CERTS_DIR, 'SIM_SCHEME=https needs SIM_CERTS_DIR (run through run.mjs)');
+  assert.equal(process.env.NODE_EXTRA_CA_CERTS, join(CERTS_DIR, 'ca.pem'), 'NODE_EXTRA_CA_CERTS must name the rig CA');
+  assert.notEqual(process.env.NODE_TLS_REJECT_UNAUTHORIZED, '0', 'certificate verification must stay on');
+}
+
+/**
+ * One scenario: a fresh rig, `body(rig, track)` (which returns the note for the results file),
+ * every client closed and the rig stopped whatever happens. `track(client)` registers an SDK
+ * client for closing.
+ */
+function scenario(number, name, body, { env } = {}) {
+  test(`${SCHEME} ${number}. ${name}`, { timeout: SCENARIO_TIMEOUT_MS }, async (t) => {
+    const resultFile = join(MATRIX_DIR, `${SCHEME}-${number}.json`);
+    rmSync(resultFile, { force: true }); // a failing run must not leave an old pass behind
+    const rig = await startRig({ scheme: SCHEME, certsDir: CERTS_DIR, env });
+    const clients = [];
+    const stopRig = () => rig.stop();
+    t.signal.addEventListener('abort', stopRig); // timed out: the body may never return
+    try {
+      assert.ok(rig.mcpUrl.startsWith(`${SCHEME}://localhost:`), rig.mcpUrl);
+      const note = await body(rig, (client) => (clients.push(client), client));
+      mkdirSync(MATRIX_DIR, { recursive: true });
+      const result = { client: CLIENT, version: SDK_VERSION, scheme: SCHEME, scenario: number, name, passed: true, note };
+      writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+    } catch (error) {
+      t.diagnostic(`rig output:\n${rig.log.join('\n')}`);
+      throw error;
+    } finally {
+      t.signal.removeEventListener('abort', stopRig);
+      await Promise.allSettled(clients.map((client) => client.close()));
+      await rig.stop();
+    }
+  });
+}
+
+const text = (result) => {
+  assert.ok(!result.isError, `tool error: ${JSON.stringify(result.content)}`);
+  return result.content.map((part) => part.text).join('');
+};
+const echo = async (client, message = 'ping') => assert.equal(text(await client.callTool({ name: 'echo', arguments: { message } })), message);
+const whoami = async (client) => (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent;
+
+// After `initialize`, the SDK opens the optional GET stream in the background (connect does not
+// wait for it). The GET carries the token too, and meeting a 401 it runs an auth flow of its own,
+// uncoordinated with the one a tool call may run at the same moment: flipped too early, a switch
+// makes the two refresh side by side (seen: 5 refreshes for 3 forced ones under rotation). So a
+// scenario flips switches only once the rig has answered that GET (405: the rig has no stream).
+const STREAM_REFUSED = /^\[mcp\] GET \/mcp 405 /;
+
+/** connectWithAuth, then wait until the SDK's background GET has been answered. */
+async function connect(rig, provider) {
+  const mark = rig.log.length;
+  const client = await connectWithAuth(rig.mcpUrl, provider);
+  await rig.waitForLine(STREAM_REFUSED, mark);
+  return client;
+}
+
+/** The difference of two AS counter snapshots in the fields that matter here. */
+function delta(before, after) {
+  return {
+    registrations: after.registrations - before.registrations,
+    authorizations: after.authorizations - before.authorizations,
+    consent_denials: after.consent_denials - before.consent_denials,
+    code_grants: after.token_requests.authorization_code - before.token_requests.authorization_code,
+    refresh_grants: after.token_requests.refresh_token - before.token_requests.refresh_token,
+    forced_invalid_grants: after.forced_invalid_grants - before.forced_invalid_grants,
+    token_errors: after.token_errors - before.token_errors,
+  };
+}
+const ZERO = { registrations: 0, authorizations: 0, consent_denials: 0, code_grants: 0, refresh_grants: 0, forced_invalid_grants: 0, token_errors: 0 };
+/** The AS counters of a rig that has seen nothing. */
+const FRESH = {
+  registrations: 0, authorizations: 0, consent_denials: 0, forced_invalid_grants: 0, token_errors: 0,
+  token_requests: { authorization_code: 0, refresh_token: 0 },
+};
+
+scenario(1, 'first-time consent with PKCE', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  // The SDK gets nothing but the MCP URL: 401 → PRM → AS metadata → DCR → authorize → token.
+  const client = track(await connect(rig, provider));
+
+  const clientId = provider.clientInformation().client_id;
+  assert.ok(clientId, 'the SDK registered a client');
+  assert.deepEqual(provider.clientInformation().redirect_uris, [REDIRECT_URL]);
+  assert.equal(provider.authorizations.length, 1);
+  const { url, callback, state, sentState, iss } = provider.lastAuthorization;
+  assert.equal(`${url.origin}${url.pathname}`, `${rig.issuer}/authorize`);
+  assert.equal(url.searchParams.get('client_id'), clientId);
+  assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+  assert.equal(url.searchParams.get('resource'), rig.mcpUrl);
+  assert.equal(`${callback.origin}${callback.pathname}`, REDIRECT_URL);
+  assert.equal(state, sentState);
+  assert.equal(iss, rig.issuer);
+  assert.ok(provider.tokens().access_token && provider.tokens().refresh_token);
+
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((tool) => tool.name).sort(), ['add', 'echo', 'whoami']);
+  await echo(client, 'hello from the TypeScript SDK');
+  assert.equal(text(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })), '5');
+  const me = await whoami(client);
+  assert.equal(me.client_id, clientId, 'whoami names the client the SDK registered');
+  assert.equal(me.subject, 'demo-user');
+
+  const counters = await rig.oauthCounters();
+  assert.deepEqual(delta(FRESH, counters), { ...ZERO, registrations: 1, authorizations: 1, code_grants: 1 });
+  assert.equal((await rig.mcpCounters()).unauthorized, 1, 'exactly one 401: the first, tokenless request');
+  return 'discovery from the MCP URL alone, DCR, PKCE S256 with state and resource, iss returned; tools listed and called; whoami shows the registered client_id';
+});
+
+scenario(2, 'refresh on expiry', async (rig, track) => {
+  await rig.expireAccess(2);
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  const issuedBy = Date.now(); // the token was issued before this moment
+  assert.equal(provider.tokens().expires_in, 2);
+  await echo(client, 'before expiry');
+  const before = await rig.oauthCounters();
+  assert.ok(Date.now() - issuedBy < 1500, 'the first call must land inside the 2 s lifetime (machine too slow?)');
+  assert.equal(before.token_requests.refresh_token, 0);
+
+  await sleep(issuedBy + 2200 - Date.now());
+  // The SDK keeps no expiry clock of its own (expires_in is stored, never read): the call goes
+  // out with the dead token, gets 401 invalid_token, and the SDK refreshes and retries once.
+  await echo(client, 'after expiry');
+  const counters = delta(before, await rig.oauthCounters());
+  assert.deepEqual(counters, { ...ZERO, refresh_grants: 1 });
+  assert.equal(provider.authorizations.length, 1, 'no new consent');
+  assert.equal(provider.savedTokens.length, 2);
+  return 'no local expiry check: the expired token draws a 401, then one refresh_token grant and a retry; both calls succeed';
+});
+
+scenario(3, 'revoked token, recovery', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  const oldAccess = provider.tokens().access_token;
+  const before = await rig.oauthCounters();
+  const mcpBefore = await rig.mcpCounters();
+
+  await rig.revoke();
+  const me = await whoami(client);
+  assert.equal(me.client_id, provider.clientInformation().client_id);
+  assert.notEqual(provider.tokens().access_token, oldAccess);
+  assert.deepEqual(delta(before, await rig.oauthCounters()), { ...ZERO, refresh_grants: 1 });
+  assert.equal((await rig.mcpCounters()).unauthorized - mcpBefore.unauthorized, 1);
+  assert.equal(provider.authorizations.length, 1, 'no new consent');
+  return '401 invalid_token → one refresh_token grant → the call is retried and succeeds, no re-consent';
+});
+
+scenario(4, 'refresh-token rotation', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  await rig.rotate(true);
+  const seen = [provider.tokens().refresh_token];
+  for (let round = 1; round <= 3; round += 1) {
+    await rig.revoke();
+    await echo(client, `rotation round ${round}`);
+    const current = provider.tokens().refresh_token;
+    assert.ok(!seen.includes(current), `round ${round}: the SDK stored the new refresh token`);
+    seen.push(current);
+  }
+  const counters = await rig.oauthCounters();
+  assert.equal(counters.token_requests.refresh_token, 3);
+  assert.equal(counters.refreshes, 3, 'every refresh succeeded: the SDK always presented the newest token');
+  assert.equal(counters.token_errors, 0);
+  assert.equal(provider.authorizations.length, 1, 'no new consent');
+
+  // Every rotated-out token, the first one included, is dead at the token endpoint.
+  const clientId = provider.clientInformation().client_id;
+  for (const [index, old] of seen.slice(0, -1).entries()) {
+    const response = await fetch(`${rig.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: old, client_id: clientId }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(response.status, 400, `replayed refresh token #${index + 1}`);
+    assert.equal((await response.json()).error, 'invalid_grant');
+  }
+  // The newest still works for the SDK after the replays.
+  await rig.revoke();
+  await echo(client, 'after the replays');
+  return 'stores each rotated refresh token and presents the newest (3 of 3 refreshes succeed); every older one, replayed, is invalid_grant';
+});
+
+scenario(5, 'dead refresh token', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  await rig.deadRefresh(true);
+  await rig.revoke();
+  const before = await rig.oauthCounters();
+
+  // 401 → refresh → 400 invalid_grant → the SDK drops its tokens (invalidateCredentials
+  // 'tokens') and starts a new authorization at once (redirectToAuthorization), then rejects
+  // the call with UnauthorizedError. One refresh attempt, no loop.
+  await assert.rejects(echo(client, 'with a dead refresh token'), UnauthorizedError);
+  assert.deepEqual(provider.invalidations, ['tokens']);
+  assert.equal(provider.tokens(), undefined);
+  assert.equal(provider.authorizations.length, 2, 'a new authorization was started');
+  assert.deepEqual(delta(before, await rig.oauthCounters()),
+    { ...ZERO, refresh_grants: 1, forced_invalid_grants: 1, token_errors: 1, authorizations: 1 });
+
+  // The user consents (the headless browser already did): finish it on the same transport.
+  await rig.deadRefresh(false);
+  await client.transport.finishAuth(provider.takeCode());
+  await echo(client, 'after re-consent');
+  const after = delta(before, await rig.oauthCounters());
+  assert.equal(after.code_grants, 1);
+  assert.equal(after.registrations, 0, 'the client registration is kept');
+  return 'invalid_grant on refresh → invalidateCredentials(tokens) and a new authorization request; the call rejects with UnauthorizedError (1 refresh attempt); after finishAuth calls succeed';
+});
+
+scenario(6, 'consent denied', async (rig, track) => {
+  await rig.denyConsent(true);
+  const provider = new HeadlessProvider();
+  const { client, transport } = newClient(rig.mcpUrl, provider);
+  track(client);
+  // The SDK cannot see the callback (the application receives it); connect rejects with
+  // UnauthorizedError because authorization is pending, and the callback carries the denial.
+  await assert.rejects(client.connect(transport), UnauthorizedError);
+  assert.equal(provider.authorizations.length, 1);
+  const { code, error, state, sentState, iss } = provider.lastAuthorization;
+  assert.equal(error, 'access_denied');
+  assert.equal(code, undefined);
+  assert.equal(state, sentState, 'the state comes back with the error');
+  assert.equal(iss, rig.issuer);
+  assert.throws(() => provider.takeCode(), /access_denied/);
+  assert.equal(provider.tokens(), undefined);
+
+  const counters = await rig.oauthCounters();
+  assert.equal(counters.consent_denials, 1);
+  assert.equal(counters.authorizations, 0);
+  assert.equal(counters.token_requests.authorization_code + counters.token_requests.refresh_token, 0);
+  assert.equal(counters.tokens_issued, 0);
+  assert.equal(counters.store.access_tokens, 0, 'no token issued');
+  return 'redirect carries error=access_denied with the state and iss; connect rejects with UnauthorizedError; no token request, no token';
+});
+
+scenario(7, 'insufficient scope', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  await rig.badScope(true);
+  const before = await rig.oauthCounters();
+  const mcpBefore = await rig.mcpCounters();
+
+  // 403 insufficient_scope → the SDK "upscopes" by refreshing (a refresh cannot widen a scope,
+  // so it presents no new one), gets the same 403 and throws. Bounded: 2 tool calls, 1 refresh,
+  // 0 authorization requests.
+  await assert.rejects(echo(client, 'forbidden'), (error) =>
+    error instanceof StreamableHTTPError && error.code === 403 && /after trying upscoping/.test(error.message));
+  assert.deepEqual(delta(before, await rig.oauthCounters()), { ...ZERO, refresh_grants: 1 });
+  assert.equal((await rig.mcpCounters()).forbidden - mcpBefore.forbidden, 2);
+  assert.equal(provider.authorizations.length, 1, 'no new authorization request');
+
+  // The transport remembers the challenge it already tried: a second call fails on the first
+  // 403, with no token request at all.
+  await assert.rejects(echo(client, 'forbidden again'), /after trying upscoping/);
+  assert.deepEqual(delta(before, await rig.oauthCounters()), { ...ZERO, refresh_grants: 1 });
+  assert.equal((await rig.mcpCounters()).forbidden - mcpBefore.forbidden, 3);
+
+  await rig.badScope(false);
+  await echo(client, 'allowed again');
+  return '403 → one refresh without a new scope → 403 → "Server returned 403 after trying upscoping" (2 tool-call POSTs, 1 refresh, 0 authorize); a second call fails on the first 403';
+});
+
+const SEED = `seed-${randomBytes(12).toString('hex')}`;
+scenario(8, 'stored credentials (seeded refresh token)', async (rig, track) => {
+  // The client's storage from an earlier session: a registration and tokens whose refresh token
+  // is the rig's seed, with an access token the rig has never issued (as good as expired).
+  const registration = await fetch(`${rig.issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(new HeadlessProvider().clientMetadata),
+    signal: AbortSignal.timeout(5_000),
+  });
+  assert.equal(registration.status, 201);
+  const clientInformation = { ...(await registration.json()), issuer: rig.issuer };
+  const provider = new HeadlessProvider({
+    clientInformation,
+    tokens: {
+      access_token: `stale-${randomBytes(12).toString('hex')}`,
+      token_type: 'Bearer',
+      refresh_token: SEED,
+      issuer: rig.issuer,
+    },
+  });
+
+  const { client, transport } = newClient(rig.mcpUrl, provider);
+  track(client);
+  const mark = rig.log.length;
+  await client.connect(transport); // no UnauthorizedError: the 401 is answered by a refresh
+  await rig.waitForLine(STREAM_REFUSED, mark);
+  const me = await whoami(client);
+  assert.equal(me.client_id, clientInformation.client_id);
+  assert.equal(provider.authorizations.length, 0, 'no consent round');
+  assert.equal(provider.savedClients.length, 0, 'no new registration');
+  assert.equal(provider.tokens().refresh_token, SEED, 'rotation is off: the seed stays the refresh token');
+
+  const counters = await rig.oauthCounters();
+  assert.equal(counters.registrations, 1);
+  assert.equal(counters.authorizations, 0);
+  assert.equal(counters.token_requests.authorization_code, 0);
+  assert.equal(counters.token_requests.refresh_token, 1);
+  assert.equal(counters.refreshes, 1);
+  return 'stored tokens with the seeded refresh token and a stale access token: 401 → one refresh_token grant → calls succeed, no consent';
+}, { env: { SEED_REFRESH_TOKEN: SEED } });

@@ -28,9 +28,17 @@ pub struct Identity {
     /// The resources the token is restricted to (`aud`); empty when unrestricted.
     pub audience: Vec<String>,
     /// When the token expires, in seconds since the Unix epoch, by the authorization server's clock.
+    #[schemars(schema_with = "epoch_seconds")]
     pub expires_at: Option<u64>,
     /// When the token was issued, in seconds since the Unix epoch.
+    #[schemars(schema_with = "epoch_seconds")]
     pub issued_at: Option<u64>,
+}
+
+/// An optional non-negative integer, without the `"format": "uint64"` schemars would add: JSON
+/// Schema validators do not know that format, and the TypeScript SDK's warns on every call.
+fn epoch_seconds(_: &mut rmcp::schemars::SchemaGenerator) -> rmcp::schemars::Schema {
+    rmcp::schemars::json_schema!({ "type": ["integer", "null"], "minimum": 0 })
 }
 
 /// What introspection said about a token.

@@ -21,7 +21,8 @@
 //! - [`settings`]: what the rig is started with, and the rules that turn it into the two servers'
 //!   configurations (URLs, trust, control guard).
 //! - [`certs`]: the local CA and loopback leaf behind `mcp-oauth-sim certs` and [`SimBuilder::https`].
-//! - [`control`]: the typed control-plane client, shared by the `scenario` command and tests.
+//! - [`control`]: the typed control-plane client, shared by the `scenario` command and tests:
+//!   switches, fault rules, the clock, the journal and its live stream.
 
 pub mod certs;
 pub mod control;
@@ -35,7 +36,10 @@ use mcp_server::McpServer;
 use oauth_server::AuthServer;
 use tokio::net::TcpListener;
 
-pub use control::{Control, ControlError, McpState, OAuthState, RigState, Service};
+pub use control::{
+    Control, ControlError, Event, Fault, IntrospectionFailure, McpState, OAuthState, Respond,
+    RigState, Service,
+};
 pub use settings::{LaunchError, Settings, TlsSource};
 
 type Tweak<C> = Arc<dyn Fn(&mut C) + Send + Sync>;
@@ -90,10 +94,12 @@ impl Sim {
         let oauth_listener = listen(settings.bind, settings.oauth_port, "OAUTH_PORT").await?;
         let mcp_listener = listen(settings.bind, settings.mcp_port, "MCP_PORT").await?;
         let oauth_addr = oauth_listener.local_addr()?;
+        let scopes = settings.announced_scopes();
 
         let mut oauth = oauth_server::Config {
             issuer: settings.oauth_base_url.clone(),
-            scopes: settings.scopes.clone(),
+            scopes: scopes.clone(),
+            journal_size: settings.journal_size,
             access_token_ttl: settings.token_ttl,
             seed_refresh_token: settings.seed_refresh_token.clone(),
             control: prepared.control.clone(),
@@ -111,10 +117,12 @@ impl Sim {
             authorization_server: issuer,
             introspection_url: introspection_url.clone(),
             introspection_roots: prepared.roots.clone(),
-            scopes: settings.scopes.clone(),
-            // Until tools get scopes of their own, tool calls need the first announced scope: a
-            // client that asks for what the challenge names can always call.
+            scopes,
+            // Every tool call needs the first of SCOPES, so a client that asks for what the
+            // challenge names can call; TOOL_SCOPES adds a tool's own on top (step-up).
             required_scopes: settings.scopes.iter().take(1).cloned().collect(),
+            tool_scopes: prepared.tool_scopes.clone(),
+            journal_size: settings.journal_size,
             control: prepared.control.clone(),
             tls: prepared.tls.clone(),
             ..mcp_server::Config::default()
@@ -234,6 +242,28 @@ impl SimBuilder {
         S: Into<String>,
     {
         self.settings.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Scopes a tool needs besides the first of [`SimBuilder::scopes`] (tool → space-separated
+    /// scopes), as `TOOL_SCOPES` sets them: a call without them is `403 insufficient_scope`
+    /// naming them. Both servers announce them.
+    pub fn tool_scopes<I, T, S>(mut self, tool_scopes: I) -> Self
+    where
+        I: IntoIterator<Item = (T, S)>,
+        T: Into<String>,
+        S: Into<String>,
+    {
+        self.settings.tool_scopes = tool_scopes
+            .into_iter()
+            .map(|(tool, scopes)| (tool.into(), scopes.into()))
+            .collect();
+        self
+    }
+
+    /// Requests each server's journal keeps (`/control/events`); the oldest are dropped.
+    pub fn journal_size(mut self, events: usize) -> Self {
+        self.settings.journal_size = events;
         self
     }
 

@@ -5,6 +5,7 @@
 //! directory, then defaults. Every failure to start is one `error:` line and a non-zero exit.
 
 mod logging;
+mod scenario;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use mcp_oauth_sim::certs;
-use mcp_oauth_sim::settings::VARIABLES;
-use mcp_oauth_sim::{Control, Service, Settings, Sim, TlsSource};
+use mcp_oauth_sim::settings::{VARIABLES, parse_tool_scopes};
+use mcp_oauth_sim::{Control, Settings, Sim, TlsSource};
 
 #[derive(Parser)]
 #[command(
@@ -43,38 +44,9 @@ enum Command {
         #[arg(long)]
         new_ca: bool,
     },
-    /// Flip a failure switch on the running rig, then print both servers' state.
-    Scenario {
-        #[arg(value_enum)]
-        name: Scenario,
-        /// `on`/`off`, a number of seconds, or a token, as the scenario needs.
-        value: Option<String>,
-        /// Print the state as JSON instead.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Scenario {
-    /// Print both servers' state.
-    State,
-    /// on|off: every refresh returns a new refresh token and retires the old one.
-    Rotate,
-    /// SECONDS: lifetime of access tokens issued from now on.
-    ExpireAccess,
-    /// Every live access token becomes inactive; the next MCP call gets 401.
-    Revoke,
-    /// on|off: every refresh grant answers invalid_grant.
-    DeadRefresh,
-    /// on|off: /authorize redirects back with access_denied.
-    DenyConsent,
-    /// on|off: tool calls answer 403 insufficient_scope.
-    BadScope,
-    /// TOKEN: make TOKEN a valid refresh token for any client.
-    SeedRefresh,
-    /// Both servers back to start-up; every client must register and consent again.
-    Reset,
+    /// Flip a failure on the running rig and print both servers' state; or read what the rig
+    /// did (`events`, `watch`).
+    Scenario(scenario::ScenarioArgs),
 }
 
 /// Options shared by `serve` and `scenario` (which must find the rig `serve` started).
@@ -173,6 +145,19 @@ struct RigArgs {
         global = true
     )]
     scopes: String,
+    /// Scopes a tool needs too, announced besides SCOPES: `add=mcp:write,whoami=mcp:admin`
+    /// (several for one tool: `add=mcp:write+mcp:admin`).
+    #[arg(long, env = "TOOL_SCOPES", value_name = "TOOL_SCOPES", global = true)]
+    tool_scopes: Option<String>,
+    /// Requests each server's journal keeps for /control/events (1 to 100000).
+    #[arg(
+        long,
+        env = "JOURNAL_SIZE",
+        value_name = "JOURNAL_SIZE",
+        default_value_t = sim_http::journal::DEFAULT_CAPACITY,
+        global = true
+    )]
+    journal_size: usize,
     /// Bearer token /control requires [default: none on loopback; generated when exposed].
     #[arg(
         long,
@@ -221,6 +206,11 @@ impl RigArgs {
             seed_refresh_token: self.seed_refresh_token.clone(),
             token_ttl: Duration::from_secs(self.token_ttl_seconds),
             scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            tool_scopes: match &self.tool_scopes {
+                Some(text) => parse_tool_scopes(text)?,
+                None => Default::default(),
+            },
+            journal_size: self.journal_size,
             control_token: self.control_token.clone(),
         })
     }
@@ -281,9 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .build()
                 .context("cannot start the async runtime")?;
             match command {
-                Command::Scenario { name, value, json } => {
-                    runtime.block_on(scenario(&cli.rig, name, value.as_deref(), json))
-                }
+                Command::Scenario(args) => runtime.block_on(scenario(&cli.rig, args)),
                 _ => runtime.block_on(serve(&cli.rig)),
             }
         }
@@ -366,12 +354,7 @@ fn certs_command(dir: &Path, new_ca: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn scenario(
-    args: &RigArgs,
-    name: Scenario,
-    value: Option<&str>,
-    json: bool,
-) -> anyhow::Result<()> {
+async fn scenario(args: &RigArgs, scenario: scenario::ScenarioArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let control = Control::local(
         &settings,
@@ -379,80 +362,7 @@ async fn scenario(
         settings.mcp_port,
         settings.control_token.clone(),
     )?;
-    flip(&control, name, value).await?;
-    // The state after the switch, fetched once, in the form asked for.
-    if json {
-        let (oauth, mcp) = tokio::try_join!(
-            control.raw_state(Service::OAuth),
-            control.raw_state(Service::Mcp)
-        )?;
-        let both = serde_json::json!({ "oauth": oauth, "mcp": mcp });
-        println!("{}", serde_json::to_string_pretty(&both)?);
-    } else {
-        println!("{}", control.state().await?);
-    }
-    if matches!(name, Scenario::Reset) {
-        eprintln!(
-            "warning: every client, code and token is forgotten: clients must register and \
-             consent again (stored refresh tokens are dead)"
-        );
-    }
-    if matches!(name, Scenario::ExpireAccess) {
-        eprintln!(
-            "note: the new lifetime applies to access tokens issued from now on (the next \
-             refresh or authorization); `scenario revoke` makes clients fetch one now"
-        );
-    }
-    Ok(())
-}
-
-/// Performs one scenario's control call (none for `state`).
-async fn flip(control: &Control, name: Scenario, value: Option<&str>) -> anyhow::Result<()> {
-    let needs = |what: &str| {
-        let name = name.to_possible_value().expect("no skipped variants");
-        format!("{} needs {what}", name.get_name())
-    };
-    let on = || switch(value).with_context(|| needs("on|off"));
-    match name {
-        Scenario::State => {}
-        Scenario::Rotate => {
-            control.rotate_refresh_tokens(on()?).await?;
-        }
-        Scenario::ExpireAccess => {
-            let seconds = value
-                .and_then(|value| value.parse::<u64>().ok())
-                .with_context(|| needs("a number of seconds"))?;
-            control.access_token_ttl(seconds).await?;
-        }
-        Scenario::Revoke => {
-            control.revoke_access_tokens().await?;
-        }
-        Scenario::DeadRefresh => {
-            control.invalid_grant(on()?).await?;
-        }
-        Scenario::DenyConsent => {
-            control.deny_consent(on()?).await?;
-        }
-        Scenario::BadScope => {
-            control.force_403(on()?).await?;
-        }
-        Scenario::SeedRefresh => {
-            let token = value.with_context(|| needs("a token"))?;
-            control.seed_refresh_token(token).await?;
-        }
-        Scenario::Reset => {
-            control.reset().await?;
-        }
-    }
-    Ok(())
-}
-
-fn switch(value: Option<&str>) -> Option<bool> {
-    match value?.to_ascii_lowercase().as_str() {
-        "on" | "true" | "1" | "yes" => Some(true),
-        "off" | "false" | "0" | "no" => Some(false),
-        _ => None,
-    }
+    scenario::run(&control, scenario).await
 }
 
 /// Listens for Ctrl-C and SIGTERM from the moment it is called, which must be before the ready

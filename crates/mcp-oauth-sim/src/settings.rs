@@ -4,12 +4,15 @@
 //! fills it from Rust. Both then go through [`Settings::prepare`], so a rig started either way
 //! derives its URLs, trust and control guard by the same rules.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
+use sim_http::form::is_scope_token;
+use sim_http::journal;
 use sim_http::public_url;
 use sim_http::secret::random_token;
 use sim_http::tls::Tls;
@@ -18,7 +21,7 @@ use url::Url;
 use crate::certs::{self, CertError, Pki};
 
 /// Every environment variable the binary reads (each also a flag). An empty one counts as unset.
-pub const VARIABLES: [&str; 14] = [
+pub const VARIABLES: [&str; 16] = [
     "OAUTH_PORT",
     "MCP_PORT",
     "BIND",
@@ -31,9 +34,14 @@ pub const VARIABLES: [&str; 14] = [
     "SEED_REFRESH_TOKEN",
     "TOKEN_TTL_SECONDS",
     "SCOPES",
+    "TOOL_SCOPES",
+    "JOURNAL_SIZE",
     "CONTROL_TOKEN",
     "LOG",
 ];
+
+/// The MCP server's tools, which `TOOL_SCOPES` may name.
+pub const TOOLS: [&str; 3] = ["echo", "add", "whoami"];
 
 /// How the rig is started.
 #[derive(Clone, Debug)]
@@ -59,6 +67,12 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// The scopes both servers announce (`SCOPES`); tool calls require the first.
     pub scopes: Vec<String>,
+    /// Scopes a tool needs on top of the first of `scopes` (`TOOL_SCOPES`): tool name →
+    /// space-separated scopes. They are announced by both servers besides `scopes`, so that a
+    /// client can ask for them; a call without them is `403 insufficient_scope` (step-up).
+    pub tool_scopes: BTreeMap<String, String>,
+    /// Requests each server's journal keeps for `/control/events` (`JOURNAL_SIZE`).
+    pub journal_size: usize,
     /// The bearer token `/control` requires (`CONTROL_TOKEN`). When unset and the rig is
     /// reachable from outside (a public base URL, or a non-loopback bind), one is generated.
     pub control_token: Option<String>,
@@ -78,6 +92,8 @@ impl Default for Settings {
             seed_refresh_token: None,
             token_ttl: Duration::from_secs(3600),
             scopes: vec!["mcp:tools".to_owned()],
+            tool_scopes: BTreeMap::new(),
+            journal_size: journal::DEFAULT_CAPACITY,
             control_token: None,
         }
     }
@@ -131,6 +147,8 @@ pub(crate) struct Prepared {
     pub control: ControlGuard,
     /// The control token, and whether the rig generated it (so the binary prints it).
     pub control_token: Option<(String, bool)>,
+    /// `tool_scopes` checked, each value normalized to space-separated scopes.
+    pub tool_scopes: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -157,6 +175,14 @@ impl Settings {
             return Err(LaunchError::Config(
                 "SCOPES must name at least one scope".into(),
             ));
+        }
+        let tool_scopes = check_tool_scopes(&self.tool_scopes)?;
+        if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
+            return Err(LaunchError::Config(format!(
+                "JOURNAL_SIZE must be from 1 to {}, not {}",
+                journal::MAX_CAPACITY,
+                self.journal_size
+            )));
         }
         for (what, url) in [
             ("OAUTH_BASE_URL", &self.oauth_base_url),
@@ -191,7 +217,23 @@ impl Settings {
             ca_pem,
             control,
             control_token,
+            tool_scopes,
         })
+    }
+
+    /// The scopes both servers announce: `scopes`, then those only `tool_scopes` names.
+    pub fn announced_scopes(&self) -> Vec<String> {
+        let mut announced = self.scopes.clone();
+        for scope in self
+            .tool_scopes
+            .values()
+            .flat_map(|scopes| split_scopes(scopes))
+        {
+            if !announced.iter().any(|known| known == scope) {
+                announced.push(scope.to_owned());
+            }
+        }
+        announced
     }
 
     /// The certificates a local client of this rig trusts besides the system's: the served chain
@@ -238,6 +280,69 @@ impl Settings {
             ),
         }
     }
+}
+
+/// Parses `TOOL_SCOPES`: `tool=scope,tool=scope`, several scopes for one tool separated by
+/// spaces or `+` (`add=mcp:write+mcp:admin`). The tools are checked when the rig starts.
+pub fn parse_tool_scopes(text: &str) -> Result<BTreeMap<String, String>, LaunchError> {
+    let mut map = BTreeMap::new();
+    for entry in text
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
+        let Some((tool, scopes)) = entry.split_once('=') else {
+            return Err(tool_scopes_error(format!(
+                "'{entry}' is not tool=scope (e.g. add=mcp:write,whoami=mcp:admin)"
+            )));
+        };
+        let tool = tool.trim();
+        if map
+            .insert(tool.to_owned(), scopes.trim().to_owned())
+            .is_some()
+        {
+            return Err(tool_scopes_error(format!("names tool '{tool}' twice")));
+        }
+    }
+    check_tool_scopes(&map)
+}
+
+/// The scopes of one `TOOL_SCOPES` value: separated by whitespace or `+`.
+fn split_scopes(scopes: &str) -> impl Iterator<Item = &str> {
+    scopes
+        .split(|c: char| c.is_whitespace() || c == '+')
+        .filter(|scope| !scope.is_empty())
+}
+
+/// Checks every tool is one of [`TOOLS`] with at least one valid scope, and writes each value
+/// space-separated, as the MCP server takes it.
+fn check_tool_scopes(
+    tool_scopes: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, LaunchError> {
+    let mut checked = BTreeMap::new();
+    for (tool, scopes) in tool_scopes {
+        if !TOOLS.contains(&tool.as_str()) {
+            return Err(tool_scopes_error(format!(
+                "names unknown tool '{tool}'; the tools are {}",
+                TOOLS.join(", ")
+            )));
+        }
+        let scopes: Vec<&str> = split_scopes(scopes).collect();
+        if scopes.is_empty() {
+            return Err(tool_scopes_error(format!("gives tool '{tool}' no scope")));
+        }
+        if let Some(bad) = scopes.iter().find(|scope| !is_scope_token(scope)) {
+            return Err(tool_scopes_error(format!(
+                "scope '{bad}' of tool '{tool}' is not a valid scope token"
+            )));
+        }
+        checked.insert(tool.clone(), scopes.join(" "));
+    }
+    Ok(checked)
+}
+
+fn tool_scopes_error(reason: String) -> LaunchError {
+    LaunchError::Config(format!("TOOL_SCOPES {reason}"))
 }
 
 fn is_loopback_url(url: &str) -> bool {
@@ -338,6 +443,47 @@ mod tests {
     }
 
     #[test]
+    fn tool_scopes_parse_with_spaces_or_plus_between_scopes() {
+        let parsed = parse_tool_scopes(" add=mcp:write+mcp:admin , whoami=mcp:admin ").unwrap();
+        assert_eq!(parsed["add"], "mcp:write mcp:admin");
+        let settings = Settings {
+            tool_scopes: parsed,
+            ..Settings::default()
+        };
+        let prepared = settings.prepare().unwrap();
+        assert_eq!(prepared.tool_scopes["add"], "mcp:write mcp:admin");
+        assert_eq!(prepared.tool_scopes["whoami"], "mcp:admin");
+        assert_eq!(
+            settings.announced_scopes(),
+            ["mcp:tools", "mcp:write", "mcp:admin"]
+        );
+        let spaced = parse_tool_scopes("echo=mcp:tools extra").unwrap();
+        assert_eq!(
+            check_tool_scopes(&spaced).unwrap()["echo"],
+            "mcp:tools extra"
+        );
+        assert!(parse_tool_scopes("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_tool_scopes_name_the_variable_and_the_mistake() {
+        for (text, expected) in [
+            ("add", "'add' is not tool=scope"),
+            ("add=", "gives tool 'add' no scope"),
+            (
+                "nope=mcp:write",
+                "unknown tool 'nope'; the tools are echo, add, whoami",
+            ),
+            ("add=a,add=b", "names tool 'add' twice"),
+            ("add=a\"b", "not a valid scope token"),
+        ] {
+            let message = parse_tool_scopes(text).unwrap_err().to_string();
+            assert!(message.starts_with("TOOL_SCOPES "), "{text}: {message}");
+            assert!(message.contains(expected), "{text}: {message}");
+        }
+    }
+
+    #[test]
     fn bad_urls_and_empty_scopes_are_refused() {
         for settings in [
             Settings {
@@ -350,6 +496,18 @@ mod tests {
             },
             Settings {
                 oauth_internal_url: Some("ftp://127.0.0.1".into()),
+                ..Settings::default()
+            },
+            Settings {
+                journal_size: 0,
+                ..Settings::default()
+            },
+            Settings {
+                journal_size: journal::MAX_CAPACITY + 1,
+                ..Settings::default()
+            },
+            Settings {
+                tool_scopes: BTreeMap::from([("fetch".to_owned(), "mcp:web".to_owned())]),
                 ..Settings::default()
             },
         ] {

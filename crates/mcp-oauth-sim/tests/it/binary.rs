@@ -248,6 +248,37 @@ fn a_bad_variable_exits_non_zero_with_an_error_naming_it() {
             1,
         ),
         ("LOG", "info,[[[", "is not a log level or filter", 1),
+        (
+            "TOOL_SCOPES",
+            "add",
+            "TOOL_SCOPES 'add' is not tool=scope (e.g. add=mcp:write,whoami=mcp:admin)",
+            1,
+        ),
+        (
+            "TOOL_SCOPES",
+            "fetch=mcp:web",
+            "TOOL_SCOPES names unknown tool 'fetch'; the tools are echo, add, whoami",
+            1,
+        ),
+        (
+            "TOOL_SCOPES",
+            "add=",
+            "TOOL_SCOPES gives tool 'add' no scope",
+            1,
+        ),
+        ("JOURNAL_SIZE", "many", "JOURNAL_SIZE", 2),
+        (
+            "JOURNAL_SIZE",
+            "0",
+            "JOURNAL_SIZE must be from 1 to 100000, not 0",
+            1,
+        ),
+        (
+            "JOURNAL_SIZE",
+            "100001",
+            "JOURNAL_SIZE must be from 1 to 100000, not 100001",
+            1,
+        ),
     ];
     for (name, value, message, code) in cases {
         // Arrange
@@ -346,6 +377,50 @@ async fn dotenv_in_the_working_directory_is_read_and_flags_beat_env_which_beats_
     assert_eq!(body["expires_in"], 222, "{body}");
 }
 
+#[tokio::test]
+async fn tool_scopes_from_the_environment_are_announced_by_both_servers_and_required_by_their_tool()
+{
+    // Arrange
+    let dir = WorkDir::new();
+
+    // Act
+    let rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("TOOL_SCOPES", "add=mcp:write+mcp:admin, whoami=mcp:admin")
+        .serve();
+
+    // Assert
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let announced = json!(["mcp:tools", "mcp:write", "mcp:admin"]);
+    let (_, metadata) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-authorization-server",
+            rig.oauth.url
+        ))
+        .await;
+    assert_eq!(metadata["scopes_supported"], announced);
+    let (_, prm) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            caller.mcp_origin()
+        ))
+        .await;
+    assert_eq!(prm["scopes_supported"], announced);
+    let (_, state) = caller
+        .get_json(&format!("{}/control/state", rig.mcp.local_origin()))
+        .await;
+    assert_eq!(
+        state["tool_scopes"],
+        json!({"add": "mcp:write mcp:admin", "whoami": "mcp:admin"}),
+        "{state}"
+    );
+    let shown = rig.scenario(&["state"]).assert_success().stdout_words();
+    assert!(
+        shown.contains("step-up add=mcp:write+mcp:admin,whoami=mcp:admin"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn a_malformed_dotenv_is_one_error_line_quoting_the_line() {
     // Arrange
@@ -382,4 +457,27 @@ fn a_dotenv_in_a_parent_directory_is_not_read() {
     // Assert
     finished.assert_success();
     assert!(sub.join("certs").join("ca.pem").is_file(), "{finished:#?}");
+}
+
+#[test]
+fn env_example_shows_every_variable_the_binary_reads() {
+    // Arrange
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.env.example"),
+    )
+    .expect("read .env.example");
+
+    // Act
+    let missing: Vec<&str> = VARIABLES
+        .iter()
+        .copied()
+        .filter(|name| {
+            !example
+                .lines()
+                .any(|line| line.starts_with(&format!("{name}=")))
+        })
+        .collect();
+
+    // Assert
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
 }

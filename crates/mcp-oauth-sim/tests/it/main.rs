@@ -6,12 +6,21 @@
 //! - `support`: fresh working directories, the binary as a child process, and a stand-in for
 //!   the client under test.
 //! - `binary`: ready lines, request log lines, `.env` and precedence, signals, start-up errors.
-//! - `scenario`: every switch flipped on a running rig, `state`, `--json`, mistakes.
+//! - `scenario`: every switch flipped on a running rig, `state`, `--json`, mistakes;
+//!   `scripts/scenario.sh`.
+//! - `presets`: the failure presets (`as-down`, `clock`, `step-up`, …) and fault rules through
+//!   the binary, each shown to change what a client sees.
+//! - `journal`: `scenario events` and `scenario watch`, `JOURNAL_SIZE`.
 //! - `tls`: `certs` then HTTPS, verified with `ca.pem` only; the library's generated CA.
 //! - `tunnel`: public base URLs, loopback introspection, the guarded control plane.
 //! - `sim`: a full flow through `Sim`, each typed `Control` switch, drop and stop.
+//! - `control`: the typed `Control` calls for fault rules, the clock, consent, reuse detection,
+//!   tool scopes, the journal and its live stream.
 
 mod binary;
+mod control;
+mod journal;
+mod presets;
 mod scenario;
 mod sim;
 mod support;

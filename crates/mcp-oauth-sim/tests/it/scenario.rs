@@ -1,20 +1,16 @@
 //! `mcp-oauth-sim scenario` against a rig the binary started: each switch flips, `state` shows
 //! it, and mistakes are one clear error.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
 /// Runs `scenario <args>` against `rig` from another fresh directory, as a second terminal would.
 fn scenario(rig: &Serving, args: &[&str]) -> Finished {
-    let dir = WorkDir::new();
-    let ports = rig.port_args();
-    Launch::new(&dir)
-        .arg("scenario")
-        .args(args.iter().copied())
-        .args(ports.iter().map(String::as_str))
-        .run()
+    rig.scenario(args)
 }
 
 #[tokio::test]
@@ -278,4 +274,133 @@ async fn scenario_sh_flips_switches_with_curl_and_prints_both_states() {
     assert!(reset.stderr.contains("consent again"), "{reset:#?}");
     assert_eq!(after_reset.0["toggles"]["rotate_refresh_tokens"], false);
     assert_eq!(after_reset.1["toggles"]["force_403"], false);
+}
+
+#[tokio::test]
+async fn scenario_sh_presets_add_fault_rules_move_the_clock_and_read_the_journal_with_curl() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("SCOPES", "mcp:tools mcp:write")
+        .serve();
+    let oauth_port = rig.oauth.port().to_string();
+    let mcp_port = rig.mcp.port().to_string();
+    let script = |args: &[&str]| {
+        Launch::script(&dir, "scenario.sh")
+            .args(args.iter().copied())
+            .env("OAUTH_PORT", &oauth_port)
+            .env("MCP_PORT", &mcp_port)
+    };
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let state = |service: &Announced| {
+        let url = format!("{}/control/state", service.local_origin());
+        let caller = &caller;
+        async move { caller.get_json(&url).await.1 }
+    };
+    let tokens = caller.log_in(&rig.mcp.url).await;
+
+    // Act
+    let as_down = script(&["as-down", "1"]).run();
+    let (down, _) = caller.refresh(&tokens.client_id, &tokens.refresh).await;
+    let (up, _) = caller.refresh(&tokens.client_id, &tokens.refresh).await;
+    let clock = script(&["clock", "+60"]).run();
+    let clock_state = state(&rig.oauth).await;
+    script(&["clock", "reset"]).run().assert_success();
+    let step_up = script(&["step-up", "add", "mcp:write"]).run();
+    let narrow = script(&["narrow-consent", "mcp:tools"]).run();
+    let reuse = script(&["reuse-detect", "on", "5"]).run();
+    let oauth_state = state(&rig.oauth).await;
+    let mcp_state = state(&rig.mcp).await;
+    let introspect_down = script(&["introspect-down", "401"]).run();
+    let (unauthorized, _) = caller.echo(&tokens.access, "cannot be checked").await;
+    script(&["introspect-down", "off"]).run().assert_success();
+    let (checked, _) = caller.echo(&tokens.access, "checked again").await;
+    script(&["slow-token", "50"]).run().assert_success();
+    let faults = script(&["faults"]).run();
+    script(&["slow-token", "off"]).run().assert_success();
+    let rule = r#"{"endpoint":"prm","respond":{"status":503},"times":1}"#;
+    let fault = script(&["fault", "mcp", rule]).run();
+    let cleared = script(&["clear-faults"]).run();
+    let events = script(&["events"]).run();
+    let bad_count = script(&["as-down", "lots"]).run();
+
+    // Assert
+    as_down.assert_success();
+    assert!(as_down.stdout.contains(r#""times":1"#), "{as_down:#?}");
+    assert_eq!(down, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(up, StatusCode::OK);
+    clock.assert_success();
+    assert_eq!(clock_state["clock"]["offset_seconds"], 60, "{clock_state}");
+    for answer in [
+        &step_up,
+        &narrow,
+        &reuse,
+        &introspect_down,
+        &fault,
+        &cleared,
+    ] {
+        answer.assert_success();
+    }
+    assert_eq!(mcp_state["tool_scopes"]["add"], "mcp:write", "{mcp_state}");
+    assert_eq!(
+        oauth_state["consent"]["grant_scope"], "mcp:tools",
+        "{oauth_state}"
+    );
+    assert_eq!(oauth_state["reuse_detection"]["on"], true, "{oauth_state}");
+    assert_eq!(
+        oauth_state["reuse_detection"]["grace_seconds"], 5,
+        "{oauth_state}"
+    );
+    assert_eq!(unauthorized, StatusCode::UNAUTHORIZED);
+    assert_eq!(checked, StatusCode::OK);
+    assert!(
+        faults.assert_success().stdout.contains("delay_ms"),
+        "{faults:#?}"
+    );
+    assert!(fault.stdout.contains(r#""endpoint":"prm""#), "{fault:#?}");
+    let (_, after) = caller
+        .get_json(&format!("{}/control/faults", rig.mcp.local_origin()))
+        .await;
+    assert_eq!(after["faults"], json!([]), "clear-faults: {after}");
+    let events = events.assert_success();
+    assert!(events.stdout.contains("/token"), "{events:#?}");
+    assert!(!events.stdout.contains(&tokens.refresh), "{events:#?}");
+    assert!(!bad_count.status.success(), "{bad_count:#?}");
+    assert!(
+        bad_count.stderr.contains("number of requests"),
+        "{bad_count:#?}"
+    );
+}
+
+#[tokio::test]
+async fn scenario_sh_watch_follows_both_streams_with_curl_until_sigterm() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let mut watch = Launch::script(&dir, "scenario.sh")
+        .arg("watch")
+        .env("OAUTH_PORT", &rig.oauth.port().to_string())
+        .env("MCP_PORT", &rig.mcp.port().to_string())
+        .start();
+    watch.wait_for_stderr("watching both servers' requests");
+    let metadata = format!("{}/.well-known/oauth-authorization-server", rig.oauth.url);
+
+    // Act: curl connects in the background, so ask until a request shows up.
+    let mut seen = None;
+    for _ in 0..50 {
+        caller.get_json(&metadata).await;
+        seen = watch.line_within(Duration::from_millis(200), |line| {
+            line.starts_with("[oauth] ") && line.contains("/.well-known/oauth-authorization-server")
+        });
+        if seen.is_some() {
+            break;
+        }
+    }
+    let finished = watch.stop_with("TERM");
+
+    // Assert
+    assert!(seen.is_some(), "no event line: {finished:#?}");
+    assert!(finished.status.success(), "{finished:#?}");
 }

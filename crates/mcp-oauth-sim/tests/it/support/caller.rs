@@ -56,6 +56,8 @@ pub struct Tokens {
     pub client_id: String,
     pub access: String,
     pub refresh: String,
+    /// The token response's `scope`: what was granted.
+    pub scope: String,
 }
 
 /// The client under test, played by the test: it registers, authorizes with PKCE, exchanges
@@ -166,6 +168,7 @@ impl Caller {
         Tokens {
             access: string_field(&body, "access_token"),
             refresh: string_field(&body, "refresh_token"),
+            scope: body["scope"].as_str().unwrap_or_default().to_owned(),
             client_id,
         }
     }
@@ -181,15 +184,30 @@ impl Caller {
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = self
-            .http
+        let response = self.token_response(form).await;
+        let status = response.status();
+        (status, body_json(response).await)
+    }
+
+    /// `POST /token` with `form`, the whole response (for its headers).
+    pub async fn token_response(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
             .post(format!("{}/token", self.auth))
             .form(form)
             .send()
             .await
-            .expect("POST /token");
-        let status = response.status();
-        (status, body_json(response).await)
+            .expect("POST /token")
+    }
+
+    /// A `tools/call` of `tool`, the whole response (for a challenge).
+    pub async fn call_tool(&self, token: &str, tool: &str, arguments: Value) -> reqwest::Response {
+        let message = json!({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": { "name": tool, "arguments": arguments },
+        });
+        self.post_mcp(Some(token), &message).await
     }
 
     /// POSTs a JSON-RPC message to `/mcp` with the headers a Streamable HTTP client sends.
@@ -252,6 +270,15 @@ impl Caller {
             .unwrap_or_default();
         (status, header)
     }
+}
+
+/// The `WWW-Authenticate` header of a response, or "".
+pub fn challenge_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|value| value.to_str().expect("ASCII challenge").to_owned())
+        .unwrap_or_default()
 }
 
 /// A response body as JSON; `Value::String` of the text when it is not JSON.

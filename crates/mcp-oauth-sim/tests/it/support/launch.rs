@@ -1,7 +1,7 @@
 //! The binary as a child process: a fresh working directory per run, output read on background
 //! threads, the ready lines parsed into addresses, and a kill when the handle drops.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -130,6 +130,13 @@ impl Launch {
         }
     }
 
+    /// Starts a command that runs until stopped (`scenario watch`), without waiting for anything.
+    pub fn start(self) -> Started {
+        Started {
+            process: Process::spawn(self.command),
+        }
+    }
+
     /// Starts `serve` and waits for both ready lines.
     pub fn serve(self) -> Serving {
         let mut process = Process::spawn(self.command);
@@ -245,6 +252,22 @@ impl Serving {
         ]
     }
 
+    /// `scenario <args>` against this rig, from another fresh directory, as a second terminal
+    /// would run it; not started yet.
+    pub fn scenario_command(&self, dir: &WorkDir, args: &[&str]) -> Launch {
+        let ports = self.port_args();
+        Launch::new(dir)
+            .arg("scenario")
+            .args(args.iter().copied())
+            .args(ports.iter().map(String::as_str))
+    }
+
+    /// Runs `scenario <args>` against this rig to its end.
+    pub fn scenario(&self, args: &[&str]) -> Finished {
+        let dir = WorkDir::new();
+        self.scenario_command(&dir, args).run()
+    }
+
     /// Waits for the next stdout line (among those not yet matched) that satisfies `wanted`.
     pub fn line_where(&mut self, wanted: impl Fn(&str) -> bool) -> String {
         self.process.line_where(wanted)
@@ -261,12 +284,7 @@ impl Serving {
 
     /// Sends a signal by name (`TERM`, `INT`) and waits for the process to exit.
     pub fn stop_with(mut self, signal: &str) -> Finished {
-        let pid = self.process.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-s", signal, &pid])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -s {signal} {pid}");
+        signal_process(&self.process.child, signal);
         let status = self.process.wait_for_exit();
         let rest = self.process.read_remaining_stdout();
         let mut stdout = self.process.seen.join("\n");
@@ -278,6 +296,72 @@ impl Serving {
             stderr: self.process.stderr(),
         }
     }
+}
+
+/// A command running until stopped. Dropping it kills the process.
+pub struct Started {
+    process: Process,
+}
+
+impl Started {
+    /// Waits for the next stdout line (among those not yet matched) that satisfies `wanted`.
+    pub fn line_where(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        self.process.line_where(wanted)
+    }
+
+    /// Like [`Started::line_where`], but gives up quietly after `patience`.
+    pub fn line_within(
+        &mut self,
+        patience: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        self.process.line_within(patience, wanted)
+    }
+
+    /// Waits until stderr says `text`.
+    pub fn wait_for_stderr(&mut self, text: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.process.stderr_now().contains(text) {
+            if Instant::now() >= deadline {
+                let _ = self.process.child.kill();
+                panic!(
+                    "stderr never said {text:?}; stderr:\n{}\nstdout:\n{}",
+                    self.process.stderr_now(),
+                    self.process.seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) and waits for the process to exit.
+    pub fn stop_with(mut self, signal: &str) -> Finished {
+        signal_process(&self.process.child, signal);
+        self.finish()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn finish(&mut self) -> Finished {
+        let status = self.process.wait_for_exit();
+        let rest = self.process.read_remaining_stdout();
+        let mut stdout = self.process.seen.join("\n");
+        stdout.push('\n');
+        stdout.push_str(&rest);
+        Finished {
+            status,
+            stdout,
+            stderr: self.process.stderr(),
+        }
+    }
+}
+
+fn signal_process(child: &Child, signal: &str) {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-s", signal, &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -s {signal} {pid}");
 }
 
 /// A child process whose output is read on background threads, so that it never blocks on a
@@ -306,13 +390,17 @@ impl Process {
                 }
             }
         });
-        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let pipe = child.stderr.take().expect("stderr is piped");
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
+        // Line by line, so that a test can wait for what a running command says on stderr.
         let stderr_reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            sink.lock().unwrap().push_str(&text);
+            let mut pipe = BufReader::new(pipe);
+            let mut line = String::new();
+            while matches!(pipe.read_line(&mut line), Ok(read) if read > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
         Self {
             child,
@@ -333,6 +421,26 @@ impl Process {
     fn announcement(&mut self, prefix: &str) -> String {
         let line = self.line_where(|line| announced_text(line).starts_with(prefix));
         announced_text(&line)
+    }
+
+    /// The next unmatched stdout line satisfying `wanted` within `patience`, if the process
+    /// is still running.
+    fn line_within(&mut self, patience: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + patience;
+        loop {
+            while self.consumed < self.seen.len() {
+                let line = &self.seen[self.consumed];
+                self.consumed += 1;
+                if wanted(line) {
+                    return Some(line.clone());
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => return None,
+            }
+        }
     }
 
     fn line_where(&mut self, wanted: impl Fn(&str) -> bool) -> String {

@@ -1,0 +1,375 @@
+//! A typed client for both control planes: what `mcp-oauth-sim scenario` and Rust tests use to
+//! flip failures, add fault rules, move the clock, read counters and follow the journal, so
+//! neither has to remember paths or JSON shapes.
+//!
+//! Every switch answers the resulting state of the server it changed, as the control planes do.
+//! The state types mirror the servers' `GET /control/state` and ignore fields they do not know
+//! (and default the ones they miss), so a client and a rig of different versions still agree.
+//!
+//! # Layout
+//! - this module: [`Control`] and its calls.
+//! - [`state`]: the state documents, and how `scenario` prints them.
+//! - [`faults`]: fault rules to add ([`Fault`], [`Respond`]) and as listed ([`FaultRule`]).
+//! - [`events`]: journal entries ([`Event`]) and live streams of them ([`EventStream`]).
+
+pub mod events;
+pub mod faults;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use rustls_pki_types::CertificateDer;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sim_http::log::root_cause;
+
+use crate::Settings;
+
+pub use events::{Event, EventPage, EventStream, Watched};
+pub use faults::{Fault, FaultRule, Match, Respond, RigFaults};
+pub use state::{IntrospectionFailure, McpState, OAuthState, RigState};
+
+/// Why a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot reach {url}: {reason} (is mcp-oauth-sim running with these ports and scheme?)")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} answered {status}: {body}")]
+    Refused {
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
+    #[error("{url} answered something this client cannot read: {reason}")]
+    BadAnswer { url: String, reason: String },
+    #[error("cannot build the control client: {0}")]
+    Client(String),
+}
+
+/// One of the two servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    OAuth,
+    Mcp,
+}
+
+impl Service {
+    /// Both, in the order `scenario` prints them.
+    pub const BOTH: [Service; 2] = [Service::OAuth, Service::Mcp];
+
+    /// `oauth` or `mcp`, as the journal and the log lines name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OAuth => "oauth",
+            Self::Mcp => "mcp",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Service {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name.to_ascii_lowercase().as_str() {
+            "oauth" | "as" => Ok(Self::OAuth),
+            "mcp" | "rs" => Ok(Self::Mcp),
+            _ => Err(format!("'{name}' is not a service (oauth or mcp)")),
+        }
+    }
+}
+
+/// How long a control call may take. Streams have no overall limit, only this much silence
+/// (the servers send a comment every 15 s).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const STREAM_SILENCE: Duration = Duration::from_secs(45);
+
+/// Talks to the `/control` planes of a running rig.
+#[derive(Clone, Debug)]
+pub struct Control {
+    http: reqwest::Client,
+    /// Without an overall timeout, for event streams, which last as long as the rig.
+    streaming: reqwest::Client,
+    oauth: String,
+    mcp: String,
+    token: Option<String>,
+}
+
+impl Control {
+    /// A client for the control planes at the two base URLs (`scheme://host:port`, no path).
+    ///
+    /// `local` pins `localhost` to the address the rig listens on, so that a certificate for
+    /// `localhost` verifies and no resolver preference for `::1` or `127.0.0.1` gets in the way.
+    pub fn new(
+        oauth_base: impl Into<String>,
+        mcp_base: impl Into<String>,
+        roots: &[CertificateDer<'static>],
+        token: Option<String>,
+        local: Option<SocketAddr>,
+    ) -> Result<Self, ControlError> {
+        let build = |configure: fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder| {
+            let roots = roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| ControlError::Client(error.to_string()))?;
+            let mut builder = reqwest::Client::builder()
+                .no_proxy()
+                .connect_timeout(CALL_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .tls_certs_merge(roots);
+            if let Some(addr) = local {
+                builder = builder.resolve("localhost", addr);
+            }
+            configure(builder)
+                .build()
+                .map_err(|error| ControlError::Client(error.to_string()))
+        };
+        Ok(Self {
+            http: build(|builder| builder.timeout(CALL_TIMEOUT))?,
+            streaming: build(|builder| builder.read_timeout(STREAM_SILENCE))?,
+            oauth: oauth_base.into().trim_end_matches('/').to_owned(),
+            mcp: mcp_base.into().trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// A client for a rig on this machine started with `settings`, listening on these ports,
+    /// trusting its certificates.
+    pub fn local(
+        settings: &Settings,
+        oauth_port: u16,
+        mcp_port: u16,
+        token: Option<String>,
+    ) -> Result<Self, ControlError> {
+        let roots = settings
+            .trust_roots()
+            .map_err(|error| ControlError::Client(error.to_string()))?;
+        let scheme = settings.scheme();
+        Self::new(
+            format!("{scheme}://localhost:{oauth_port}"),
+            format!("{scheme}://localhost:{mcp_port}"),
+            &roots,
+            token,
+            Some(SocketAddr::new(settings.local_ip(), 0)),
+        )
+    }
+
+    fn base(&self, service: Service) -> &str {
+        match service {
+            Service::OAuth => &self.oauth,
+            Service::Mcp => &self.mcp,
+        }
+    }
+
+    /// Both servers' state.
+    pub async fn state(&self) -> Result<RigState, ControlError> {
+        let (oauth, mcp) = tokio::try_join!(self.oauth_state(), self.mcp_state())?;
+        Ok(RigState { oauth, mcp })
+    }
+
+    /// The authorization server's toggles, store sizes and counters.
+    pub async fn oauth_state(&self) -> Result<OAuthState, ControlError> {
+        self.get(Service::OAuth, "state").await
+    }
+
+    /// The MCP server's toggles and counters.
+    pub async fn mcp_state(&self) -> Result<McpState, ControlError> {
+        self.get(Service::Mcp, "state").await
+    }
+
+    /// A server's state document as it is: for printing, or for fields these types lack.
+    pub async fn raw_state(&self, service: Service) -> Result<Value, ControlError> {
+        self.get(service, "state").await
+    }
+
+    /// Refresh grants return a new refresh token and retire the presented one.
+    pub async fn rotate_refresh_tokens(&self, on: bool) -> Result<OAuthState, ControlError> {
+        self.oauth_post("rotate", json!({ "on": on })).await
+    }
+
+    /// Access tokens issued from now on live `seconds`.
+    pub async fn access_token_ttl(&self, seconds: u64) -> Result<OAuthState, ControlError> {
+        self.oauth_post("expires-in", json!({ "seconds": seconds }))
+            .await
+    }
+
+    /// Every live access token becomes inactive; refresh tokens stay valid.
+    pub async fn revoke_access_tokens(&self) -> Result<OAuthState, ControlError> {
+        self.call(Service::OAuth, Method::POST, "revoke-access", None)
+            .await
+    }
+
+    /// Every refresh grant answers `invalid_grant`.
+    pub async fn invalid_grant(&self, on: bool) -> Result<OAuthState, ControlError> {
+        self.oauth_post("invalid-grant", json!({ "on": on })).await
+    }
+
+    /// `/authorize` redirects back with `access_denied`.
+    pub async fn deny_consent(&self, on: bool) -> Result<OAuthState, ControlError> {
+        self.oauth_post("deny-consent", json!({ "on": on })).await
+    }
+
+    /// Makes `token` a valid refresh token for any client.
+    pub async fn seed_refresh_token(&self, token: &str) -> Result<OAuthState, ControlError> {
+        self.oauth_post("seed-refresh", json!({ "token": token }))
+            .await
+    }
+
+    /// Moves the authorization server's clock by `seconds` (negative: back), on top of earlier
+    /// moves: codes and tokens expire, and introspection reports `exp`/`iat`, by that clock.
+    pub async fn advance_clock(&self, seconds: i64) -> Result<OAuthState, ControlError> {
+        self.oauth_post("clock", json!({ "advance_seconds": seconds }))
+            .await
+    }
+
+    /// Puts the authorization server's clock back to real time.
+    pub async fn reset_clock(&self) -> Result<OAuthState, ControlError> {
+        self.oauth_post("clock", json!({ "reset": true })).await
+    }
+
+    /// `/authorize` grants only `scope` (space-separated), whatever the client asked for;
+    /// `None` grants what was asked again.
+    pub async fn narrow_consent(&self, scope: Option<&str>) -> Result<OAuthState, ControlError> {
+        self.oauth_post("consent", json!({ "grant_scope": scope }))
+            .await
+    }
+
+    /// Refresh-token reuse detection: with rotation on, a rotated-out refresh token presented
+    /// more than `grace_seconds` after its rotation is `invalid_grant` and revokes its whole
+    /// grant; within the grace it still works.
+    pub async fn reuse_detection(
+        &self,
+        on: bool,
+        grace_seconds: u64,
+    ) -> Result<OAuthState, ControlError> {
+        self.oauth_post(
+            "reuse-detection",
+            json!({ "on": on, "grace_seconds": grace_seconds }),
+        )
+        .await
+    }
+
+    /// How the MCP server answers when it cannot check a token: `503` (retry) or `401`
+    /// (`invalid_token`, as if the token were bad).
+    pub async fn introspection_failure(
+        &self,
+        mode: IntrospectionFailure,
+    ) -> Result<McpState, ControlError> {
+        self.call(
+            Service::Mcp,
+            Method::POST,
+            "introspection-failure",
+            Some(json!({ "mode": mode })),
+        )
+        .await
+    }
+
+    /// Changes the scopes tools need (tool → space-separated scopes; `None` removes a tool's),
+    /// merged into the current ones. Each scope must be one the MCP server announces.
+    pub async fn tool_scopes<I, T, S>(&self, changes: I) -> Result<McpState, ControlError>
+    where
+        I: IntoIterator<Item = (T, Option<S>)>,
+        T: Into<String>,
+        S: Into<String>,
+    {
+        let changes: BTreeMap<String, Option<String>> = changes
+            .into_iter()
+            .map(|(tool, scopes)| (tool.into(), scopes.map(Into::into)))
+            .collect();
+        self.call(
+            Service::Mcp,
+            Method::POST,
+            "tool-scopes",
+            Some(json!(changes)),
+        )
+        .await
+    }
+
+    /// Tool calls answer `403 insufficient_scope`.
+    pub async fn force_403(&self, on: bool) -> Result<McpState, ControlError> {
+        self.call(
+            Service::Mcp,
+            Method::POST,
+            "force-403",
+            Some(json!({ "on": on })),
+        )
+        .await
+    }
+
+    /// Both servers back to their start-up state: clients, codes, tokens, fault rules and
+    /// journals are forgotten, so every client must register and consent again.
+    pub async fn reset(&self) -> Result<RigState, ControlError> {
+        let (oauth, mcp) = tokio::try_join!(
+            self.call(Service::OAuth, Method::POST, "reset", None),
+            self.call(Service::Mcp, Method::POST, "reset", None),
+        )?;
+        Ok(RigState { oauth, mcp })
+    }
+
+    async fn oauth_post(&self, name: &str, body: Value) -> Result<OAuthState, ControlError> {
+        self.call(Service::OAuth, Method::POST, name, Some(body))
+            .await
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        name: &str,
+    ) -> Result<T, ControlError> {
+        self.call(service, Method::GET, name, None).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        method: Method,
+        name: &str,
+        body: Option<Value>,
+    ) -> Result<T, ControlError> {
+        let url = format!("{}/control/{name}", self.base(service));
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| ControlError::Unreachable {
+                url: url.clone(),
+                reason: root_cause(&error),
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|error| ControlError::Unreachable {
+                url: url.clone(),
+                reason: root_cause(&error),
+            })?;
+        if !status.is_success() {
+            return Err(ControlError::Refused {
+                url,
+                status,
+                body: text.trim().to_owned(),
+            });
+        }
+        serde_json::from_str(&text).map_err(|error| ControlError::BadAnswer {
+            url,
+            reason: error.to_string(),
+        })
+    }
+}

@@ -3,8 +3,9 @@
 //
 // Each suite writes one JSON file per passing scenario and scheme:
 //   <dir>/<suite>/<scheme>-<n>.json   {"client", "version", "scheme", "scenario", "name", "passed", "note"}
-// where <dir> is $CLIENT_MATRIX_DIR or <repo>/target/client-matrix. A scenario without a file,
-// or with one that does not say passed, counts as not passing.
+// where <dir> is $CLIENT_MATRIX_DIR or <repo>/target/client-matrix. Each suite declares below
+// which scenarios it covers; a covered scenario without a file, or with one that does not say
+// passed, counts as not passing, and the scenarios a suite does not cover are listed as such.
 //
 //   node tests/clients/matrix.mjs                    print the table
 //   node tests/clients/matrix.mjs --write README.md  replace the table between the markers
@@ -20,16 +21,34 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix');
 const START = '<!-- tested-clients:start -->';
 const END = '<!-- tested-clients:end -->';
-const SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8];
 const SCHEMES = ['http', 'https'];
 
-// The suites the table always shows, even when one produced nothing, with where their pinned
-// version is written down.
+// Every client scenario, numbered as README "Tested clients" lists them.
+const SCENARIOS = new Map([
+  [1, 'first-time consent'],
+  [2, 'refresh on expiry'],
+  [3, 'revoked token'],
+  [4, 'rotation'],
+  [5, 'dead refresh token'],
+  [6, 'consent denied'],
+  [7, 'insufficient scope'],
+  [8, 'stored credentials'],
+  [9, 'AS down during refresh'],
+  [10, 'rate-limited token endpoint'],
+  [11, 'step-up'],
+  [12, 'parallel refresh'],
+]);
+const ALL = [...SCENARIOS.keys()];
+const upTo = (last) => ALL.filter((n) => n <= last);
+
+// The suites the table always shows, even when one produced nothing: the scenarios each covers
+// (the denominator of its counts) and where its pinned version is written down.
 const SUITES = [
-  { key: 'rmcp', client: 'rmcp', version: () => lockedCrateVersion('rmcp') },
+  { key: 'rmcp', client: 'rmcp', covers: upTo(11), version: () => lockedCrateVersion('rmcp') },
   {
     key: 'typescript',
     client: '@modelcontextprotocol/sdk (TypeScript)',
+    covers: upTo(12),
     version: () => readJson(join(REPO, 'tests/clients/typescript/package.json'))?.dependencies?.['@modelcontextprotocol/sdk'],
   },
 ];
@@ -54,7 +73,11 @@ function lockedCrateVersion(name) {
   }
 }
 
-/** Every suite's results: { key, client, version, outcome: Map("http-1" → 'passed'|'failed'|'missing') }. */
+/**
+ * Every suite's results: { key, client, version, covers, outcome: Map("http-1" →
+ * 'passed'|'failed'|'missing') }. A suite found only as a directory covers the scenarios it has
+ * files for.
+ */
 function collect() {
   const keys = new Set(SUITES.map((suite) => suite.key));
   if (existsSync(DIR)) {
@@ -67,8 +90,9 @@ function collect() {
     const clients = new Set();
     const versions = new Set();
     const outcome = new Map();
+    const covers = known?.covers ?? ALL.filter((n) => SCHEMES.some((scheme) => existsSync(join(DIR, key, `${scheme}-${n}.json`))));
     for (const scheme of SCHEMES) {
-      for (const number of SCENARIOS) {
+      for (const number of covers) {
         const path = join(DIR, key, `${scheme}-${number}.json`);
         if (!existsSync(path)) {
           outcome.set(`${scheme}-${number}`, 'missing');
@@ -85,6 +109,7 @@ function collect() {
       key,
       client: [...clients].sort().join(', ') || known?.client || key,
       version: [...versions].sort().join(', ') || known?.version() || '—',
+      covers,
       outcome,
     };
   });
@@ -103,26 +128,28 @@ function ranges(numbers) {
 
 function render(suites) {
   const lines = [
-    '| Client | Version | HTTP | HTTPS | Not passing |',
-    '|---|---|---|---|---|',
+    '| Client | Version | HTTP | HTTPS | Not passing | Not covered |',
+    '|---|---|---|---|---|---|',
   ];
-  for (const { client, version, outcome } of suites) {
-    const passing = (scheme) => SCENARIOS.filter((n) => outcome.get(`${scheme}-${n}`) === 'passed').length;
+  for (const { client, version, covers, outcome } of suites) {
+    const passing = (scheme) => covers.filter((n) => outcome.get(`${scheme}-${n}`) === 'passed').length;
     const notPassing = [];
     for (const scheme of SCHEMES) {
       for (const state of ['failed', 'missing']) {
-        const numbers = SCENARIOS.filter((n) => outcome.get(`${scheme}-${n}`) === state);
+        const numbers = covers.filter((n) => outcome.get(`${scheme}-${n}`) === state);
         if (numbers.length > 0) notPassing.push(`${scheme} ${ranges(numbers)} ${state}`);
       }
     }
+    const notCovered = ALL.filter((n) => !covers.includes(n)).map((n) => `${n} ${SCENARIOS.get(n)}`);
     // `@modelcontextprotocol/sdk (TypeScript)` → `` `@modelcontextprotocol/sdk` (TypeScript) ``
     const [name, ...qualifier] = client.split(' ');
     const cells = [
       [`\`${name}\``, ...qualifier].join(' '),
       version,
-      `${passing('http')}/${SCENARIOS.length}`,
-      `${passing('https')}/${SCENARIOS.length}`,
+      `${passing('http')}/${covers.length}`,
+      `${passing('https')}/${covers.length}`,
       notPassing.join('; ') || '—',
+      notCovered.join(', ') || '—',
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }

@@ -15,7 +15,7 @@ export const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/
 const RIG_VARIABLES = [
   'OAUTH_PORT', 'MCP_PORT', 'BIND', 'OAUTH_BASE_URL', 'MCP_BASE_URL', 'OAUTH_INTERNAL_URL',
   'TLS_CERT_FILE', 'TLS_KEY_FILE', 'CERTS_DIR', 'SEED_REFRESH_TOKEN', 'TOKEN_TTL_SECONDS',
-  'SCOPES', 'CONTROL_TOKEN', 'LOG',
+  'SCOPES', 'TOOL_SCOPES', 'JOURNAL_SIZE', 'CONTROL_TOKEN', 'LOG',
 ];
 
 const READY_TIMEOUT_MS = 10_000;
@@ -59,7 +59,7 @@ function rigEnvironment(extra) {
 /**
  * Starts the binary and waits for its two ready lines. `scheme` is 'http' or 'https'; HTTPS
  * serves the certificates in `certsDir` (made by `makeCerts`). `env` adds variables such as
- * SEED_REFRESH_TOKEN.
+ * SEED_REFRESH_TOKEN or SCOPES and TOOL_SCOPES.
  */
 export async function startRig({ scheme, certsDir, env = {} }) {
   // Started from an empty directory: no .env and no certs/ of the checkout are picked up, so
@@ -170,18 +170,55 @@ export class Rig {
     return new URL(this.mcpUrl).origin;
   }
 
-  /** POST a control call on 'oauth' or 'mcp'; returns the server's new state. */
-  async control(service, path, body) {
+  /** POST a control call on 'oauth' or 'mcp'; returns the server's answer (mostly its new state). */
+  control(service, path, body) {
+    return this.#controlCall('POST', service, path, body);
+  }
+
+  async #controlCall(method, service, path, body) {
     const base = service === 'oauth' ? this.issuer : this.mcpOrigin;
     const response = await fetch(`${base}/control/${path}`, {
-      method: 'POST',
+      method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
     });
     const text = await response.text();
-    if (!response.ok) throw new Error(`POST ${base}/control/${path}: ${response.status} ${text}`);
+    if (!response.ok) throw new Error(`${method} ${base}/control/${path}: ${response.status} ${text}`);
     return JSON.parse(text);
+  }
+
+  /**
+   * A fault rule (README "Fault injection"), e.g. `{ endpoint: 'token', match: { grant_type:
+   * 'refresh_token' }, respond: { status: 503 }, times: 2 }`; returns the rule with its id.
+   */
+  addFault(service, rule) { return this.control(service, 'faults', rule); }
+
+  /** The fault rules still armed on 'oauth' or 'mcp' (a rule whose `times` are spent is gone). */
+  async faults(service) { return (await this.#controlCall('GET', service, 'faults')).faults; }
+
+  /** One page of a server's request journal from `since` on: `{ events, next, missed }`. */
+  events(service, since = 0) { return this.#controlCall('GET', service, `events?since=${since}`); }
+
+  /** Where both journals stand now: the events after this mark are the ones under test. */
+  async mark() {
+    const [oauth, mcp] = await Promise.all([this.events('oauth'), this.events('mcp')]);
+    return { oauth: oauth.next, mcp: mcp.next };
+  }
+
+  /**
+   * The client's requests to `service` since `mark`, oldest first: every event but the test's
+   * own control calls and, on the authorization server, the MCP server's introspection calls.
+   */
+  async requests(service, mark) {
+    const page = await this.events(service, mark[service]);
+    if (page.missed) throw new Error(`the ${service} journal dropped ${page.missed} events under test`);
+    return page.events.filter((event) => !event.path.startsWith('/control') && event.path !== '/introspect');
+  }
+
+  /** `requests`, each as a `line`. */
+  async lines(service, mark) {
+    return (await this.requests(service, mark)).map(line);
   }
 
   // The scenarios of README "Scenarios", by the name `mcp-oauth-sim scenario` gives them.
@@ -191,6 +228,7 @@ export class Rig {
   deadRefresh(on) { return this.control('oauth', 'invalid-grant', { on }); }
   denyConsent(on) { return this.control('oauth', 'deny-consent', { on }); }
   badScope(on) { return this.control('mcp', 'force-403', { on }); }
+  toolScopes(scopes) { return this.control('mcp', 'tool-scopes', scopes); }
 
   async state(service) {
     const base = service === 'oauth' ? this.issuer : this.mcpOrigin;
@@ -220,4 +258,16 @@ export class Rig {
     running.delete(this.child);
     rmSync(this.cwd, { recursive: true, force: true });
   }
+}
+
+/**
+ * A journal event as the tests compare it: method, path, status, then whichever of grant type,
+ * JSON-RPC method, tool and error code it has, and `fault` if a fault rule answered it:
+ * `POST /token 503 refresh_token temporarily_unavailable fault`, `POST /mcp 200 tools/call echo`.
+ * (The same shape as the rmcp suite's `journal::line`.)
+ */
+export function line(event) {
+  const parts = [event.method, event.path, event.status, event.grant_type, event.rpc_method, event.tool, event.error];
+  if (event.fault != null) parts.push('fault');
+  return parts.filter((part) => part != null).join(' ');
 }

@@ -1,5 +1,5 @@
 // The TypeScript SDK's OAuth client (`@modelcontextprotocol/sdk`) against the real rig, one
-// scenario of README "Scenarios" per test, each on a rig of its own. Run by run.mjs once per
+// scenario of README "Tested clients" (1–12) per test, each on a rig of its own. Run by run.mjs once per
 // scheme: SIM_SCHEME=http|https, and for HTTPS SIM_CERTS_DIR (from `mcp-oauth-sim certs`) with
 // NODE_EXTRA_CA_CERTS=$SIM_CERTS_DIR/ca.pem, so every fetch (the SDK's and ours) verifies the
 // rig's certificate against that CA.
@@ -15,10 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { REPO, startRig } from './rig.mjs';
+import { REPO, line, startRig } from './rig.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const CERTS_DIR = process.env.SIM_CERTS_DIR;
@@ -336,3 +337,194 @@ scenario(8, 'stored credentials (seeded refresh token)', async (rig, track) => {
   assert.equal(counters.refreshes, 1);
   return 'stored tokens with the seeded refresh token and a stale access token: 401 → one refresh_token grant → calls succeed, no consent';
 }, { env: { SEED_REFRESH_TOKEN: SEED } });
+
+// Scenarios 9–11 read the rig's request journals (GET /control/events) to assert the whole
+// sequence of requests. The SDK runs discovery again on every auth(): each refresh is preceded by
+// a GET of the protected resource metadata (MCP journal) and of the AS metadata (AS journal).
+const PRM = 'GET /.well-known/oauth-protected-resource/mcp 200';
+const AS_METADATA = 'GET /.well-known/oauth-authorization-server 200';
+const REFRESH_DOWN = { endpoint: 'token', match: { grant_type: 'refresh_token' } };
+
+scenario(9, 'AS down during refresh', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  await rig.revoke();
+  const rule = await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { status: 503 }, times: 2 });
+  const refreshToken = provider.tokens().refresh_token;
+  const mark = await rig.mark();
+
+  // 401 → refresh → 503 temporarily_unavailable: an OAuth error other than server_error, so the
+  // SDK rethrows it (TemporarilyUnavailableError) out of the tool call. Nothing is invalidated,
+  // no authorization is started, the refresh is not retried (Retry-After: 1 is not read).
+  for (const attempt of ['while the AS is down', 'while the AS is still down']) {
+    await assert.rejects(echo(client, attempt), TemporarilyUnavailableError);
+  }
+  assert.deepEqual(await rig.faults('oauth'), [], 'the rule is spent');
+  assert.deepEqual(provider.invalidations, []);
+  assert.equal(provider.authorizations.length, 1, 'no new authorization');
+  assert.equal(provider.tokens().refresh_token, refreshToken, 'the stored tokens are kept');
+  // The AS is back: the same client's next call refreshes and succeeds, with no action from
+  // the application.
+  await echo(client, 'once the AS is back');
+
+  const down = `POST /token 503 refresh_token temporarily_unavailable fault`;
+  const oauth = await rig.requests('oauth', mark);
+  assert.deepEqual(oauth.map(line), [AS_METADATA, down, AS_METADATA, down, AS_METADATA, 'POST /token 200 refresh_token']);
+  assert.deepEqual(oauth.filter((event) => event.fault != null).map((event) => event.fault), [rule.id, rule.id]);
+  assert.deepEqual(await rig.lines('mcp', mark), [
+    'POST /mcp 401 invalid_token', PRM,
+    'POST /mcp 401 invalid_token', PRM,
+    'POST /mcp 401 invalid_token', PRM, 'POST /mcp 200 tools/call echo',
+  ]);
+
+  // The AS unreachable instead (the connection dropped without an answer, as for a refused
+  // connection): not an OAuth error, which the SDK "logs out and continues" past: it starts a new
+  // authorization in the middle of the tool call (the user would see a consent page) and the call
+  // rejects with UnauthorizedError. The tokens stay stored, so the next call refreshes as usual
+  // and the authorization is simply abandoned. (A 500 server_error takes the same path.)
+  await rig.revoke();
+  await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { drop: true }, times: 1 });
+  const dropped = await rig.mark();
+  await assert.rejects(echo(client, 'while the AS is unreachable'), UnauthorizedError);
+  assert.equal(provider.authorizations.length, 2, 'a new authorization was started');
+  assert.deepEqual(provider.invalidations, []);
+  assert.equal(provider.tokens().refresh_token, refreshToken);
+  await echo(client, 'once the AS is reachable');
+  assert.deepEqual(await rig.lines('oauth', dropped), [
+    AS_METADATA, 'POST /token 0 refresh_token fault', 'GET /authorize 302',
+    AS_METADATA, 'POST /token 200 refresh_token',
+  ]);
+  assert.equal(provider.savedTokens.length, 3, 'the first tokens and the two successful refreshes');
+  return '503 temporarily_unavailable on the refresh: the call rejects with TemporarilyUnavailableError, tokens kept, no retry, no authorization; the next call refreshes and succeeds. A dropped connection (or 500 server_error) instead starts a new authorization and rejects with UnauthorizedError, tokens kept';
+});
+
+scenario(10, 'rate-limited refresh', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  await rig.revoke();
+  const rule = await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { status: 429, retry_after: 1 }, times: 1 });
+  const mark = await rig.mark();
+
+  // The rig answers the 429 with `temporarily_unavailable` (RFC 6749 has no rate-limit code), so
+  // the SDK treats it as scenario 9's 503: the call rejects at once; Retry-After is not read and
+  // the refresh is not retried. The next call, made right away, refreshes and succeeds.
+  const started = Date.now();
+  await assert.rejects(echo(client, 'while rate-limited'), (error) =>
+    error instanceof TemporarilyUnavailableError && /retry after 1 s/.test(error.message));
+  assert.ok(Date.now() - started < 1000, 'the SDK did not wait for Retry-After');
+  assert.deepEqual(await rig.faults('oauth'), []);
+  await echo(client, 'right after');
+  assert.deepEqual(provider.invalidations, []);
+  assert.equal(provider.authorizations.length, 1, 'no new authorization');
+
+  const oauth = await rig.requests('oauth', mark);
+  assert.deepEqual(oauth.map(line), [
+    AS_METADATA, 'POST /token 429 refresh_token temporarily_unavailable fault',
+    AS_METADATA, 'POST /token 200 refresh_token',
+  ]);
+  assert.equal(oauth[1].fault, rule.id);
+  assert.deepEqual(await rig.lines('mcp', mark), [
+    'POST /mcp 401 invalid_token', PRM,
+    'POST /mcp 401 invalid_token', PRM, 'POST /mcp 200 tools/call echo',
+  ]);
+  return '429 (Retry-After: 1) on the refresh: the call rejects at once with TemporarilyUnavailableError, Retry-After not read, no retry, tokens kept; the next call (no wait) refreshes and succeeds';
+});
+
+scenario(11, 'step-up', async (rig, track) => {
+  // The SDK asks for the scope of the first 401 challenge; the rig's challenge to `initialize`
+  // names only what every call needs, `mcp:tools`. The test authorizes for it up front through
+  // the SDK's own auth() (what connect() would do) so that the step-up below stands alone.
+  const provider = new HeadlessProvider();
+  assert.equal(await auth(provider, { serverUrl: rig.mcpUrl, scope: 'mcp:tools' }), 'REDIRECT');
+  assert.equal(provider.lastAuthorization.url.searchParams.get('scope'), 'mcp:tools');
+  assert.equal(await auth(provider, { serverUrl: rig.mcpUrl, authorizationCode: provider.takeCode() }), 'AUTHORIZED');
+  assert.equal(provider.tokens().scope, 'mcp:tools');
+  const { client, transport } = newClient(rig.mcpUrl, provider);
+  track(client);
+  const connected = rig.log.length;
+  await client.connect(transport);
+  await rig.waitForLine(STREAM_REFUSED, connected);
+  const mark = await rig.mark();
+
+  await echo(client, 'within mcp:tools');
+  // 403 insufficient_scope, scope="mcp:tools mcp:write": the SDK keeps that scope for its next
+  // auth(), but auth() refreshes when it holds a refresh token, and a refresh cannot widen the
+  // grant; the retry draws the same 403 and it throws (as in scenario 7).
+  await assert.rejects(client.callTool({ name: 'add', arguments: { a: 2, b: 3 } }), (error) =>
+    error instanceof StreamableHTTPError && error.code === 403 && /after trying upscoping/.test(error.message));
+  assert.equal(provider.authorizations.length, 1, 'the SDK started no authorization');
+  assert.equal(provider.tokens().scope, 'mcp:tools');
+  assert.deepEqual(await rig.lines('oauth', mark), [AS_METADATA, 'POST /token 200 refresh_token']);
+  assert.deepEqual(await rig.lines('mcp', mark), [
+    'POST /mcp 200 tools/call echo',
+    'POST /mcp 403 tools/call add insufficient_scope', PRM,
+    'POST /mcp 403 tools/call add insufficient_scope',
+  ]);
+
+  // The application's step-up: forget the tokens (the provider is its storage) and call again.
+  // Without a token the call draws a 401 naming the scopes this call needs, both (the rig's
+  // challenge to a tools/call adds the tool's own scopes); with no refresh token
+  // the SDK starts an authorization for that scope (same client, no registration) and rejects
+  // with UnauthorizedError; the user consents, finishAuth(code), and the same client's next call
+  // (same transport, same session) succeeds.
+  const stepUp = await rig.mark();
+  provider.invalidateCredentials('tokens');
+  await assert.rejects(client.callTool({ name: 'add', arguments: { a: 2, b: 3 } }), UnauthorizedError);
+  assert.equal(provider.authorizations.length, 2);
+  const { url } = provider.lastAuthorization;
+  assert.equal(url.searchParams.get('scope'), 'mcp:tools mcp:write');
+  assert.equal(url.searchParams.get('client_id'), provider.clientInformation().client_id);
+  await transport.finishAuth(provider.takeCode());
+  assert.equal(provider.tokens().scope, 'mcp:tools mcp:write');
+  assert.equal(text(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })), '5');
+  const me = await whoami(client);
+  assert.deepEqual(me.scope.split(' ').sort(), ['mcp:tools', 'mcp:write']);
+  assert.equal(me.client_id, provider.clientInformation().client_id);
+  assert.equal(provider.savedClients.length, 1, 'one registration');
+
+  assert.deepEqual(await rig.lines('oauth', stepUp), [
+    AS_METADATA, 'GET /authorize 302', AS_METADATA, 'POST /token 200 authorization_code',
+  ]);
+  assert.deepEqual(await rig.lines('mcp', stepUp), [
+    'POST /mcp 401 no_token', PRM, PRM, 'POST /mcp 200 tools/call add', 'POST /mcp 200 tools/call whoami',
+  ]);
+  return '403 insufficient_scope for one tool: one refresh (cannot widen), same 403, "after trying upscoping"; the application drops its tokens and calls again: 401 → authorization for the challenge scope mcp:tools mcp:write → finishAuth → add succeeds on the same session';
+}, { env: { SCOPES: 'mcp:tools mcp:write', TOOL_SCOPES: 'add=mcp:write' } });
+
+scenario(12, 'parallel refresh', async (rig, track) => {
+  const provider = new HeadlessProvider();
+  const client = track(await connect(rig, provider));
+  await rig.rotate(true);
+  await rig.control('oauth', 'reuse-detection', { on: true, grace_seconds: 0 });
+  await rig.revoke();
+  // A slow token endpoint (300 ms per refresh) makes the two refreshes overlap every time.
+  await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { delay_ms: 300 }, times: 2 });
+  const mark = await rig.mark();
+
+  // Two tool calls at once, both answered 401: the SDK has no single-flight refresh, so each
+  // runs its own auth() and both present the same refresh token. The AS rotates it for one and
+  // sees the other as reuse: invalid_grant, and the whole grant (the pair just issued included)
+  // revoked. On invalid_grant the SDK wipes the tokens — the new pair with them — and starts a
+  // new authorization; that call rejects with UnauthorizedError. The other call's retry with the
+  // new token either lands before the revocation (succeeds) or after (401, and the transport,
+  // having just completed an auth flow, throws "401 after successful authentication").
+  const outcomes = await Promise.allSettled(['a', 'b'].map((message) => echo(client, message)));
+  const rejected = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => outcome.reason);
+  assert.equal(rejected.filter((error) => error instanceof UnauthorizedError).length, 1, `${rejected}`);
+  for (const error of rejected.filter((error) => !(error instanceof UnauthorizedError))) {
+    assert.ok(error instanceof StreamableHTTPError && error.code === 401 && /after successful authentication/.test(error.message), `${error}`);
+  }
+  assert.deepEqual(provider.invalidations, ['tokens']);
+  assert.equal(provider.tokens(), undefined, 'the tokens are wiped, the fresh pair included');
+  assert.equal(provider.authorizations.length, 2, 'a new authorization was started');
+  assert.equal((await rig.oauthCounters()).reuse_detections, 1);
+  assert.deepEqual((await rig.lines('oauth', mark)).sort(), [
+    AS_METADATA, AS_METADATA, AS_METADATA, 'GET /authorize 302',
+    'POST /token 200 refresh_token fault', 'POST /token 400 refresh_token invalid_grant fault',
+  ].sort());
+
+  // Recovery needs the user: finishAuth with the code of the authorization the SDK started.
+  await client.transport.finishAuth(provider.takeCode());
+  await echo(client, 'after re-consent');
+  return 'two concurrent 401s refresh side by side with the same refresh token (no single-flight); with rotation and reuse detection one gets invalid_grant, the SDK wipes the tokens (the fresh pair too) and starts a new authorization: one call rejects with UnauthorizedError; recovery needs a new consent';
+});

@@ -92,7 +92,21 @@ impl App {
         &self,
         manager: AuthorizationManager,
     ) -> Result<Session, ClientInitializeError> {
-        let client = AuthClient::new(self.http.clone(), manager);
+        self.connect_with(self.auth_client(manager)).await
+    }
+
+    /// rmcp's `AuthClient` around this app's HTTP client and `manager`. A clone shares the
+    /// manager (`auth_manager` is an `Arc<Mutex<…>>`): an application keeps one to act on the
+    /// authorization of a session it has connected, as a step-up does.
+    pub fn auth_client(&self, manager: AuthorizationManager) -> AuthClient<reqwest::Client> {
+        AuthClient::new(self.http.clone(), manager)
+    }
+
+    /// [`App::connect`] with an `AuthClient` the caller made.
+    pub async fn connect_with(
+        &self,
+        client: AuthClient<reqwest::Client>,
+    ) -> Result<Session, ClientInitializeError> {
         let transport = StreamableHttpClientTransport::with_client(
             client,
             StreamableHttpClientTransportConfig::with_uri(self.mcp_url.as_str()),

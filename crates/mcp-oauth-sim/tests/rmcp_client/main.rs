@@ -1,5 +1,5 @@
 //! The real rmcp client (the `rmcp` crate's OAuth state machine and Streamable HTTP transport)
-//! against the rig, one test per seed scenario, over HTTP and over HTTPS with the rig's generated
+//! against the rig, one test per scenario, over HTTP and over HTTPS with the rig's generated
 //! CA. Each test starts its own `Sim`, so they run in parallel; each passing test leaves a JSON
 //! result for the README's "Tested clients" table.
 //!
@@ -12,12 +12,14 @@
 //! - `rig`: HTTP or HTTPS, and a `Sim` started for it.
 //! - `app`: the application around rmcp: one reqwest client for everything (trusting the CA),
 //!   a credential store the test can read and fill, headless authorization, tool calls.
+//! - `journal`: the rig's request journals, read as the sequence of requests the client made.
 //! - `record`: the result file a passing scenario writes (`target/client-matrix/rmcp/…`).
 //! - `scenarios`: one file per scenario, each an `async fn run(Scheme)`.
 //!
 //! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
 
 mod app;
+mod journal;
 mod record;
 mod rig;
 mod scenarios;
@@ -53,4 +55,7 @@ matrix! {
     s6_denied_consent_fails_the_callback_and_issues_no_token => consent_denied,
     s7_insufficient_scope_is_a_terminal_error_without_any_oauth_traffic => insufficient_scope,
     s8_stored_credentials_with_a_seeded_refresh_token_refresh_and_call => seeded_refresh,
+    s9_refresh_answered_503_fails_the_call_before_sending_and_the_next_call_recovers => as_down,
+    s10_refresh_answered_429_fails_at_once_without_honoring_retry_after_then_recovers => rate_limited,
+    s11_insufficient_scope_for_one_tool_then_a_scope_upgrade_on_the_live_session => step_up,
 }

@@ -3,9 +3,11 @@
 //! challenge names; rmcp makes no step-up of its own (that is the application's call, through
 //! `OAuthState::request_scope_upgrade`), so the AS sees no request at all because of it.
 
+use mcp_oauth_sim::{Service, Sim};
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 
 use crate::app::{App, echo, transport_error};
+use crate::journal::{Mark, line};
 use crate::record::Record;
 use crate::rig::{self, Scheme};
 
@@ -20,8 +22,10 @@ pub async fn run(scheme: Scheme) {
     // Act
     let first = echo(&session, "forbidden").await;
     let after_first = sim.control().state().await.expect("state");
+    let journal_first = oauth_flow(&sim).await;
     let second = echo(&session, "forbidden again").await;
     let after_second = sim.control().state().await.expect("state");
+    let journal_second = oauth_flow(&sim).await;
 
     // Assert
     for outcome in [first, second] {
@@ -49,6 +53,13 @@ pub async fn run(scheme: Scheme) {
         assert_eq!(oauth.token_requests.refresh_token, 0);
         assert_eq!(oauth.token_requests.other, 0);
     }
+    // The same, request by request, from the AS's journal.
+    for journal in [journal_first, journal_second] {
+        assert_eq!(
+            journal,
+            ["GET /authorize 302", "POST /token 200 authorization_code"]
+        );
+    }
     // One 403 per call: rmcp does not retry it.
     assert_eq!(after_first.mcp.counters.forbidden, 1);
     assert_eq!(after_second.mcp.counters.forbidden, 2);
@@ -56,4 +67,15 @@ pub async fn run(scheme: Scheme) {
     record.passed(
         "403 surfaces at once as InsufficientScope (required scope from the challenge); no automatic step-up, refresh or retry",
     );
+}
+
+/// Every `/authorize` and `/token` request the AS has answered, from its journal.
+async fn oauth_flow(sim: &Sim) -> Vec<String> {
+    Mark::beginning()
+        .requests(sim, Service::OAuth)
+        .await
+        .iter()
+        .filter(|event| ["/authorize", "/token"].contains(&event.path.as_str()))
+        .map(line)
+        .collect()
 }

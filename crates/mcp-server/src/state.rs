@@ -21,7 +21,10 @@ use crate::urls::PublicUrls;
 pub struct State {
     pub config: Config,
     pub urls: PublicUrls,
-    /// The scopes as they go into challenges and metadata, space-separated.
+    /// The scopes a 401 challenge names, space-separated: those every call needs
+    /// (`required_scopes`), or all announced scopes when none is required. Naming only what is
+    /// needed (least privilege) is what makes a tool's wider scope a step-up rather than
+    /// something every client asks for up front.
     pub scope: String,
     pub introspector: Introspector,
     pub service: StreamableHttpService<Tools, NeverSessionManager>,
@@ -120,7 +123,11 @@ impl State {
             transport,
         );
         Ok(Self {
-            scope: config.scopes.join(" "),
+            scope: if config.required_scopes.is_empty() {
+                config.scopes.join(" ")
+            } else {
+                config.required_scopes.join(" ")
+            },
             tool_scopes: Mutex::new(configured_tool_scopes(&config)?),
             journal: Journal::new(config.journal_size),
             config,

@@ -5,12 +5,13 @@
 //! unauthenticated first request always sees the 401 challenge a client bootstraps from.
 
 use http::request::Parts;
-use http::{HeaderMap, Request, StatusCode, Uri};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use sim_http::Response;
 use sim_http::body::{self, MAX_BODY_BYTES};
 use sim_http::faults::{Subject, oauth_shaped};
+use sim_http::form::has_content_type;
 use sim_http::response::plain_error;
 use sim_http::secret::redact;
 
@@ -19,15 +20,21 @@ use crate::error::Denial;
 use crate::faults;
 use crate::introspection::{Identity, Verdict};
 use crate::router::Facts;
-use crate::rpc::{self, Glance};
+use crate::rpc::{self, Glance, Unreadable};
 use crate::state::{Counters, OutageAnswer, State};
 use crate::urls;
+
+/// The media type of a JSON-RPC message.
+const JSON: &str = "application/json";
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let counters = &state.counters;
     Counters::bump(&counters.requests);
     let identity = match authenticate(state, &request, facts).await {
         Ok(identity) => identity,
+        Err(denial) if denial.status() == StatusCode::UNAUTHORIZED => {
+            return challenge(state, request, denial, facts).await;
+        }
         Err(denial) => return deny(state, request.headers(), request.uri(), denial, facts),
     };
     facts.identify(&identity);
@@ -36,7 +43,20 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Ok(body) => body,
         Err(error) => return plain_error(error.status(), &error.to_string()),
     };
-    let glance = rpc::glance(&body);
+    // Only a JSON POST carries a message; anything else is rmcp's to refuse (405, 415).
+    let message = parts.method == Method::POST && has_content_type(&parts.headers, JSON);
+    let glance = if message {
+        match rpc::glance(&body) {
+            Ok(glance) => glance,
+            Err(unreadable) => {
+                Counters::bump(&counters.bad_requests);
+                facts.error = unreadable.code().to_string();
+                return unreadable.into_response();
+            }
+        }
+    } else {
+        Glance::default()
+    };
     let injected = inject(state, &parts, &identity, &glance, facts).await;
     facts.rpc = glance;
     if let Some(answer) = injected {
@@ -49,10 +69,17 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Counters::bump(&counters.tool_calls);
     }
     parts.extensions.insert(identity);
-    state
+    let answer = state
         .service
         .handle(Request::from_parts(parts, Full::new(body)))
-        .await
+        .await;
+    // rmcp answers 415 for a JSON body it cannot deserialize; the media type was right, the
+    // message was not.
+    if message && answer.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        Counters::bump(&counters.bad_requests);
+        return Unreadable::Invalid("not a message this server understands").into_response();
+    }
+    answer
 }
 
 async fn authenticate<B>(
@@ -152,6 +179,33 @@ async fn inject(
     .await
 }
 
+/// A 401 names the scopes this very request needs (least privilege): the required ones, and for
+/// a `tools/call` its tool's too. A client then asks for a tool's wider scope only when it calls
+/// that tool, and one that authorizes again after an `insufficient_scope` gets what it needs.
+async fn challenge(
+    state: &State,
+    request: Request<Incoming>,
+    denial: Denial,
+    facts: &mut Facts,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let tool = if parts.method == Method::POST && has_content_type(&parts.headers, JSON) {
+        // Bounded like any body; a body that cannot be read or parsed just gets the usual scope.
+        let body = body::read(body, MAX_BODY_BYTES).await.unwrap_or_default();
+        rpc::glance(&body)
+            .ok()
+            .filter(Glance::is_tool_call)
+            .map(|glance| glance.tool)
+    } else {
+        None
+    };
+    let Some(tool) = tool.filter(|tool| !state.scopes_of_tool(tool).is_empty()) else {
+        return deny(state, &parts.headers, &parts.uri, denial, facts);
+    };
+    let scope = required_scopes(state, &tool).join(" ");
+    deny_naming(state, &parts.headers, &parts.uri, denial, facts, &scope)
+}
+
 /// The scopes a `tools/call` of `tool` needs: the required ones, then the tool's own.
 fn required_scopes(state: &State, tool: &str) -> Vec<String> {
     let mut required = state.config.required_scopes.clone();
@@ -206,6 +260,18 @@ fn deny(
     denial: Denial,
     facts: &mut Facts,
 ) -> Response {
+    deny_naming(state, headers, uri, denial, facts, &state.scope)
+}
+
+/// [`deny`], with a 401 challenge naming `scope`.
+fn deny_naming(
+    state: &State,
+    headers: &HeaderMap,
+    uri: &Uri,
+    denial: Denial,
+    facts: &mut Facts,
+    scope: &str,
+) -> Response {
     let counters = &state.counters;
     Counters::bump(match denial.status() {
         StatusCode::UNAUTHORIZED => &counters.unauthorized,
@@ -215,5 +281,5 @@ fn deny(
     });
     facts.error = denial.code().to_owned();
     let base = state.urls.base_for(headers, uri);
-    denial.into_response(&urls::metadata_url(&base), &state.scope)
+    denial.into_response(&urls::metadata_url(&base), scope)
 }

@@ -286,7 +286,7 @@ async fn with_a_base_url_a_token_for_the_public_resource_is_accepted_also_throug
 }
 
 #[tokio::test]
-async fn custom_scopes_appear_in_the_metadata_and_in_the_challenge() {
+async fn metadata_announces_every_scope_and_the_challenge_only_the_required_ones() {
     let scopes = vec!["a".to_owned(), "b".to_owned()];
     let rig = Rig::start_with(
         oauth_server::Config {
@@ -310,7 +310,7 @@ async fn custom_scopes_appear_in_the_metadata_and_in_the_challenge() {
     assert_eq!(
         www_authenticate(&response),
         format!(
-            r#"Bearer resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp", scope="a b""#
+            r#"Bearer resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp", scope="a""#
         )
     );
 }

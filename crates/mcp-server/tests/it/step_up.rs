@@ -232,3 +232,38 @@ async fn a_configuration_naming_an_unknown_tool_or_scope_does_not_start() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_401_names_the_scopes_of_the_request_so_a_client_asks_for_a_tools_scope_only_when_calling_it()
+ {
+    // Arrange
+    let rig = rig_with_tool_scopes(&[("add", WRITE)]).await;
+    let echo_call = json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "echo", "arguments": { "message": "x" } },
+    });
+
+    // Act
+    let initialize = rig.post_mcp(None, &initialize_message()).await;
+    let echo = rig.post_mcp(None, &echo_call).await;
+    let add = rig.post_mcp(None, &add_call()).await;
+    let add_with_a_dead_token = rig.post_mcp(Some("expired-or-revoked"), &add_call()).await;
+
+    // Assert
+    let scope_of = |response: &reqwest::Response| {
+        let challenge = www_authenticate(response);
+        challenge
+            .split("scope=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no scope in {challenge}"))
+    };
+    for response in [&initialize, &echo, &add, &add_with_a_dead_token] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(scope_of(&initialize), "mcp:tools");
+    assert_eq!(scope_of(&echo), "mcp:tools");
+    assert_eq!(scope_of(&add), "mcp:tools mcp:write");
+    assert_eq!(scope_of(&add_with_a_dead_token), "mcp:tools mcp:write");
+}

@@ -29,6 +29,10 @@ pub enum Command {
     Ceiling(CeilingArgs),
     /// Obtains a token headlessly and prints it.
     Token(TargetArgs),
+    /// Mixed users (flows, tool calls, refreshes) against the rig while one of them flips its
+    /// switches; then the clock past every expiry. Reports requests, errors by kind (expected
+    /// or not) and the server's RSS at start, peak and end; fails on any unexpected error.
+    Soak(SoakArgs),
     /// Starts a command, waits until every --ready URL answers HTTP, prints `pid=… ready_ms=…`,
     /// and exits leaving the command running (its output goes to --log).
     Launch(LaunchArgs),
@@ -124,6 +128,35 @@ pub struct CeilingArgs {
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub load: LoadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// The MCP endpoint of a rig that is already running, with open control planes. Without it,
+    /// the rig binary (--server) is started on free loopback ports and stopped afterwards.
+    pub url: Option<Url>,
+    /// The rig process whose memory to report, with a URL (default: none measured).
+    #[arg(long, requires = "url")]
+    pub pid: Option<u32>,
+    /// The rig binary to start [default: mcp-oauth-sim next to sim-bench].
+    #[arg(long, conflicts_with = "url")]
+    pub server: Option<PathBuf>,
+    /// Users at once, the one flipping switches included.
+    #[arg(short, long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(2..=1024))]
+    pub users: u16,
+    /// How long the load lasts: `60s`, `500ms`, `2m`, or seconds.
+    #[arg(short, long, default_value = "60s", value_parser = duration)]
+    pub duration: Duration,
+    /// The pause between two control flips.
+    #[arg(long, default_value = "250ms", value_parser = duration)]
+    pub flip_every: Duration,
+    /// How long to wait for the store to be swept once the clock has moved (the rig sweeps
+    /// every 15 s).
+    #[arg(long, default_value = "40s", value_parser = duration)]
+    pub settle_timeout: Duration,
+    /// An operation taking longer fails as `timeout`.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +297,26 @@ mod tests {
         };
         assert_eq!(args.ready.len(), 2);
         assert_eq!(args.command, ["node", "server.js", "--oauth"]);
+    }
+
+    #[test]
+    fn soak_defaults_to_a_minute_of_64_users_against_a_rig_it_starts() {
+        let Command::Soak(args) = parse(&["soak"]).unwrap().command else {
+            panic!("soak")
+        };
+        assert_eq!(args.users, 64);
+        assert_eq!(args.duration, Duration::from_secs(60));
+        assert!(args.url.is_none() && args.server.is_none() && args.pid.is_none());
+        let Command::Soak(args) = parse(&["soak", "--duration", "2s", "--users", "8"])
+            .unwrap()
+            .command
+        else {
+            panic!("soak")
+        };
+        assert_eq!((args.users, args.duration), (8, Duration::from_secs(2)));
+        assert!(parse(&["soak", "--users", "1"]).is_err());
+        assert!(parse(&["soak", "--pid", "1"]).is_err(), "--pid needs a URL");
+        assert!(parse(&["soak", "http://a/mcp", "--server", "x"]).is_err());
     }
 
     #[test]

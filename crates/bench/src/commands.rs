@@ -5,14 +5,14 @@ use std::fs::File;
 use url::Url;
 
 use crate::cli::{
-    CallsArgs, CeilingArgs, Command, FlowsArgs, Format, LaunchArgs, LoadArgs, TargetArgs,
+    CallsArgs, CeilingArgs, Command, FlowsArgs, Format, LaunchArgs, LoadArgs, SoakArgs, TargetArgs,
 };
 use crate::discovery::{self, Discovered};
 use crate::http::Connector;
 use crate::load::{self, CallTarget, Load};
 use crate::oauth::{self, Authorizer, Registration};
 use crate::stats::Report;
-use crate::{Error, ceiling, launch, mcp};
+use crate::{Error, ceiling, launch, mcp, soak};
 
 /// Runs a subcommand; what it prints goes to stdout.
 pub async fn run(command: Command) -> Result<(), Error> {
@@ -33,6 +33,7 @@ pub async fn run(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Launch(args) => launch(args).await,
+        Command::Soak(args) => soak(args).await,
     }
 }
 
@@ -177,6 +178,42 @@ async fn launch(args: LaunchArgs) -> Result<(), Error> {
         launched.ready_after.as_secs_f64() * 1000.0
     );
     Ok(())
+}
+
+async fn soak(args: SoakArgs) -> Result<(), Error> {
+    let options = soak::Options {
+        users: usize::from(args.users),
+        duration: args.duration,
+        flip_every: args.flip_every,
+        settle_timeout: args.settle_timeout,
+        timeout: args.timeout,
+    };
+    let connector = Connector::default();
+    let report = match args.url {
+        Some(url) => {
+            let pid = args.pid.unwrap_or(0);
+            soak::run(&connector, &url, pid, &options).await?
+        }
+        None => {
+            let server = match args.server {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("mcp-oauth-sim"),
+            };
+            let rig = launch::Rig::start(&server).await?;
+            println!(
+                "started {} (pid {}), ready in {:.1} ms",
+                server.display(),
+                rig.pid(),
+                rig.ready_after.as_secs_f64() * 1000.0
+            );
+            soak::run(&connector, &rig.mcp_url, rig.pid(), &options).await?
+        }
+    };
+    print!("{}", report.to_text());
+    match report.tally.unexpected_count() {
+        0 => Ok(()),
+        count => Err(Error::Protocol(format!("{count} unexpected errors"))),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -167,6 +167,8 @@ pub struct Conn {
     origin: Origin,
     connector: Connector,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// Requests sent (or attempted) on this connection, reconnections included.
+    sent: u64,
 }
 
 impl Conn {
@@ -176,7 +178,13 @@ impl Conn {
             origin,
             connector,
             sender: None,
+            sent: 0,
         }
+    }
+
+    /// How many requests [`Conn::send`] was asked to send.
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     pub fn origin(&self) -> &Origin {
@@ -190,6 +198,7 @@ impl Conn {
 
     /// Sends `request` (origin-form URI) and reads the whole answer. The `Host` header is added.
     pub async fn send(&mut self, mut request: Request<Full<Bytes>>) -> Result<Reply, Error> {
+        self.sent += 1;
         request
             .headers_mut()
             .insert(header::HOST, self.origin.authority.clone());

@@ -2,7 +2,8 @@
 //! request (any status: a 404 is an answer).
 
 use std::fs::File;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -37,6 +38,27 @@ pub async fn launch(
         Some(file) => (Stdio::from(file.try_clone()?), Stdio::from(file)),
         None => (Stdio::null(), Stdio::null()),
     };
+    let mut spawn = Command::new(program);
+    spawn
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    let (child, ready_after) = start(spawn, ready, timeout).await?;
+    Ok(Launched {
+        pid: child.id(),
+        ready_after,
+    })
+}
+
+/// Spawns `command` as it is configured and waits until each of `ready` answers; says how long
+/// that took. The child is the caller's to stop; if it is not ready within `timeout` it is killed.
+pub async fn start(
+    mut command: Command,
+    ready: &[Url],
+    timeout: Duration,
+) -> Result<(Child, Duration), Error> {
+    let program = command.get_program().to_string_lossy().into_owned();
     let mut probes = ready
         .iter()
         .map(|url| {
@@ -48,11 +70,7 @@ pub async fn launch(
         .collect::<Result<Vec<_>, Error>>()?;
 
     let started = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+    let mut child = command
         .spawn()
         .map_err(|error| Error::Usage(format!("cannot start {program}: {error}")))?;
     while !probes.is_empty() {
@@ -83,8 +101,64 @@ pub async fn launch(
         }
         std::thread::sleep(PROBE_PAUSE);
     }
-    Ok(Launched {
-        pid: child.id(),
-        ready_after: started.elapsed(),
-    })
+    Ok((child, started.elapsed()))
+}
+
+/// The rig binary, started for a run on two free loopback ports, in an empty directory and
+/// with a clean environment (no `.env`, no certificates, no control token), so that it serves
+/// plain HTTP with open control planes. Dropping it kills the process.
+pub struct Rig {
+    child: Child,
+    dir: PathBuf,
+    pub mcp_url: Url,
+    pub ready_after: Duration,
+}
+
+impl Rig {
+    pub async fn start(binary: &Path) -> Result<Self, Error> {
+        let [oauth_port, mcp_port] = [free_port()?, free_port()?];
+        let dir =
+            std::env::temp_dir().join(format!("sim-bench-rig-{}-{oauth_port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .env_clear()
+            .env("OAUTH_PORT", oauth_port.to_string())
+            .env("MCP_PORT", mcp_port.to_string())
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let url = |port: u16, path: &str| {
+            Url::parse(&format!("http://127.0.0.1:{port}{path}"))
+                .map_err(|error| Error::Usage(error.to_string()))
+        };
+        let ready = [url(oauth_port, "/")?, url(mcp_port, "/")?];
+        let (child, ready_after) = start(command, &ready, Duration::from_secs(20)).await?;
+        Ok(Self {
+            child,
+            dir,
+            mcp_url: url(mcp_port, "/mcp")?,
+            ready_after,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> Result<u16, Error> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
 }

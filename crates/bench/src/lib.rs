@@ -10,6 +10,7 @@
 //! - [`load`]: the worker loops of the `calls` and `flows` modes; [`stats`]: what they measured.
 //! - [`ceiling`]: the bare endpoint that shows what the machine can do.
 //! - [`launch`]: starting a server and timing it until it answers.
+//! - [`soak`]: mixed users for a bounded time while switches flip; errors by kind and RSS.
 //!
 //! # Example
 //! ```no_run
@@ -32,6 +33,7 @@ pub mod launch;
 pub mod load;
 pub mod mcp;
 pub mod oauth;
+pub mod soak;
 pub mod stats;
 
 /// Why a command could not run.

@@ -161,9 +161,20 @@ pub fn code_from_redirect(
     code.ok_or_else(|| "the redirect carries no code".to_owned())
 }
 
+/// A successful token response: what a client keeps.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Grant {
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Seconds the access token lives, when the server says.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
 #[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
+struct ErrorAnswer {
+    error: String,
 }
 
 /// One authorization code flow after discovery and registration: `/authorize`, its redirect,
@@ -194,6 +205,11 @@ impl Authorizer {
         })
     }
 
+    /// Requests sent to the authorization and token endpoints so far.
+    pub fn requests(&self) -> u64 {
+        self.authorize.sent() + self.token.sent()
+    }
+
     /// Drops both connections; the next flow opens new ones.
     pub fn reset(&mut self) {
         self.authorize.reset();
@@ -202,6 +218,11 @@ impl Authorizer {
 
     /// Runs a flow and returns the access token.
     pub async fn access_token(&mut self) -> Result<String, Failure> {
+        self.grant().await.map(|grant| grant.access_token)
+    }
+
+    /// Runs a flow and returns the token response.
+    pub async fn grant(&mut self) -> Result<Grant, Failure> {
         let pkce = Pkce::generate();
         let state = random_string();
         let reply = self
@@ -222,9 +243,39 @@ impl Authorizer {
         if reply.status != StatusCode::OK {
             return Err(Failure::new(format!("token:{status}"), reply.excerpt()));
         }
-        serde_json::from_slice::<TokenAnswer>(&reply.body)
-            .map(|answer| answer.access_token)
+        serde_json::from_slice::<Grant>(&reply.body)
             .map_err(|error| Failure::new("token:garbage", error.to_string()))
+    }
+
+    /// The refresh grant with `refresh_token`. A refusal is counted as
+    /// `refresh:STATUS:ERROR` (`refresh:400:invalid_grant`), so that its OAuth error shows.
+    pub async fn refresh(&mut self, refresh_token: &str) -> Result<Grant, Failure> {
+        let form = Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", refresh_token)
+            .append_pair("client_id", &self.registration.client_id)
+            .append_pair("resource", &self.discovered.resource)
+            .finish();
+        let request = post(
+            &path_and_query(&self.discovered.token_endpoint),
+            "application/x-www-form-urlencoded",
+            Bytes::from(form),
+        );
+        let reply = self
+            .token
+            .send(request)
+            .await
+            .map_err(|error| Failure::transport("refresh", error))?;
+        if reply.status != StatusCode::OK {
+            let error = serde_json::from_slice::<ErrorAnswer>(&reply.body)
+                .map_or_else(|_| "?".to_owned(), |answer| answer.error);
+            return Err(Failure::new(
+                format!("refresh:{}:{error}", reply.status.as_u16()),
+                reply.excerpt(),
+            ));
+        }
+        serde_json::from_slice::<Grant>(&reply.body)
+            .map_err(|error| Failure::new("refresh:garbage", error.to_string()))
     }
 
     fn authorize_target(&self, pkce: &Pkce, state: &str) -> String {

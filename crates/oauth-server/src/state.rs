@@ -388,6 +388,11 @@ impl State {
                 "access_tokens": live_access,
                 "refresh_tokens": live_refresh,
             },
+            // What memory holds: expired entries the sweeper has not removed yet included.
+            "stored": {
+                "codes": store.codes.len() + store.redeemed_codes.len(),
+                "tokens": store.token_count(),
+            },
             "counters": self.counters.snapshot(),
             "scopes": self.config.scopes,
             "seed_refresh_token": self.config.seed_refresh_token.as_deref().map(redact),
@@ -396,5 +401,94 @@ impl State {
             "reuse_detection": settings.reuse_detection,
             "fault_rules": self.faults.list().len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn terms(grant: GrantId) -> GrantTerms {
+        GrantTerms {
+            client_id: "c".into(),
+            scope: "mcp:tools".into(),
+            resources: Vec::new(),
+            subject: "u".into(),
+            grant,
+        }
+    }
+
+    #[test]
+    fn a_hundred_thousand_short_lived_tokens_are_swept_once_they_expire() {
+        // Arrange: tokens that live one minute, issued as fast as the store takes them.
+        let state = State::new("http://localhost:1".into(), Config::default(), Clock::new());
+        state.update_settings(|settings| settings.access_token_ttl_seconds = 60);
+        let started = Instant::now();
+        for grant in 0..50_000 {
+            let issued = state.issue_tokens(
+                &terms(grant),
+                RefreshIssue::New {
+                    scope: "mcp:tools".into(),
+                    resources: Vec::new(),
+                },
+            );
+            assert!(issued.is_ok(), "token {grant} refused");
+        }
+        assert_eq!(state.store.token_count(), 100_000);
+        assert_eq!(state.snapshot()["stored"]["tokens"], json!(100_000));
+        assert_eq!(state.snapshot()["store"]["access_tokens"], json!(50_000));
+
+        // Act: the access tokens expire, then (a month later) the refresh tokens; the sweeper
+        // runs after each.
+        state.clock.advance(Duration::from_secs(61));
+        state.store.sweep(state.now());
+        let after_access = state.store.token_count();
+        state.clock.advance(state.config.refresh_token_ttl);
+        state.store.sweep(state.now());
+
+        // Assert
+        assert_eq!(after_access, 50_000, "only the refresh tokens are left");
+        let snapshot = state.snapshot();
+        assert_eq!(snapshot["stored"]["tokens"], json!(0), "{snapshot}");
+        assert_eq!(snapshot["store"]["refresh_tokens"], json!(0), "{snapshot}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_full_token_store_refuses_with_a_clear_error_until_tokens_expire() {
+        // Arrange
+        let config = Config {
+            limits: crate::config::Limits {
+                max_tokens: 4,
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let state = State::new("http://localhost:1".into(), config, Clock::new());
+        state.update_settings(|settings| settings.access_token_ttl_seconds = 60);
+        let keep = |grant| state.issue_tokens(&terms(grant), RefreshIssue::Keep("r".into()));
+        for grant in 0..3 {
+            keep(grant).unwrap();
+        }
+
+        // Act
+        let refused = keep(3).unwrap_err();
+        state.clock.advance(Duration::from_secs(61));
+        let after_expiry = keep(4);
+
+        // Assert
+        assert!(
+            matches!(&refused, OAuthError::TemporarilyUnavailable(why)
+                if why.contains("token store is full (4 live tokens)")),
+            "{refused:?}"
+        );
+        assert!(after_expiry.is_ok(), "expired tokens make room");
+        assert_eq!(state.store.token_count(), 1);
     }
 }

@@ -218,7 +218,8 @@ impl Store {
         len(self) + needed <= max
     }
 
-    /// Removes everything that has expired by `now`.
+    /// Removes everything that has expired by `now`. A map left mostly empty gives its table
+    /// back, so that memory follows the store down after a burst.
     pub fn sweep(&self, now: u64) {
         self.codes.retain(|_, code| code.expires_at > now);
         self.redeemed_codes.retain(|_, code| code.expires_at > now);
@@ -227,6 +228,11 @@ impl Store {
             .retain(|_, token| token.expires_at > now);
         self.retired_refresh_tokens
             .retain(|_, retired| retired.token.expires_at > now);
+        shrink_if_sparse(&self.codes);
+        shrink_if_sparse(&self.redeemed_codes);
+        shrink_if_sparse(&self.access_tokens);
+        shrink_if_sparse(&self.refresh_tokens);
+        shrink_if_sparse(&self.retired_refresh_tokens);
     }
 
     /// Forgets everything.
@@ -237,6 +243,14 @@ impl Store {
         self.access_tokens.clear();
         self.refresh_tokens.clear();
         self.retired_refresh_tokens.clear();
+    }
+}
+
+/// Shrinks `map` when under a quarter of its table is used: rehashing is then cheap, and a
+/// table that kept its peak size would hold the memory of entries long gone.
+fn shrink_if_sparse<V>(map: &DashMap<String, V>) {
+    if map.len() * 4 < map.capacity() {
+        map.shrink_to_fit();
     }
 }
 
@@ -266,6 +280,24 @@ mod tests {
         assert_eq!(grant_of("dead"), None);
         store.sweep(1_500);
         assert_eq!(store.access_tokens.len(), 1);
+    }
+
+    #[test]
+    fn a_sweep_that_empties_a_map_gives_its_table_back() {
+        let store = Store::default();
+        for index in 0..10_000 {
+            store
+                .access_tokens
+                .insert(format!("t{index}"), access(1, 1_000));
+        }
+        let peak = store.access_tokens.capacity();
+        store.sweep(1_500);
+        assert!(store.access_tokens.is_empty());
+        assert!(
+            store.access_tokens.capacity() < peak / 4,
+            "{} of {peak}",
+            store.access_tokens.capacity()
+        );
     }
 
     #[test]

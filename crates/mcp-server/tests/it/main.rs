@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod control;
+mod drain;
 mod faults;
 mod journal;
 mod metadata;

@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::support::{Pkce, Rig};
 
-const PARALLEL: usize = 32;
+/// As many concurrent requests as the issue asks for: far more than the server's worker threads.
+const PARALLEL: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_redemptions_of_one_code_yield_exactly_one_token() {
@@ -58,4 +59,120 @@ async fn parallel_refreshes_without_rotation_all_succeed() {
     let refresh = rig.full_flow(&client).await.refresh.unwrap();
     let results = join_all((0..PARALLEL).map(|_| rig.refresh(&client, &refresh))).await;
     assert!(results.iter().all(|(status, _)| *status == StatusCode::OK));
+}
+
+/// What a client of the traffic below may legitimately see while switches flip under it.
+fn acceptable(status: StatusCode, body: &serde_json::Value) -> bool {
+    match status.as_u16() {
+        200 | 302 => true,
+        // Refresh refused (dead refresh, rotated out) or a code gone stale.
+        400 => body["error"] == json!("invalid_grant"),
+        // A fault rule added by the flipper.
+        503 => body["error"] == json!("temporarily_unavailable"),
+        _ => false,
+    }
+}
+
+/// One client's bounded traffic: flows, refreshes and introspections, whatever the switches say.
+async fn traffic(rig: &Rig, rounds: usize) -> Vec<(StatusCode, serde_json::Value)> {
+    let client = rig.public_client().await;
+    let mut seen = Vec::new();
+    let mut refresh: Option<String> = None;
+    for _ in 0..rounds {
+        let pkce = Pkce::new();
+        let redirect = rig.authorize_raw(&client, &pkce, &[]).await;
+        let status = redirect.status();
+        let location = crate::support::location(&redirect);
+        seen.push((status, json!({})));
+        if let Some(code) = crate::support::query_param(&location, "code") {
+            let (status, body) = rig.exchange(&client, &code, &pkce).await;
+            if status == StatusCode::OK {
+                refresh = body["refresh_token"].as_str().map(str::to_owned);
+                let active = rig.introspect(body["access_token"].as_str().unwrap()).await;
+                assert!(active["active"].is_boolean(), "{active}");
+            }
+            seen.push((status, body));
+        }
+        if let Some(token) = refresh.clone() {
+            let (status, body) = rig.refresh(&client, &token).await;
+            if let Some(next) = body["refresh_token"].as_str() {
+                refresh = Some(next.to_owned());
+            }
+            seen.push((status, body));
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn control_flips_during_traffic_leave_every_answer_valid_and_the_state_consistent() {
+    // Arrange
+    let rig = Rig::start().await;
+    let flips = [
+        ("/control/rotate", json!({"on": true})),
+        ("/control/expires-in", json!({"seconds": 1})),
+        ("/control/revoke-access", json!({})),
+        ("/control/invalid-grant", json!({"on": true})),
+        (
+            "/control/reuse-detection",
+            json!({"on": true, "grace_seconds": 1}),
+        ),
+        ("/control/deny-consent", json!({"on": true})),
+        ("/control/clock", json!({"advance_seconds": 5})),
+        (
+            "/control/faults",
+            json!({"endpoint": "token", "respond": {"status": 503, "error": "temporarily_unavailable"}, "times": 2}),
+        ),
+        ("/control/rotate", json!({"on": false})),
+        ("/control/invalid-grant", json!({"on": false})),
+        ("/control/reuse-detection", json!({"on": false})),
+        ("/control/deny-consent", json!({"on": false})),
+        ("/control/expires-in", json!({"seconds": 3600})),
+    ];
+
+    // Act: 16 clients run 20 rounds each while the switches flip, ten times over.
+    let flipper = async {
+        for _ in 0..10 {
+            for (path, body) in &flips {
+                let (status, answer) = rig.control(path, Some(body.clone())).await;
+                assert!(status.is_success(), "{path}: {status} {answer}");
+            }
+        }
+    };
+    let clients = join_all((0..16).map(|_| traffic(&rig, 20)));
+    let ((), answers) = tokio::join!(flipper, clients);
+    rig.delete("/control/faults").await;
+
+    // Assert: no answer outside the protocol, and the server still works with every switch off.
+    let answers: Vec<_> = answers.into_iter().flatten().collect();
+    let odd: Vec<_> = answers
+        .iter()
+        .filter(|(status, body)| !acceptable(*status, body))
+        .collect();
+    assert!(
+        odd.is_empty(),
+        "{} odd answers, e.g. {:?}",
+        odd.len(),
+        odd[0]
+    );
+    let client = rig.public_client().await;
+    let tokens = rig.full_flow(&client).await;
+    assert!(rig.is_active(&tokens.access).await);
+    let state = rig.state().await;
+    assert_eq!(
+        state["toggles"],
+        json!({"rotate_refresh_tokens": false, "access_token_ttl_seconds": 3600,
+               "invalid_grant": false, "deny_consent": false}),
+        "{state}"
+    );
+    assert_eq!(state["store"]["clients"], json!(17), "{state}");
+    let counters = &state["counters"];
+    let issued = counters["tokens_issued"].as_u64().unwrap();
+    let live = state["store"]["access_tokens"].as_u64().unwrap();
+    assert!(live <= issued, "{state}");
+    assert!(
+        state["stored"]["tokens"].as_u64().unwrap()
+            >= live + state["store"]["refresh_tokens"].as_u64().unwrap(),
+        "{state}"
+    );
 }

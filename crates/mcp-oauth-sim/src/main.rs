@@ -4,6 +4,14 @@
 //! Configuration comes from flags, then the environment, then a `.env` file in the working
 //! directory, then defaults. Every failure to start is one `error:` line and a non-zero exit.
 
+/// `println!` for command output that may go into a pipe: a reader that goes away (`| head`) ends
+/// the command quietly instead of panicking on the broken pipe, as `print!` would.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod logging;
 mod scenario;
 
@@ -216,6 +224,18 @@ impl RigArgs {
     }
 }
 
+fn write_out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(text).and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {error}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let outcome = load_environment().and_then(|()| run(Cli::parse()));
     match outcome {
@@ -337,20 +357,20 @@ fn certs_command(dir: &Path, new_ca: bool) -> anyhow::Result<()> {
     let fresh_ca = certs::write_dir(dir, new_ca)?;
     let ca = dir.join(certs::CA_FILE);
     if fresh_ca {
-        println!("wrote a new CA: {}", ca.display());
+        say!("wrote a new CA: {}", ca.display());
     } else {
-        println!(
+        say!(
             "kept the CA in {} (trust set up before still holds; --new-ca replaces it)",
             ca.display()
         );
     }
-    println!(
+    say!(
         "wrote {} and {} for {}",
         dir.join(certs::CERT_FILE).display(),
         dir.join(certs::KEY_FILE).display(),
         certs::LEAF_NAMES.join(", ")
     );
-    println!("{}", certs::trust_instructions(dir));
+    say!("{}", certs::trust_instructions(dir));
     Ok(())
 }
 

@@ -288,7 +288,7 @@ async fn flip(control: &Control, name: Preset, values: &[String]) -> anyhow::Res
             let rule: Value = serde_json::from_str(rule)
                 .with_context(|| format!("{}: the rule is not JSON", usage()))?;
             let added = control.add_fault(service, &rule).await?;
-            println!("added {service} {added}");
+            say!("added {service} {added}");
         }
         Preset::DeleteFault => {
             let usage = || needs("a service (oauth or mcp) and a rule id");
@@ -336,12 +336,12 @@ async fn print_state(control: &Control, json: bool) -> anyhow::Result<()> {
             control.all_faults(),
         )?;
         let all = json!({ "oauth": oauth, "mcp": mcp, "faults": faults });
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        say!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         let (state, faults) = tokio::try_join!(control.state(), control.all_faults())?;
-        println!("{state}");
+        say!("{state}");
         if !faults.oauth.is_empty() || !faults.mcp.is_empty() {
-            print!("fault rules\n{faults}");
+            say!("fault rules\n{}", faults.to_string().trim_end());
         }
     }
     Ok(())
@@ -350,9 +350,9 @@ async fn print_state(control: &Control, json: bool) -> anyhow::Result<()> {
 async fn print_faults(control: &Control, json: bool) -> anyhow::Result<()> {
     let faults = control.all_faults().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&faults)?);
+        say!("{}", serde_json::to_string_pretty(&faults)?);
     } else {
-        print!("{faults}");
+        say!("{}", faults.to_string().trim_end());
     }
     Ok(())
 }
@@ -360,14 +360,14 @@ async fn print_faults(control: &Control, json: bool) -> anyhow::Result<()> {
 async fn print_events(control: &Control, since: u64, json: bool) -> anyhow::Result<()> {
     let events = control.all_events(since).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&events)?);
+        say!("{}", serde_json::to_string_pretty(&events)?);
         return Ok(());
     }
     if events.is_empty() {
         eprintln!("no events (requests to /control that only read are not recorded)");
     }
     for event in events {
-        println!("{event}");
+        say!("{event}");
     }
     Ok(())
 }
@@ -381,12 +381,14 @@ async fn watch(control: &Control, json: bool) -> anyhow::Result<()> {
         while let Some(item) = stream.next().await {
             match item {
                 Ok(Watched::Event(event)) if json => {
-                    println!("{}", serde_json::to_string(&event).unwrap_or_default());
+                    say!("{}", serde_json::to_string(&event).unwrap_or_default());
                 }
-                Ok(Watched::Event(event)) => println!("{event}"),
-                Ok(Watched::Missed { service, missed }) => eprintln!(
-                    "[{service}] {missed} events missed: this terminal fell behind the rig"
-                ),
+                Ok(Watched::Event(event)) => say!("{event}"),
+                Ok(Watched::Missed { service, missed }) => {
+                    eprintln!(
+                        "[{service}] {missed} events missed: this terminal fell behind the rig"
+                    )
+                }
                 Err(error) => eprintln!("warning: {error}"),
             }
         }

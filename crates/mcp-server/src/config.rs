@@ -150,7 +150,9 @@ pub(crate) fn check_tool_scopes(
     for scope in scopes.split_ascii_whitespace() {
         if !announced.iter().any(|known| known == scope) {
             return Err(format!(
-                "scope '{scope}' for tool '{tool}' is not among the announced scopes ({})",
+                "scope '{scope}' for tool '{tool}' is not among the announced scopes ({}); the \
+                 authorization server grants only those, so start the rig with it in SCOPES or \
+                 TOOL_SCOPES",
                 announced.join(" ")
             ));
         }

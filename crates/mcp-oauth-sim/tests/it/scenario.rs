@@ -404,3 +404,29 @@ async fn scenario_sh_watch_follows_both_streams_with_curl_until_sigterm() {
     assert!(seen.is_some(), "no event line: {finished:#?}");
     assert!(finished.status.success(), "{finished:#?}");
 }
+
+#[tokio::test]
+async fn scenario_output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    // `mcp-oauth-sim scenario state | head -1`: the reader is gone before the state is printed.
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let mut child = std::process::Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("scenario")
+        .arg("state")
+        .args(rig.port_args())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the scenario command");
+    // Closed before the command has fetched the state, so its first write meets a broken pipe.
+    drop(child.stdout.take());
+
+    let output = child.wait_with_output().expect("the command ends");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -129,3 +129,51 @@ mod tests {
         assert!(matches!(presented(&with(&[&fits])), Presented::Token(_)));
     }
 }
+
+/// Property tests: any header value is read without panicking, and a token is only ever what
+/// RFC 6750 allows.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn with_value(value: &[u8]) -> Option<HeaderMap> {
+        let value = HeaderValue::from_bytes(value).ok()?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value);
+        Some(headers)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_header_value_is_read_without_panicking(
+            value in prop::collection::vec(any::<u8>(), 0..80),
+            prefix in prop::sample::select(&["", "Bearer ", "bearer  ", "Basic "][..]),
+        ) {
+            let value = [prefix.as_bytes(), &value].concat();
+            if let Some(headers) = with_value(&value)
+                && let Presented::Token(token) = presented(&headers)
+            {
+                prop_assert!(is_b64token(token) && token.len() <= MAX_TOKEN_LEN);
+                prop_assert!(value[..7].eq_ignore_ascii_case(b"bearer "));
+            }
+        }
+
+        #[test]
+        fn a_well_formed_token_is_read_back(
+            scheme in "[Bb][Ee][Aa][Rr][Ee][Rr]",
+            spaces in " {1,4}",
+            token in "[A-Za-z0-9._~+/-]{1,64}={0,2}",
+        ) {
+            let headers = with_value(format!("{scheme}{spaces}{token}").as_bytes()).unwrap();
+            prop_assert_eq!(presented(&headers), Presented::Token(&token));
+        }
+    }
+}

@@ -145,9 +145,15 @@ impl Call {
         })
     }
 
-    /// The body as JSON arguments of type `T`.
+    /// The body as JSON arguments of type `T`: always a JSON object, so that `[true]` is not
+    /// taken for `{"on": true}`.
     pub fn arguments<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
-        form::json(&self.body)
+        match form::json_value(&self.body)? {
+            arguments @ serde_json::Value::Object(_) => {
+                T::deserialize(arguments).map_err(|error| format!("invalid arguments: {error}"))
+            }
+            _ => Err("the arguments must be a JSON object".to_owned()),
+        }
     }
 
     /// For calls that take no arguments: an empty body or `{}`, so plain `curl -XPOST` works.

@@ -7,7 +7,8 @@
 
 use http::HeaderMap;
 use percent_encoding::percent_decode;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 /// A form or query parameter that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,12 +109,93 @@ pub fn has_content_type(headers: &HeaderMap, media_type: &str) -> bool {
         .is_some_and(|value| value.trim().eq_ignore_ascii_case(media_type))
 }
 
-/// Parses a JSON body into `T`, with a message that says what was wrong and where.
+/// Parses a JSON body into `T`, with a message that says what was wrong and where. Parsed as
+/// [`json_value`] is, so an object naming a key twice is refused.
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    T::deserialize(json_value(body)?).map_err(|error| format!("invalid JSON: {error}"))
+}
+
+/// Parses a JSON body, refusing an object that names a key twice: parsers disagree on which of
+/// the two counts (RFC 8259 §4), so the rig could otherwise read a request differently from the
+/// client that sent it, or from a proxy that checked it.
+pub fn json_value(body: &[u8]) -> Result<Value, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("request body is empty; a JSON document is required".to_owned());
     }
-    serde_json::from_slice(body).map_err(|error| format!("invalid JSON: {error}"))
+    let invalid = |error: serde_json::Error| format!("invalid JSON: {error}");
+    let mut parser = serde_json::Deserializer::from_slice(body);
+    let value = parser.deserialize_any(UniqueKeys).map_err(invalid)?;
+    parser.end().map_err(invalid)?;
+    Ok(value)
+}
+
+/// Builds a [`Value`] like serde_json's own, except that a repeated key is an error.
+struct UniqueKeys;
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "key '{key}' appears more than once"
+                )));
+            }
+            let value = map.next_value_seed(UniqueKeys)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
@@ -187,5 +269,93 @@ mod tests {
                 .unwrap_err()
                 .starts_with("invalid JSON")
         );
+    }
+
+    #[test]
+    fn json_refuses_a_key_named_twice_at_any_depth() {
+        assert!(
+            json_value(br#"{"a":1,"a":2}"#)
+                .unwrap_err()
+                .contains("'a' appears more than once")
+        );
+        assert!(json_value(br#"{"x":[{"b":1,"b":1}]}"#).is_err());
+        assert!(json_value(br#"{"a":{"a":1},"b":[1,{"a":2}]} "#).is_ok());
+        assert!(json_value(b"[1] x").is_err());
+        let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(
+            json_value(nested.as_bytes())
+                .unwrap_err()
+                .contains("recursion")
+        );
+    }
+}
+
+/// Property tests: the parsers take any input without panicking, and read back what a client
+/// encodes.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use proptest::prelude::*;
+
+    fn encode(text: &str) -> String {
+        utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
+    }
+
+    fn json_values() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("\\PC{0,6}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(input in prop::collection::vec(any::<u8>(), 0..256)) {
+            if let Ok(params) = Params::parse(&input) {
+                for (name, _) in params.pairs() {
+                    let _ = params.single(name);
+                    prop_assert!(params.contains(name));
+                }
+            }
+        }
+
+        #[test]
+        fn encoded_pairs_are_read_back_in_order(
+            pairs in prop::collection::vec(("\\PC{1,12}", "\\PC{0,12}"), 0..8)
+        ) {
+            let encoded: Vec<String> = pairs
+                .iter()
+                .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+                .collect();
+            let params = Params::parse(encoded.join("&").as_bytes()).unwrap();
+            prop_assert_eq!(params.pairs(), pairs.as_slice());
+        }
+
+        #[test]
+        fn json_value_reads_what_serde_json_writes(value in json_values()) {
+            prop_assert_eq!(json_value(value.to_string().as_bytes()), Ok(value));
+        }
+
+        #[test]
+        fn json_value_takes_any_bytes_without_panicking(input in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = json_value(&input);
+        }
     }
 }

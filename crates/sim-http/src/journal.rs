@@ -219,7 +219,8 @@ impl Journal {
                 .get("last-event-id")
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.trim().parse::<u64>().ok())
-                .map(|seen| seen + 1);
+                // Saturating: a client may send any number, `u64::MAX` included.
+                .map(|seen| seen.saturating_add(1));
             return Some(self.stream(since.or(resumed)));
         }
         let limit = limit.map_or(MAX_PAGE, |limit| (limit as usize).min(MAX_PAGE));

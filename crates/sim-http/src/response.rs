@@ -270,3 +270,44 @@ mod tests {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 }
+
+/// Property tests: a challenge's quoted values always read back as the original text.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads the quoted values of a challenge made by [`challenge`], undoing its escapes.
+    fn quoted_values(challenge: &str) -> Vec<String> {
+        let mut values = Vec::new();
+        let mut chars = challenge.chars();
+        while chars.by_ref().any(|ch| ch == '"') {
+            let mut value = String::new();
+            while let Some(ch) = chars.next() {
+                match ch {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    _ => value.push(ch),
+                }
+            }
+            values.push(value);
+        }
+        values
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn quoted_values_read_back_as_given(values in prop::collection::vec("\\PC{0,24}", 1..4)) {
+            let params: Vec<(&str, &str)> = values.iter().map(|value| ("p", value.as_str())).collect();
+            let made = challenge("Bearer", &params);
+            prop_assert!(made.starts_with("Bearer p=\""));
+            prop_assert_eq!(quoted_values(&made), values);
+        }
+    }
+}

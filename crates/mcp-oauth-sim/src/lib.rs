@@ -104,6 +104,12 @@ impl Sim {
             seed_refresh_token: settings.seed_refresh_token.clone(),
             control: prepared.control.clone(),
             tls: prepared.tls.clone(),
+            limits: oauth_server::Limits {
+                max_clients: settings.max_clients,
+                max_tokens: settings.max_tokens,
+                max_codes: settings.max_codes,
+                ..oauth_server::Limits::default()
+            },
             ..oauth_server::Config::default()
         };
         if let Some(tweak) = &oauth_tweak {
@@ -264,6 +270,26 @@ impl SimBuilder {
     /// Requests each server's journal keeps (`/control/events`); the oldest are dropped.
     pub fn journal_size(mut self, events: usize) -> Self {
         self.settings.journal_size = events;
+        self
+    }
+
+    /// Registered clients the AS keeps (`MAX_CLIENTS`); registering beyond evicts the least
+    /// recently used client that holds no live code or token.
+    pub fn max_clients(mut self, clients: usize) -> Self {
+        self.settings.max_clients = clients;
+        self
+    }
+
+    /// Live access and refresh tokens the AS keeps (`MAX_TOKENS`); beyond, the token endpoint
+    /// answers `503 temporarily_unavailable`.
+    pub fn max_tokens(mut self, tokens: usize) -> Self {
+        self.settings.max_tokens = tokens;
+        self
+    }
+
+    /// Unredeemed authorization codes the AS keeps (`MAX_CODES`).
+    pub fn max_codes(mut self, codes: usize) -> Self {
+        self.settings.max_codes = codes;
         self
     }
 

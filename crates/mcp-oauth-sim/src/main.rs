@@ -166,6 +166,35 @@ struct RigArgs {
         global = true
     )]
     journal_size: usize,
+    /// Registered clients the authorization server keeps (1 to 1000000); registering beyond
+    /// evicts the least recently used client holding no live code or token.
+    #[arg(
+        long,
+        env = "MAX_CLIENTS",
+        value_name = "MAX_CLIENTS",
+        default_value_t = oauth_server::Limits::default().max_clients,
+        global = true
+    )]
+    max_clients: usize,
+    /// Live access and refresh tokens the authorization server keeps (2 to 10000000); beyond,
+    /// the token endpoint answers 503.
+    #[arg(
+        long,
+        env = "MAX_TOKENS",
+        value_name = "MAX_TOKENS",
+        default_value_t = oauth_server::Limits::default().max_tokens,
+        global = true
+    )]
+    max_tokens: usize,
+    /// Unredeemed authorization codes the authorization server keeps (1 to 1000000).
+    #[arg(
+        long,
+        env = "MAX_CODES",
+        value_name = "MAX_CODES",
+        default_value_t = oauth_server::Limits::default().max_codes,
+        global = true
+    )]
+    max_codes: usize,
     /// Bearer token /control requires [default: none on loopback; generated when exposed].
     #[arg(
         long,
@@ -219,6 +248,9 @@ impl RigArgs {
                 None => Default::default(),
             },
             journal_size: self.journal_size,
+            max_clients: self.max_clients,
+            max_tokens: self.max_tokens,
+            max_codes: self.max_codes,
             control_token: self.control_token.clone(),
         })
     }

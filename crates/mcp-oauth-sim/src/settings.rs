@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use oauth_server::Limits;
 use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
 use sim_http::form::is_scope_token;
@@ -21,7 +22,7 @@ use url::Url;
 use crate::certs::{self, CertError, Pki};
 
 /// Every environment variable the binary reads (each also a flag). An empty one counts as unset.
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 19] = [
     "OAUTH_PORT",
     "MCP_PORT",
     "BIND",
@@ -36,6 +37,9 @@ pub const VARIABLES: [&str; 16] = [
     "SCOPES",
     "TOOL_SCOPES",
     "JOURNAL_SIZE",
+    "MAX_CLIENTS",
+    "MAX_TOKENS",
+    "MAX_CODES",
     "CONTROL_TOKEN",
     "LOG",
 ];
@@ -73,6 +77,15 @@ pub struct Settings {
     pub tool_scopes: BTreeMap<String, String>,
     /// Requests each server's journal keeps for `/control/events` (`JOURNAL_SIZE`).
     pub journal_size: usize,
+    /// Registered clients the AS keeps (`MAX_CLIENTS`); beyond, the least recently used idle
+    /// one is evicted. Within [`oauth_server::Limits::CLIENTS`].
+    pub max_clients: usize,
+    /// Live access and refresh tokens the AS keeps (`MAX_TOKENS`). Within
+    /// [`oauth_server::Limits::TOKENS`].
+    pub max_tokens: usize,
+    /// Unredeemed authorization codes the AS keeps (`MAX_CODES`). Within
+    /// [`oauth_server::Limits::CODES`].
+    pub max_codes: usize,
     /// The bearer token `/control` requires (`CONTROL_TOKEN`). When unset and the rig is
     /// reachable from outside (a public base URL, or a non-loopback bind), one is generated.
     pub control_token: Option<String>,
@@ -81,6 +94,7 @@ pub struct Settings {
 impl Default for Settings {
     /// The binary's defaults: 127.0.0.1, ports 9100 and 9101, plain HTTP.
     fn default() -> Self {
+        let caps = Limits::default();
         Self {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             oauth_port: 9100,
@@ -94,6 +108,9 @@ impl Default for Settings {
             scopes: vec!["mcp:tools".to_owned()],
             tool_scopes: BTreeMap::new(),
             journal_size: journal::DEFAULT_CAPACITY,
+            max_clients: caps.max_clients,
+            max_tokens: caps.max_tokens,
+            max_codes: caps.max_codes,
             control_token: None,
         }
     }
@@ -183,6 +200,19 @@ impl Settings {
                 journal::MAX_CAPACITY,
                 self.journal_size
             )));
+        }
+        for (name, value, range) in [
+            ("MAX_CLIENTS", self.max_clients, Limits::CLIENTS),
+            ("MAX_TOKENS", self.max_tokens, Limits::TOKENS),
+            ("MAX_CODES", self.max_codes, Limits::CODES),
+        ] {
+            if !range.contains(&value) {
+                return Err(LaunchError::Config(format!(
+                    "{name} must be from {} to {}, not {value}",
+                    range.start(),
+                    range.end()
+                )));
+            }
         }
         for (what, url) in [
             ("OAUTH_BASE_URL", &self.oauth_base_url),
@@ -504,6 +534,18 @@ mod tests {
             },
             Settings {
                 journal_size: journal::MAX_CAPACITY + 1,
+                ..Settings::default()
+            },
+            Settings {
+                max_clients: 0,
+                ..Settings::default()
+            },
+            Settings {
+                max_tokens: 1,
+                ..Settings::default()
+            },
+            Settings {
+                max_codes: Limits::CODES.end() + 1,
                 ..Settings::default()
             },
             Settings {

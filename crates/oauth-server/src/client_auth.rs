@@ -75,8 +75,14 @@ fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError
         .store
         .client(&presented.client_id)
         .ok_or_else(|| OAuthError::invalid_client("unknown client", basic))?;
+    let authenticated = |client: Arc<Client>| {
+        state.store.touch(&client);
+        Ok(client)
+    };
     match (&client.secret, &secret) {
-        (Some(expected), Some(secret)) if constant_time_eq(secret, expected) => Ok(client),
+        (Some(expected), Some(secret)) if constant_time_eq(secret, expected) => {
+            authenticated(client)
+        }
         (Some(_), Some(_)) => Err(OAuthError::invalid_client("wrong client secret", basic)),
         (Some(_), None) => Err(OAuthError::invalid_client(
             format!(
@@ -89,7 +95,7 @@ fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError
             "this is a public client (token_endpoint_auth_method none); it has no secret to send",
             basic,
         )),
-        (None, None) => Ok(client),
+        (None, None) => authenticated(client),
     }
 }
 

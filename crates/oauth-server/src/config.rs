@@ -1,5 +1,6 @@
 //! What the authorization server is configured with at start-up.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use sim_http::control::ControlGuard;
@@ -47,11 +48,14 @@ pub struct Config {
 /// Caps on stored state.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Registered clients at most; registration beyond answers 503 until a reset.
+    /// Registered clients at most (`MAX_CLIENTS`). Registering beyond evicts the least recently
+    /// used client that holds no live code or token; when every client holds one, registration
+    /// answers 503.
     pub max_clients: usize,
-    /// Live access plus refresh tokens at most; issuing beyond answers 503.
+    /// Live access plus refresh tokens at most (`MAX_TOKENS`); issuing beyond answers 503.
     pub max_tokens: usize,
-    /// Unredeemed authorization codes at most.
+    /// Unredeemed authorization codes at most (`MAX_CODES`); authorizing beyond answers
+    /// `temporarily_unavailable`.
     pub max_codes: usize,
     /// Connections served at once.
     pub max_connections: usize,
@@ -65,6 +69,35 @@ impl Default for Limits {
             max_codes: 100_000,
             max_connections: 1024,
         }
+    }
+}
+
+impl Limits {
+    /// Accepted values of `max_clients`. A full registry is scanned on each registration, so
+    /// the ceiling keeps that scan short.
+    pub const CLIENTS: RangeInclusive<usize> = 1..=1_000_000;
+    /// Accepted values of `max_tokens`: at least an access and a refresh token, which every
+    /// token response needs room for; at most a few gigabytes of tokens.
+    pub const TOKENS: RangeInclusive<usize> = 2..=10_000_000;
+    /// Accepted values of `max_codes`.
+    pub const CODES: RangeInclusive<usize> = 1..=1_000_000;
+
+    /// Checks each cap is within its range; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value, range) in [
+            ("max_clients", self.max_clients, Self::CLIENTS),
+            ("max_tokens", self.max_tokens, Self::TOKENS),
+            ("max_codes", self.max_codes, Self::CODES),
+        ] {
+            if !range.contains(&value) {
+                return Err(format!(
+                    "{name} must be from {} to {}, not {value}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -131,6 +164,7 @@ impl Config {
         {
             return Err(Error::Config("the seed refresh token is empty".into()));
         }
+        self.limits.validate().map_err(Error::Config)?;
         if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
             return Err(Error::Config(format!(
                 "the journal size must be from 1 to {}",

@@ -2,7 +2,7 @@
 //! RFC 7009 §2.2.1, RFC 8707 §2).
 
 use http::StatusCode;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use sim_http::Response;
 use sim_http::body::BodyError;
 use sim_http::form::FormError;
@@ -82,14 +82,23 @@ impl OAuthError {
         }
     }
 
-    /// The HTTP answer: status, `no-store` JSON body and, where due, a challenge.
+    /// The HTTP answer: status, `no-store` JSON body and, where due, a challenge, or for a 503
+    /// `Retry-After: 1` (a full store may have room a moment later, as tokens expire).
     pub fn into_response(self) -> Response {
         let mut response = oauth_error(self.status(), self.code(), self.description());
-        if let Self::InvalidClient { basic: true, .. } = self {
-            let value = challenge("Basic", &[("realm", "mcp-oauth-sim")]);
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        match self {
+            Self::InvalidClient { basic: true, .. } => {
+                let value = challenge("Basic", &[("realm", "mcp-oauth-sim")]);
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(WWW_AUTHENTICATE, value);
+                }
             }
+            Self::TemporarilyUnavailable(_) => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         response
     }

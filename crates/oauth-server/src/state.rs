@@ -15,7 +15,7 @@ use sim_http::secret::{random_token, redact};
 use crate::config::Config;
 use crate::error::OAuthError;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, TARGETS};
-use crate::store::{AccessToken, GrantId, RefreshToken, Store};
+use crate::store::{AccessToken, GrantId, RefreshToken, RegistryFull, Store};
 
 /// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,6 +343,20 @@ impl State {
         )))
     }
 
+    /// Makes room to register one more client, evicting idle ones if the registry is full, and
+    /// returns the ids of those evicted (who will get `invalid_client` and may register again).
+    pub fn make_room_for_client(&self) -> Result<Vec<String>, OAuthError> {
+        let max = self.config.limits.max_clients;
+        self.store
+            .make_room_for_client(self.now(), max)
+            .map_err(|RegistryFull| {
+                OAuthError::TemporarilyUnavailable(format!(
+                    "the client registry is full ({max} clients, each holding a live code or \
+                     token); wait for tokens to expire, revoke some, or POST /control/reset"
+                ))
+            })
+    }
+
     /// Back to start-up: no clients, codes or tokens (the seed token again, if configured),
     /// settings and counters as configured, no fault rules, no journal events (numbering goes
     /// on), clock on system time.
@@ -394,6 +408,11 @@ impl State {
                 "tokens": store.token_count(),
             },
             "counters": self.counters.snapshot(),
+            "limits": {
+                "max_clients": self.config.limits.max_clients,
+                "max_tokens": self.config.limits.max_tokens,
+                "max_codes": self.config.limits.max_codes,
+            },
             "scopes": self.config.scopes,
             "seed_refresh_token": self.config.seed_refresh_token.as_deref().map(redact),
             "clock": { "offset_seconds": self.clock.offset_millis() / 1000 },

@@ -6,8 +6,10 @@
 //! an `.await`.
 //!
 //! Everything that can expire carries `expires_at` in the rig clock's milliseconds; lookups treat
-//! expired entries as absent, and the sweeper removes them so memory stays bounded.
+//! expired entries as absent, and the sweeper removes them so memory stays bounded. Clients do
+//! not expire: at the cap, the least recently used one that holds nothing live makes room.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -53,6 +55,11 @@ pub struct Client {
     /// The registration response, returned again as-is if asked: every metadata field the client
     /// sent, plus what the server assigned.
     pub registration: Map<String, Value>,
+    /// When the client was last registered, authorized or authenticated, as a tick of
+    /// [`Store::touch`]: the order in which idle clients are evicted at the cap. A tick rather
+    /// than a time, so that two uses within a millisecond (or across a clock rewind) still
+    /// compare.
+    pub last_used: AtomicU64,
 }
 
 impl Client {
@@ -141,6 +148,8 @@ pub struct Store {
     /// cap, and are the first thing forgotten when the cap is reached.
     pub retired_refresh_tokens: DashMap<String, RetiredRefreshToken>,
     next_grant: AtomicU64,
+    /// The last tick [`Store::touch`] handed out.
+    use_ticks: AtomicU64,
 }
 
 impl Store {
@@ -148,8 +157,90 @@ impl Store {
         self.next_grant.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// The client `id`, without counting this as a use (a log line naming it, a fault rule's
+    /// match).
     pub fn client(&self, id: &str) -> Option<Arc<Client>> {
         self.clients.get(id).map(|entry| Arc::clone(entry.value()))
+    }
+
+    /// The client `id`, which is being used: it becomes the most recently used.
+    pub fn use_client(&self, id: &str) -> Option<Arc<Client>> {
+        let client = self.client(id)?;
+        self.touch(&client);
+        Some(client)
+    }
+
+    /// Marks `client` as the most recently used.
+    pub fn touch(&self, client: &Client) {
+        let tick = self.use_ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        client.last_used.fetch_max(tick, Ordering::Relaxed);
+    }
+
+    /// Registers `client`, as the most recently used.
+    pub fn add_client(&self, client: Arc<Client>) {
+        self.touch(&client);
+        self.clients.insert(client.id.clone(), client);
+    }
+
+    /// Makes room for one more client under `max` by forgetting the least recently used clients
+    /// that hold no live code, access token or refresh token, and returns their ids. `Err` when
+    /// the registry is full of clients in use. Only a full registry costs a scan of the store.
+    pub fn make_room_for_client(&self, now: u64, max: usize) -> Result<Vec<String>, RegistryFull> {
+        let mut evicted = Vec::new();
+        // Concurrent registrations may have overshot the cap; a few rounds also absorb losing a
+        // race for a victim to another registration, or to its own use.
+        for _ in 0..8 {
+            if self.clients.len() < max {
+                return Ok(evicted);
+            }
+            let (id, last_used) = self
+                .least_recently_used_idle_client(now)
+                .ok_or(RegistryFull)?;
+            // Only if it was not used since the scan: a use may have just given it a code.
+            if self
+                .clients
+                .remove_if(&id, |_, client| {
+                    client.last_used.load(Ordering::Relaxed) == last_used
+                })
+                .is_some()
+            {
+                evicted.push(id);
+            }
+        }
+        if self.clients.len() < max {
+            Ok(evicted)
+        } else {
+            Err(RegistryFull)
+        }
+    }
+
+    /// The client, and its last use, that was used longest ago among those holding nothing live.
+    fn least_recently_used_idle_client(&self, now: u64) -> Option<(String, u64)> {
+        let mut idle: HashMap<String, u64> = self
+            .clients
+            .iter()
+            .map(|client| (client.id.clone(), client.last_used.load(Ordering::Relaxed)))
+            .collect();
+        for code in self.codes.iter().filter(|code| code.expires_at > now) {
+            idle.remove(code.client_id.as_str());
+        }
+        for token in self
+            .access_tokens
+            .iter()
+            .filter(|token| token.expires_at > now)
+        {
+            idle.remove(token.client_id.as_str());
+        }
+        for token in self
+            .refresh_tokens
+            .iter()
+            .filter(|token| token.expires_at > now)
+        {
+            if let Some(owner) = &token.client_id {
+                idle.remove(owner.as_str());
+            }
+        }
+        idle.into_iter().min_by_key(|(_, last_used)| *last_used)
     }
 
     /// Registers `id` as a public client of the code and refresh grants with no redirect URI (so it
@@ -161,17 +252,24 @@ impl Store {
         registration.insert("token_endpoint_auth_method".into(), Value::from("none"));
         registration.insert("grant_types".into(), Value::from(grant_types.clone()));
         registration.insert("redirect_uris".into(), Value::Array(Vec::new()));
-        let client = self.clients.entry(id.clone()).or_insert_with(|| {
-            Arc::new(Client {
-                id,
-                secret: None,
-                auth_method: AuthMethod::None,
-                redirect_uris: Vec::new(),
-                grant_types,
-                registration,
-            })
-        });
-        Arc::clone(client.value())
+        let client = Arc::clone(
+            self.clients
+                .entry(id.clone())
+                .or_insert_with(|| {
+                    Arc::new(Client {
+                        id,
+                        secret: None,
+                        auth_method: AuthMethod::None,
+                        redirect_uris: Vec::new(),
+                        grant_types,
+                        registration,
+                        last_used: AtomicU64::new(0),
+                    })
+                })
+                .value(),
+        );
+        self.touch(&client);
+        client
     }
 
     /// Calls `answer` with the live access token `token`, if any, without copying it. The map's
@@ -245,6 +343,10 @@ impl Store {
         self.retired_refresh_tokens.clear();
     }
 }
+
+/// Every registered client holds a live code or token, so none can be evicted to make room.
+#[derive(Debug)]
+pub struct RegistryFull;
 
 /// Shrinks `map` when under a quarter of its table is used: rehashing is then cheap, and a
 /// table that kept its peak size would hold the memory of entries long gone.
@@ -323,6 +425,36 @@ mod tests {
         store.revoke_grant(1);
         assert!(store.access_tokens.contains_key("b"));
         assert!(!store.access_tokens.contains_key("a"));
+    }
+
+    #[test]
+    fn a_full_registry_evicts_the_least_recently_used_client_holding_nothing_live() {
+        let store = Store::default();
+        for id in ["old", "pinned", "expired", "recent"] {
+            store.adopt_public_client(id.into());
+        }
+        store.access_tokens.insert(
+            "t".into(),
+            AccessToken {
+                client_id: "pinned".into(),
+                ..access(1, 9_000)
+            },
+        );
+        store.access_tokens.insert(
+            "gone".into(),
+            AccessToken {
+                client_id: "expired".into(),
+                ..access(2, 1_000)
+            },
+        );
+        store.use_client("old");
+
+        assert!(store.make_room_for_client(2_000, 5).unwrap().is_empty());
+        assert_eq!(store.make_room_for_client(2_000, 4).unwrap(), ["expired"]);
+        assert_eq!(store.make_room_for_client(2_000, 3).unwrap(), ["recent"]);
+        assert_eq!(store.make_room_for_client(2_000, 2).unwrap(), ["old"]);
+        assert!(store.make_room_for_client(2_000, 1).is_err());
+        assert!(store.clients.contains_key("pinned"));
     }
 
     fn retired(grant: GrantId, expires_at: u64) -> RetiredRefreshToken {

@@ -35,6 +35,9 @@ pub struct OAuthState {
     pub consent: Consent,
     #[serde(default)]
     pub reuse_detection: ReuseDetection,
+    /// The store caps the server was started with; `None` from a rig too old to show them.
+    #[serde(default)]
+    pub limits: Option<StoreLimits>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -72,6 +75,14 @@ pub struct StoreSizes {
     pub codes: u64,
     pub access_tokens: u64,
     pub refresh_tokens: u64,
+}
+
+/// The authorization server's store caps (`MAX_CLIENTS`, `MAX_TOKENS`, `MAX_CODES`).
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct StoreLimits {
+    pub max_clients: u64,
+    pub max_tokens: u64,
+    pub max_codes: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -200,6 +211,7 @@ impl fmt::Display for RigState {
             clock,
             consent,
             reuse_detection,
+            limits: _,
         } = &self.oauth;
         writeln!(f, "oauth  {issuer}")?;
         writeln!(

@@ -279,6 +279,26 @@ fn a_bad_variable_exits_non_zero_with_an_error_naming_it() {
             "JOURNAL_SIZE must be from 1 to 100000, not 100001",
             1,
         ),
+        ("MAX_CLIENTS", "lots", "MAX_CLIENTS", 2),
+        ("MAX_TOKENS", "-1", "MAX_TOKENS", 2),
+        (
+            "MAX_CLIENTS",
+            "0",
+            "MAX_CLIENTS must be from 1 to 1000000, not 0",
+            1,
+        ),
+        (
+            "MAX_TOKENS",
+            "1",
+            "MAX_TOKENS must be from 2 to 10000000, not 1",
+            1,
+        ),
+        (
+            "MAX_CODES",
+            "1000001",
+            "MAX_CODES must be from 1 to 1000000, not 1000001",
+            1,
+        ),
     ];
     for (name, value, message, code) in cases {
         // Arrange
@@ -419,6 +439,39 @@ async fn tool_scopes_from_the_environment_are_announced_by_both_servers_and_requ
         shown.contains("step-up add=mcp:write+mcp:admin,whoami=mcp:admin"),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn store_caps_from_the_environment_reach_the_authorization_server() {
+    // Arrange
+    let dir = WorkDir::new();
+    let mut rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("MAX_CLIENTS", "1")
+        .env("MAX_TOKENS", "20")
+        .args(["--max-codes", "30"])
+        .serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act: a second client takes the only place of the first, which holds nothing.
+    let first = caller.register().await;
+    caller.register().await;
+    let (status, state) = caller
+        .get_json(&format!("{}/control/state", rig.oauth.url))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(
+        state["limits"],
+        json!({"max_clients": 1, "max_tokens": 20, "max_codes": 30}),
+        "{state}"
+    );
+    assert_eq!(state["store"]["clients"], 1, "{state}");
+    let evicted = format!("note=evicted={}", &first[..8]);
+    let line =
+        rig.line_where(|line| line.contains("POST /register 201") && line.contains(&evicted));
+    assert!(line.starts_with("[oauth] "), "{line}");
 }
 
 #[test]

@@ -18,6 +18,7 @@ use sim_http::secret::random_token;
 use url::Url;
 
 use crate::endpoints::read_form;
+use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
 use crate::redirect_uri;
@@ -27,10 +28,18 @@ use crate::store::{AuthCode, Client};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let params = if request.method() == Method::POST {
-        read_form(request)
-            .await
-            .map(|(_, params)| params)
-            .map_err(|error| error.to_string())
+        match read_form(request).await {
+            Ok((_, params)) => Ok(params),
+            Err(OAuthError::PayloadTooLarge) => {
+                facts.error = Some("invalid_request".into());
+                return page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Authorization request refused",
+                    "the request body is too large",
+                );
+            }
+            Err(error) => Err(error.to_string()),
+        }
     } else {
         Params::from_query(request.uri()).map_err(|error| error.to_string())
     };
@@ -99,7 +108,7 @@ fn client_and_redirect(state: &State, params: &Params) -> Result<(Arc<Client>, T
         .ok_or("the request has no client_id")?;
     let client = state
         .store
-        .client(client_id)
+        .use_client(client_id)
         .ok_or_else(|| format!("unknown client_id '{client_id}': register the client first"))?;
     let target = match params
         .single("redirect_uri")

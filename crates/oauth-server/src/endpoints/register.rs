@@ -1,6 +1,7 @@
 //! `POST /register`: dynamic client registration (RFC 7591).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
@@ -9,6 +10,7 @@ use sim_http::Response;
 use sim_http::body::{self, MAX_BODY_BYTES};
 use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::{self, has_content_type, is_scope_token};
+use sim_http::log::short_id;
 use sim_http::response::json_no_store;
 use sim_http::secret::random_token;
 
@@ -42,7 +44,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
         return answer;
     }
-    match register(state, request).await {
+    match register(state, request, facts).await {
         Ok(client) => {
             facts.client(&client.id);
             Counters::bump(&state.counters.registrations);
@@ -55,7 +57,11 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     }
 }
 
-async fn register(state: &State, request: Request<Incoming>) -> Result<Arc<Client>, OAuthError> {
+async fn register(
+    state: &State,
+    request: Request<Incoming>,
+    facts: &mut Facts,
+) -> Result<Arc<Client>, OAuthError> {
     let (parts, body) = request.into_parts();
     if !has_content_type(&parts.headers, "application/json") {
         return Err(OAuthError::InvalidClientMetadata(
@@ -128,12 +134,8 @@ async fn register(state: &State, request: Request<Incoming>) -> Result<Arc<Clien
         }
     }
 
-    if state.store.clients.len() >= state.config.limits.max_clients {
-        return Err(OAuthError::TemporarilyUnavailable(format!(
-            "the client registry is full ({} clients); POST /control/reset to clear it",
-            state.config.limits.max_clients
-        )));
-    }
+    let evicted = state.make_room_for_client()?;
+    note_evictions(facts, &evicted);
 
     let id = random_token();
     let secret = (auth_method != AuthMethod::None).then(random_token);
@@ -164,15 +166,25 @@ async fn register(state: &State, request: Request<Incoming>) -> Result<Arc<Clien
     metadata.insert("response_types".into(), Value::from(response_types));
 
     let client = Arc::new(Client {
-        id: id.clone(),
+        id,
         secret,
         auth_method,
         redirect_uris,
         grant_types,
         registration: metadata,
+        last_used: AtomicU64::new(0),
     });
-    state.store.clients.insert(id, Arc::clone(&client));
+    state.store.add_client(Arc::clone(&client));
     Ok(client)
+}
+
+/// Says in the log and the journal which clients made room for this one (`evicted=<short id>`).
+pub(crate) fn note_evictions(facts: &mut Facts, evicted: &[String]) {
+    if evicted.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = evicted.iter().map(|id| short_id(id)).collect();
+    facts.note = format!("evicted={}", ids.join(","));
 }
 
 fn redirect_uris(metadata: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {

@@ -12,6 +12,7 @@ use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
 use crate::client_auth::{authenticate, presented_client_id, unknown_public_client};
+use crate::endpoints::register::note_evictions;
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
@@ -107,7 +108,7 @@ fn token(
     let client = match authenticate(state, headers, params) {
         Ok(client) => client,
         Err(refused) if grant_type == "refresh_token" => {
-            adopt_seeded_client(state, headers, params).ok_or(refused)?
+            adopt_seeded_client(state, headers, params, facts).ok_or(refused)?
         }
         Err(refused) => return Err(refused),
     };
@@ -125,8 +126,13 @@ fn token(
 /// "deposit a credential, then call" scenario), so the client id stored with it is one this rig
 /// has never registered. Such a public client is registered on the spot, as the one the seeded
 /// grant was for; refusing it `invalid_client` would make the scenario impossible after a
-/// restart or reset.
-fn adopt_seeded_client(state: &State, headers: &HeaderMap, params: &Params) -> Option<Arc<Client>> {
+/// restart or reset. Like a registration, it may evict an idle client to make room.
+fn adopt_seeded_client(
+    state: &State,
+    headers: &HeaderMap,
+    params: &Params,
+    facts: &mut Facts,
+) -> Option<Arc<Client>> {
     let presented = params.single("refresh_token").ok().flatten()?;
     let now = state.now();
     let seeded = state
@@ -134,11 +140,13 @@ fn adopt_seeded_client(state: &State, headers: &HeaderMap, params: &Params) -> O
         .refresh_tokens
         .get(presented)
         .is_some_and(|token| token.client_id.is_none() && token.expires_at > now);
-    if !seeded || state.store.clients.len() >= state.config.limits.max_clients {
+    if !seeded {
         return None;
     }
     let id = unknown_public_client(state, headers, params)
         .filter(|id| id.len() <= 255 && id.bytes().all(|byte| byte.is_ascii_graphic()))?;
+    let evicted = state.make_room_for_client().ok()?;
+    note_evictions(facts, &evicted);
     Some(state.store.adopt_public_client(id))
 }
 

@@ -8,7 +8,7 @@ use oauth_server::{Config, Limits};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Pkce, Rig, query_param};
+use crate::support::{Pkce, Rig, TestClient, query_param};
 
 /// Polls `/control/state` until `ready` holds, for at most five seconds.
 async fn state_when(rig: &Rig, ready: impl Fn(&Value) -> bool) -> Value {
@@ -86,7 +86,7 @@ async fn a_full_token_store_answers_503_with_a_reason_until_tokens_expire() {
     assert_eq!(status, StatusCode::OK);
 
     // Act
-    let (status, _, body) = rig
+    let (status, headers, body) = rig
         .token_raw(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", &refresh),
@@ -105,6 +105,7 @@ async fn a_full_token_store_answers_503_with_a_reason_until_tokens_expire() {
         reason.contains("token store is full (4 live tokens)"),
         "{reason}"
     );
+    assert_eq!(headers["retry-after"], "1", "a full store is worth a retry");
     assert_eq!(after_expiry, StatusCode::OK, "expired tokens made room");
 }
 
@@ -140,4 +141,121 @@ async fn a_full_code_store_refuses_new_authorizations_until_codes_expire() {
         query_param(&after_expiry, "code").is_some(),
         "{after_expiry}"
     );
+}
+
+fn clients_at_most(max_clients: usize) -> Config {
+    Config {
+        limits: Limits {
+            max_clients,
+            ..Limits::default()
+        },
+        ..Config::default()
+    }
+}
+
+/// A token request by `client` that authenticates it (a use) and fails on the made-up grant.
+async fn use_at_token_endpoint(rig: &Rig, client: &TestClient) -> (StatusCode, Value) {
+    rig.refresh(client, "made-up-refresh-token").await
+}
+
+async fn is_registered(rig: &Rig, client: &TestClient) -> bool {
+    let (status, body) = use_at_token_endpoint(rig, client).await;
+    match status {
+        StatusCode::BAD_REQUEST => true,
+        StatusCode::UNAUTHORIZED => false,
+        other => panic!("unexpected {other}: {body}"),
+    }
+}
+
+#[tokio::test]
+async fn at_the_client_cap_idle_clients_are_evicted_least_recently_used_first_and_one_holding_a_token_is_kept()
+ {
+    // Arrange: three places; `holder` holds tokens, `used` was used after `idle` registered.
+    let rig = Rig::start_with(clients_at_most(3)).await;
+    let holder = rig.public_client().await;
+    let used = rig.public_client().await;
+    let idle = rig.public_client().await;
+    let tokens = rig.full_flow(&holder).await;
+    use_at_token_endpoint(&rig, &used).await;
+    let next_event = rig.events(0).await.last().unwrap()["seq"].as_u64().unwrap() + 1;
+
+    // Act
+    let fourth = rig.public_client().await;
+    let fifth = rig.public_client().await;
+    let sixth = rig.public_client().await;
+
+    // Assert: `idle` went first, then `used`, then `fourth`; `holder` stays.
+    let registrations: Vec<Value> = rig
+        .events(next_event)
+        .await
+        .into_iter()
+        .filter(|event| event["path"] == "/register")
+        .collect();
+    let notes: Vec<&Value> = registrations.iter().map(|event| &event["note"]).collect();
+    let short = |client: &TestClient| json!(format!("evicted={}", &client.id[..8]));
+    assert_eq!(notes, [&short(&idle), &short(&used), &short(&fourth)]);
+    assert!(!is_registered(&rig, &idle).await);
+    assert!(!is_registered(&rig, &used).await);
+    assert!(!is_registered(&rig, &fourth).await);
+    assert!(is_registered(&rig, &fifth).await);
+    assert!(is_registered(&rig, &sixth).await);
+    let (status, body) = rig.refresh(&holder, tokens.refresh.as_ref().unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the client in use kept its place: {body}"
+    );
+    let state = rig.state().await;
+    assert_eq!(state["store"]["clients"], json!(3), "{state}");
+}
+
+#[tokio::test]
+async fn a_client_holding_only_an_unredeemed_code_is_kept_and_one_whose_tokens_expired_is_not() {
+    // Arrange
+    let rig = Rig::start_with(clients_at_most(2)).await;
+    let lapsed = rig.public_client().await;
+    rig.full_flow(&lapsed).await;
+    let authorizing = rig.public_client().await;
+    rig.control(
+        "/control/clock",
+        Some(json!({"advance_seconds": 31 * 24 * 3600})),
+    )
+    .await;
+    let pkce = Pkce::new();
+    let code = rig.code(&authorizing, &pkce).await;
+
+    // Act
+    let newcomer = rig.public_client().await;
+
+    // Assert
+    assert!(!is_registered(&rig, &lapsed).await, "its tokens expired");
+    let (status, body) = rig.exchange(&authorizing, &code, &pkce).await;
+    assert_eq!(status, StatusCode::OK, "the code kept it: {body}");
+    assert!(is_registered(&rig, &newcomer).await);
+}
+
+#[tokio::test]
+async fn an_evicted_client_gets_401_invalid_client_at_the_token_endpoint_and_can_register_again() {
+    // Arrange
+    let rig = Rig::start_with(clients_at_most(1)).await;
+    let evicted = rig.client_with("client_secret_post").await;
+    rig.public_client().await;
+
+    // Act
+    let (status, body) = rig
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "any"),
+            ("code_verifier", &Pkce::new().verifier),
+            ("redirect_uri", crate::support::REDIRECT_URI),
+            ("client_id", &evicted.id),
+            ("client_secret", evicted.secret.as_deref().unwrap()),
+        ])
+        .await;
+    let again = rig.public_client().await;
+
+    // Assert
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], json!("invalid_client"));
+    rig.full_flow(&again).await;
 }

@@ -174,7 +174,8 @@ async fn malformed_json_or_wrong_content_type_is_a_clear_400() {
 }
 
 #[tokio::test]
-async fn a_full_registry_answers_503_until_reset() {
+async fn a_registry_of_clients_holding_live_tokens_answers_503_with_retry_after_until_reset() {
+    // Arrange: both places taken by clients in use.
     let rig = Rig::start_with(oauth_server::Config {
         limits: oauth_server::Limits {
             max_clients: 2,
@@ -183,13 +184,36 @@ async fn a_full_registry_answers_503_until_reset() {
         ..Default::default()
     })
     .await;
-    rig.public_client().await;
-    rig.public_client().await;
-    let (status, body) = rig
-        .register(json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"}))
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["error"], json!("temporarily_unavailable"));
+    for _ in 0..2 {
+        let client = rig.public_client().await;
+        rig.full_flow(&client).await;
+    }
+
+    // Act
+    let refused = rig
+        .http
+        .post(rig.url("/register"))
+        .json(&json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    let retry_after = refused.headers().get("retry-after").cloned();
+    let status = refused.status();
+    let body: Value = refused.json().await.unwrap();
     rig.control("/control/reset", None).await;
-    rig.public_client().await;
+    let after_reset = rig.public_client().await;
+
+    // Assert
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], json!("temporarily_unavailable"));
+    let reason = body["error_description"].as_str().unwrap();
+    assert!(
+        reason.contains("client registry is full (2 clients, each holding a live code or token)"),
+        "{reason}"
+    );
+    assert_eq!(
+        retry_after.as_ref().map(|value| value.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert!(!after_reset.id.is_empty());
 }

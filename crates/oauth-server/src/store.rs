@@ -316,9 +316,11 @@ impl Store {
         len(self) + needed <= max
     }
 
-    /// Removes everything that has expired by `now`. A map left mostly empty gives its table
-    /// back, so that memory follows the store down after a burst.
-    pub fn sweep(&self, now: u64) {
+    /// Removes everything that has expired by `now`, and answers how many entries went. A map
+    /// left mostly empty gives its table back, so that memory follows the store down after a
+    /// burst.
+    pub fn sweep(&self, now: u64) -> usize {
+        let before = self.entries();
         self.codes.retain(|_, code| code.expires_at > now);
         self.redeemed_codes.retain(|_, code| code.expires_at > now);
         self.access_tokens.retain(|_, token| token.expires_at > now);
@@ -331,6 +333,15 @@ impl Store {
         shrink_if_sparse(&self.access_tokens);
         shrink_if_sparse(&self.refresh_tokens);
         shrink_if_sparse(&self.retired_refresh_tokens);
+        before.saturating_sub(self.entries())
+    }
+
+    fn entries(&self) -> usize {
+        self.codes.len()
+            + self.redeemed_codes.len()
+            + self.access_tokens.len()
+            + self.refresh_tokens.len()
+            + self.retired_refresh_tokens.len()
     }
 
     /// Forgets everything.

@@ -264,6 +264,9 @@ pub async fn run(
 
     let tokens_loaded = stored_tokens(&mut controls).await?;
     let (settled_after, tokens_end) = settle(&mut controls, options.settle_timeout).await?;
+    // The authorization server hands freed memory back to the OS just after a large sweep, on a
+    // blocking thread; reading RSS the moment the store is empty would see the heap before that.
+    tokio::time::sleep(RELEASE_GRACE).await;
     tally.requests += controls.requests();
     Ok(Report {
         users: options.users,
@@ -279,6 +282,9 @@ pub async fn run(
         settled_after,
     })
 }
+
+/// How long after the store empties the end RSS is read.
+const RELEASE_GRACE: Duration = Duration::from_secs(1);
 
 /// Tokens the authorization server holds, expired but unswept ones included.
 async fn stored_tokens(controls: &mut Controls) -> Result<u64, Error> {

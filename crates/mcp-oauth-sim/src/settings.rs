@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mcp_server::TOOL_NAMES;
 use oauth_server::Limits;
 use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
@@ -43,9 +44,6 @@ pub const VARIABLES: [&str; 19] = [
     "CONTROL_TOKEN",
     "LOG",
 ];
-
-/// The MCP server's tools, which `TOOL_SCOPES` may name.
-pub const TOOLS: [&str; 3] = ["echo", "add", "whoami"];
 
 /// How the rig is started.
 #[derive(Clone, Debug)]
@@ -344,17 +342,17 @@ fn split_scopes(scopes: &str) -> impl Iterator<Item = &str> {
         .filter(|scope| !scope.is_empty())
 }
 
-/// Checks every tool is one of [`TOOLS`] with at least one valid scope, and writes each value
+/// Checks every tool is one of the MCP server's [`TOOL_NAMES`] with at least one valid scope, and writes each value
 /// space-separated, as the MCP server takes it.
 fn check_tool_scopes(
     tool_scopes: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, LaunchError> {
     let mut checked = BTreeMap::new();
     for (tool, scopes) in tool_scopes {
-        if !TOOLS.contains(&tool.as_str()) {
+        if !TOOL_NAMES.contains(&tool.as_str()) {
             return Err(tool_scopes_error(format!(
                 "names unknown tool '{tool}'; the tools are {}",
-                TOOLS.join(", ")
+                TOOL_NAMES.join(", ")
             )));
         }
         let scopes: Vec<&str> = split_scopes(scopes).collect();

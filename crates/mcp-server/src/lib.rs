@@ -59,6 +59,7 @@ use tokio::net::TcpListener;
 
 pub use config::{Config, MCP_PATH};
 pub use introspection::Identity;
+pub use tools::TOOL_NAMES;
 pub use urls::{PRM_PATH, PRM_ROOT_PATH};
 
 use crate::state::State;

@@ -2,13 +2,12 @@
 //! behind: its log line and its journal event.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::{Method, Request};
 use hyper::body::Incoming;
 use sim_http::Response;
-use sim_http::faults::DropConnection;
-use sim_http::journal::Event;
+use sim_http::journal::{self, Event};
 use sim_http::log::{RequestLine, short_id};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 
@@ -67,41 +66,17 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
         elapsed,
     }
     .emit();
-    if journaled(&method, &path) {
-        state
-            .journal
-            .record(event(method, path, &response, elapsed, facts));
+    if journal::records(&method, &path) {
+        let answered = Event::answered("mcp", &method, path, &response, elapsed);
+        state.journal.record(event(answered, facts));
     }
     response
 }
 
-/// Every request is journaled except preflights and reads of the control plane: polling the
-/// journal must not fill it.
-fn journaled(method: &Method, path: &str) -> bool {
-    let reads = matches!(*method, Method::GET | Method::HEAD);
-    *method != Method::OPTIONS && !(reads && path.starts_with(control::PREFIX))
-}
-
-fn event(
-    method: Method,
-    path: String,
-    response: &Response,
-    elapsed: Duration,
-    facts: Facts,
-) -> Event {
+/// The journal event of a request: what the handler learned, on top of what was answered.
+fn event(answered: Event, facts: Facts) -> Event {
     let given = |value: String| (!value.is_empty()).then_some(value);
-    // A dropped connection answered nothing: status 0.
-    let status = if response.extensions().get::<DropConnection>().is_some() {
-        0
-    } else {
-        response.status().as_u16()
-    };
     Event {
-        service: "mcp",
-        method: method.to_string(),
-        path,
-        status,
-        ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
         client_id: given(facts.client_id),
         rpc_method: given(facts.rpc.method),
         tool: given(facts.rpc.tool),
@@ -110,7 +85,7 @@ fn event(
         subject: given(facts.subject),
         presented: facts.presented,
         note: given(facts.note.to_owned()),
-        ..Event::default()
+        ..answered
     }
 }
 
@@ -132,24 +107,5 @@ async fn route(state: &State, request: Request<Incoming>, facts: &mut Facts) -> 
         }
         (_, PRM_PATH | PRM_ROOT_PATH) => with_cors(method_not_allowed("GET")),
         (_, path) => not_found(path),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_reads_and_preflights_are_not_journaled() {
-        assert!(!journaled(&Method::GET, "/control/events"));
-        assert!(!journaled(&Method::HEAD, "/control/state"));
-        assert!(!journaled(&Method::OPTIONS, "/mcp"));
-        assert!(journaled(&Method::POST, "/control/faults"));
-        assert!(journaled(&Method::DELETE, "/control/faults/1"));
-        assert!(journaled(
-            &Method::GET,
-            "/.well-known/oauth-protected-resource"
-        ));
-        assert!(journaled(&Method::POST, "/mcp"));
     }
 }

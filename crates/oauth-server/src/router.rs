@@ -2,13 +2,12 @@
 //! a log line and a journal event.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http::{Method, Request};
 use hyper::body::Incoming;
 use sim_http::Response;
-use sim_http::faults::DropConnection;
-use sim_http::journal::Event;
+use sim_http::journal::{self, Event};
 use sim_http::log::{RequestLine, short_id};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 use sim_http::secret::redact;
@@ -51,9 +50,6 @@ impl Facts {
     }
 }
 
-/// The longest path a journal event keeps: paths come from clients.
-const MAX_JOURNAL_PATH: usize = 256;
-
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -61,7 +57,6 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
     let mut facts = Facts::default();
     let response = route(&state, request, &mut facts).await;
     let elapsed = started.elapsed();
-    let dropped = response.extensions().get::<DropConnection>().is_some();
     let client = facts.client.as_deref().map(short_id).unwrap_or_default();
     let fault = facts.fault.map(|id| id.to_string()).unwrap_or_default();
     RequestLine {
@@ -79,33 +74,15 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
         elapsed,
     }
     .emit();
-    if is_journaled(&method, &path) {
-        // A dropped connection got no answer at all: status 0.
-        let status = if dropped {
-            0
-        } else {
-            response.status().as_u16()
-        };
-        state
-            .journal
-            .record(event(method, path, status, elapsed, facts));
+    if journal::records(&method, &path) {
+        let answered = Event::answered("oauth", &method, path, &response, elapsed);
+        state.journal.record(event(answered, facts));
     }
     response
 }
 
-/// Every request but the reads of the control plane (polling the journal must not fill it) and
-/// CORS preflights.
-fn is_journaled(method: &Method, path: &str) -> bool {
-    let control_read = (method == Method::GET || method == Method::HEAD)
-        && (path == control::PREFIX || path.starts_with("/control/"));
-    !control_read && method != Method::OPTIONS
-}
-
-fn event(method: Method, mut path: String, status: u16, elapsed: Duration, facts: Facts) -> Event {
-    if let Some((cut, _)) = path.char_indices().nth(MAX_JOURNAL_PATH) {
-        path.truncate(cut);
-        path.push('…');
-    }
+/// The journal event of a request: what the handler learned, on top of what was answered.
+fn event(answered: Event, facts: Facts) -> Event {
     let Facts {
         grant,
         client,
@@ -117,11 +94,6 @@ fn event(method: Method, mut path: String, status: u16, elapsed: Duration, facts
         issued,
     } = facts;
     Event {
-        service: "oauth",
-        method: method.to_string(),
-        path,
-        status,
-        ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
         client_id: client,
         grant_type: (!grant.is_empty()).then(|| grant.to_owned()),
         fault,
@@ -130,7 +102,7 @@ fn event(method: Method, mut path: String, status: u16, elapsed: Duration, facts
         presented,
         issued,
         note: (!note.is_empty()).then_some(note),
-        ..Event::default()
+        ..answered
     }
 }
 
@@ -180,35 +152,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn control_reads_and_preflights_are_not_journaled() {
-        assert!(!is_journaled(&Method::GET, "/control/events"));
-        assert!(!is_journaled(&Method::HEAD, "/control/state"));
-        assert!(!is_journaled(&Method::GET, "/control"));
-        assert!(!is_journaled(&Method::OPTIONS, "/token"));
-        assert!(is_journaled(&Method::POST, "/control/faults"));
-        assert!(is_journaled(&Method::DELETE, "/control/faults/3"));
-        assert!(is_journaled(&Method::GET, "/authorize"));
-        assert!(is_journaled(&Method::GET, "/controlled"));
-    }
-
-    #[test]
-    fn events_round_the_time_and_bound_the_path() {
+    fn events_carry_the_facts_and_leave_out_empty_ones() {
         let facts = Facts {
             grant: "refresh_token",
             note: String::new(),
             ..Facts::default()
         };
-        let event = event(
-            Method::POST,
-            format!("/{}", "x".repeat(1000)),
-            200,
-            Duration::from_micros(1_234_567),
-            facts,
-        );
-        assert_eq!(event.ms, 1234.57);
-        assert_eq!(event.path.chars().count(), MAX_JOURNAL_PATH + 1);
+        let event = event(Event::default(), facts);
         assert_eq!(event.grant_type.as_deref(), Some("refresh_token"));
         assert_eq!(event.note, None);
-        assert_eq!(event.status, 200);
     }
 }

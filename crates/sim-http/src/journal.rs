@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 
 use crate::Response;
 use crate::control::Call;
+use crate::faults::DropConnection;
 use crate::form::Params;
 use crate::response::{json, method_not_allowed, plain_error};
 
@@ -74,6 +75,49 @@ pub struct Event {
     pub issued: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The longest path an event keeps: paths come from clients.
+pub const MAX_PATH: usize = 256;
+
+/// Whether a request goes into the journal: every one but the reads of the control plane
+/// (polling the journal must not fill it) and CORS preflights.
+pub fn records(method: &Method, path: &str) -> bool {
+    let control_read = (*method == Method::GET || *method == Method::HEAD)
+        && (path == "/control" || path.starts_with("/control/"));
+    !control_read && *method != Method::OPTIONS
+}
+
+impl Event {
+    /// The event of a request answered with `response` after `elapsed`, for the server to add
+    /// what it learned. The path is cut at [`MAX_PATH`] characters, the time rounded to
+    /// hundredths of a millisecond, and a dropped connection, which answered nothing, has
+    /// status 0.
+    pub fn answered(
+        service: &'static str,
+        method: &Method,
+        mut path: String,
+        response: &Response,
+        elapsed: Duration,
+    ) -> Self {
+        if let Some((cut, _)) = path.char_indices().nth(MAX_PATH) {
+            path.truncate(cut);
+            path.push('…');
+        }
+        let dropped = response.extensions().get::<DropConnection>().is_some();
+        Self {
+            service,
+            method: method.to_string(),
+            path,
+            status: if dropped {
+                0
+            } else {
+                response.status().as_u16()
+            },
+            ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
+            ..Self::default()
+        }
+    }
 }
 
 /// A bounded, live journal of one server's requests.
@@ -370,6 +414,45 @@ mod tests {
             status: 200,
             ..Event::default()
         }
+    }
+
+    #[test]
+    fn control_reads_and_preflights_are_not_recorded() {
+        assert!(!records(&Method::GET, "/control/events"));
+        assert!(!records(&Method::HEAD, "/control/state"));
+        assert!(!records(&Method::GET, "/control"));
+        assert!(!records(&Method::OPTIONS, "/token"));
+        assert!(records(&Method::POST, "/control/faults"));
+        assert!(records(&Method::DELETE, "/control/faults/3"));
+        assert!(records(&Method::GET, "/authorize"));
+        assert!(records(&Method::GET, "/controlled"));
+    }
+
+    #[test]
+    fn events_round_the_time_bound_the_path_and_show_a_drop_as_status_0() {
+        let answered = crate::response::empty(StatusCode::OK);
+        let event = Event::answered(
+            "oauth",
+            &Method::POST,
+            format!("/{}", "x".repeat(1000)),
+            &answered,
+            Duration::from_micros(1_234_567),
+        );
+        assert_eq!(event.ms, 1234.57);
+        assert_eq!(event.path.chars().count(), MAX_PATH + 1);
+        assert_eq!(event.status, 200);
+
+        let mut dropped = crate::response::empty(StatusCode::OK);
+        dropped.extensions_mut().insert(DropConnection);
+        let event = Event::answered(
+            "mcp",
+            &Method::POST,
+            "/mcp".into(),
+            &dropped,
+            Duration::ZERO,
+        );
+        assert_eq!(event.status, 0);
+        assert_eq!(event.path, "/mcp");
     }
 
     #[test]

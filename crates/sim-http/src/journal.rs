@@ -25,7 +25,7 @@ use crate::Response;
 use crate::control::Call;
 use crate::faults::DropConnection;
 use crate::form::Params;
-use crate::response::{json, method_not_allowed, plain_error};
+use crate::response::{json_text, method_not_allowed, plain_error};
 
 /// Events a journal keeps unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 1000;
@@ -125,30 +125,80 @@ impl Event {
 pub struct Journal {
     ring: Mutex<Ring>,
     capacity: usize,
-    live: broadcast::Sender<Arc<Event>>,
+    /// Each event's number and JSON, for live streams; nothing is sent while none is open.
+    live: broadcast::Sender<(u64, Bytes)>,
     closed: watch::Sender<bool>,
     streams: Arc<Semaphore>,
 }
 
 #[derive(Debug)]
 struct Ring {
-    events: VecDeque<Arc<Event>>,
+    slots: VecDeque<Slot>,
+    /// Slots made but not holding an event: made at start-up, or emptied by [`Journal::clear`].
+    spare: Vec<Slot>,
     next_seq: u64,
 }
 
+/// One recorded event, kept as its JSON.
+///
+/// Slot buffers are made side by side when the journal is created and then reused: a full ring
+/// recycles its oldest slot for the newest event. Events are recorded while traffic churns
+/// through the heap; were each a fresh set of small allocations, the live ones would end up
+/// strewn over pages the allocator could otherwise hand back once the traffic's tokens expire,
+/// and the process would stay near its peak size long after the load.
+#[derive(Debug)]
+struct Slot {
+    seq: u64,
+    json: Vec<u8>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Self {
+            seq: 0,
+            json: Vec::with_capacity(SLOT_BYTES),
+        }
+    }
+}
+
+/// What a slot holds room for from the start: a typical event's JSON is 250–400 bytes, so only
+/// events with long paths or names grow their buffer.
+const SLOT_BYTES: usize = 512;
+
+/// Slots made with the journal, before any traffic: the whole default journal (half a MiB), and
+/// no more than 2 MiB for a large one, whose further slots are made as it fills.
+const PREALLOCATED_SLOTS: usize = 4096;
+
 /// A page of `GET /control/events`.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Page {
-    pub events: Vec<Arc<Event>>,
+    /// Each event's number and JSON, oldest first.
+    pub events: Vec<(u64, Bytes)>,
     /// What to pass as `since` to get the events after these.
     pub next: u64,
     /// Events asked for that the ring no longer holds.
-    #[serde(skip_serializing_if = "is_zero")]
     pub missed: u64,
 }
 
-fn is_zero(count: &u64) -> bool {
-    *count == 0
+impl Page {
+    /// `{"events":[…],"next":N}`, with `"missed":M` when some were.
+    pub fn to_json(&self) -> Vec<u8> {
+        let size: usize = self.events.iter().map(|(_, json)| json.len() + 1).sum();
+        let mut body = Vec::with_capacity(size + 64);
+        body.extend_from_slice(b"{\"events\":[");
+        for (index, (_, json)) in self.events.iter().enumerate() {
+            if index > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(json);
+        }
+        body.extend_from_slice(format!("],\"next\":{}", self.next).as_bytes());
+        if self.missed > 0 {
+            body.extend_from_slice(format!(",\"missed\":{}", self.missed).as_bytes());
+        }
+        body.push(b'}');
+        body
+    }
 }
 
 impl Default for Journal {
@@ -163,7 +213,10 @@ impl Journal {
         let capacity = capacity.clamp(1, MAX_CAPACITY);
         Self {
             ring: Mutex::new(Ring {
-                events: VecDeque::with_capacity(capacity.min(1024)),
+                slots: VecDeque::with_capacity(capacity.min(PREALLOCATED_SLOTS)),
+                spare: (0..capacity.min(PREALLOCATED_SLOTS))
+                    .map(|_| Slot::new())
+                    .collect(),
                 next_seq: 1,
             }),
             capacity,
@@ -186,29 +239,39 @@ impl Journal {
         let mut ring = self.lock();
         event.seq = ring.next_seq;
         ring.next_seq += 1;
-        let event = Arc::new(event);
-        if ring.events.len() == self.capacity {
-            ring.events.pop_front();
+        let mut slot = if ring.slots.len() == self.capacity {
+            ring.slots.pop_front()
+        } else {
+            ring.spare.pop()
         }
-        ring.events.push_back(event.clone());
-        // Sent under the lock so that streams see events in sequence order. No receiver is fine.
-        let _ = self.live.send(event);
+        .unwrap_or_else(Slot::new);
+        slot.seq = event.seq;
+        slot.json.clear();
+        // Writing plain strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut slot.json, &event);
+        // Sent under the lock so that streams see events in sequence order.
+        if self.live.receiver_count() > 0 {
+            let _ = self
+                .live
+                .send((slot.seq, Bytes::copy_from_slice(&slot.json)));
+        }
+        ring.slots.push_back(slot);
     }
 
     /// Events numbered `since` and later, at most `limit`.
     pub fn since(&self, since: u64, limit: usize) -> Page {
         let ring = self.lock();
-        let oldest = ring.events.front().map_or(ring.next_seq, |event| event.seq);
+        let oldest = ring.slots.front().map_or(ring.next_seq, |slot| slot.seq);
         let events: Vec<_> = ring
-            .events
+            .slots
             .iter()
-            .skip_while(|event| event.seq < since)
+            .skip_while(|slot| slot.seq < since)
             .take(limit)
-            .cloned()
+            .map(|slot| (slot.seq, Bytes::copy_from_slice(&slot.json)))
             .collect();
         let next = events
             .last()
-            .map_or(ring.next_seq.max(since), |event| event.seq + 1);
+            .map_or(ring.next_seq.max(since), |(seq, _)| seq + 1);
         Page {
             missed: oldest.saturating_sub(since.max(1)),
             events,
@@ -218,7 +281,8 @@ impl Journal {
 
     /// Forgets every event; numbering goes on, so cursors held by testers stay valid.
     pub fn clear(&self) {
-        self.lock().events.clear();
+        let ring = &mut *self.lock();
+        ring.spare.extend(ring.slots.drain(..));
     }
 
     /// Ends every live stream: called when the server stops, so that shutdown need not wait for
@@ -268,7 +332,10 @@ impl Journal {
             return Some(self.stream(since.or(resumed)));
         }
         let limit = limit.map_or(MAX_PAGE, |limit| (limit as usize).min(MAX_PAGE));
-        Some(json(StatusCode::OK, &self.since(since.unwrap_or(0), limit)))
+        Some(json_text(
+            StatusCode::OK,
+            self.since(since.unwrap_or(0), limit).to_json(),
+        ))
     }
 
     /// A Server-Sent Events response: events from `since` still in the ring (if given), then
@@ -307,8 +374,8 @@ impl Journal {
 /// Feeds one stream: the backlog, then live events, with keep-alive comments when idle. Ends
 /// when the client goes away or the server stops.
 async fn forward(
-    backlog: Vec<Arc<Event>>,
-    mut live: broadcast::Receiver<Arc<Event>>,
+    backlog: Vec<(u64, Bytes)>,
+    mut live: broadcast::Receiver<(u64, Bytes)>,
     mut closed: watch::Receiver<bool>,
     sender: mpsc::Sender<Bytes>,
     _permit: OwnedSemaphorePermit,
@@ -321,19 +388,19 @@ async fn forward(
     {
         return;
     }
-    for event in backlog {
-        last = event.seq;
-        if sender.send(frame(&event)).await.is_err() {
+    for (seq, json) in backlog {
+        last = seq;
+        if sender.send(frame(seq, &json)).await.is_err() {
             return;
         }
     }
     loop {
         let chunk = tokio::select! {
             received = live.recv() => match received {
-                Ok(event) if event.seq <= last => continue,
-                Ok(event) => {
-                    last = event.seq;
-                    frame(&event)
+                Ok((seq, _)) if seq <= last => continue,
+                Ok((seq, json)) => {
+                    last = seq;
+                    frame(seq, &json)
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => Bytes::from(format!(
                     "event: lagged\ndata: {}\n\n",
@@ -350,12 +417,11 @@ async fn forward(
     }
 }
 
-fn frame(event: &Event) -> Bytes {
-    let data = serde_json::to_string(event).unwrap_or_default();
-    Bytes::from(format!(
-        "id: {}\nevent: request\ndata: {data}\n\n",
-        event.seq
-    ))
+fn frame(seq: u64, json: &[u8]) -> Bytes {
+    let mut frame = format!("id: {seq}\nevent: request\ndata: ").into_bytes();
+    frame.extend_from_slice(json);
+    frame.extend_from_slice(b"\n\n");
+    Bytes::from(frame)
 }
 
 /// The body of a stream: whatever the forwarding task sends, ending when it stops.
@@ -416,6 +482,77 @@ mod tests {
         }
     }
 
+    /// The paths of a page's events, read back from their JSON.
+    fn paths(page: &Page) -> Vec<String> {
+        page.events
+            .iter()
+            .map(|(_, json)| {
+                let event: serde_json::Value = serde_json::from_slice(json).unwrap();
+                event["path"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_page_is_the_events_json_in_order_with_the_cursor() {
+        let journal = Journal::new(2);
+        for path in ["/a", "/b", "/c"] {
+            journal.record(event(path));
+        }
+
+        let body: serde_json::Value =
+            serde_json::from_slice(&journal.since(0, MAX_PAGE).to_json()).unwrap();
+
+        assert_eq!(body["events"][0]["seq"], 2);
+        assert_eq!(body["events"][0]["path"], "/b");
+        assert_eq!(body["events"][1]["seq"], 3);
+        assert_eq!(body["events"][1]["service"], "oauth");
+        assert_eq!(body["next"], 4);
+        assert_eq!(body["missed"], 1);
+        let caught_up: serde_json::Value =
+            serde_json::from_slice(&journal.since(4, MAX_PAGE).to_json()).unwrap();
+        assert_eq!(caught_up, serde_json::json!({ "events": [], "next": 4 }));
+    }
+
+    #[test]
+    fn a_full_ring_reuses_its_buffers_instead_of_allocating() {
+        let journal = Journal::new(2);
+        journal.record(event("/a"));
+        journal.record(event("/b"));
+        let buffers = |journal: &Journal| -> Vec<*const u8> {
+            journal
+                .lock()
+                .slots
+                .iter()
+                .map(|slot| slot.json.as_ptr())
+                .collect()
+        };
+        let before = buffers(&journal);
+
+        journal.record(event("/c"));
+        journal.record(event("/d"));
+
+        assert_eq!(
+            buffers(&journal),
+            before,
+            "the same two buffers, in the same order"
+        );
+        assert_eq!(paths(&journal.since(0, MAX_PAGE)), ["/c", "/d"]);
+
+        journal.clear();
+        journal.record(event("/e"));
+        journal.record(event("/f"));
+        let mut after_clear = buffers(&journal);
+        after_clear.sort();
+        let mut before = before;
+        before.sort();
+        assert_eq!(
+            after_clear, before,
+            "clearing keeps the buffers for the next events"
+        );
+        assert_eq!(paths(&journal.since(0, MAX_PAGE)), ["/e", "/f"]);
+    }
+
     #[test]
     fn control_reads_and_preflights_are_not_recorded() {
         assert!(!records(&Method::GET, "/control/events"));
@@ -471,13 +608,8 @@ mod tests {
             journal.record(event(path));
         }
         let page = journal.since(0, MAX_PAGE);
-        let paths: Vec<_> = page
-            .events
-            .iter()
-            .map(|event| event.path.as_str())
-            .collect();
-        assert_eq!(paths, ["/b", "/c", "/d"]);
-        assert_eq!(page.events[0].seq, 2);
+        assert_eq!(paths(&page), ["/b", "/c", "/d"]);
+        assert_eq!(page.events[0].0, 2);
         assert_eq!(page.next, 5);
         assert_eq!(page.missed, 1, "/a fell out of the ring");
 
@@ -486,7 +618,7 @@ mod tests {
         assert_eq!(rest.next, 5);
         journal.record(event("/e"));
         let page = journal.since(rest.next, 1);
-        assert_eq!(page.events[0].path, "/e");
+        assert_eq!(paths(&page), ["/e"]);
         assert_eq!(page.next, 6);
         assert_eq!(page.missed, 0);
 
@@ -494,7 +626,7 @@ mod tests {
         assert!(journal.since(0, MAX_PAGE).events.is_empty());
         journal.record(event("/f"));
         assert_eq!(
-            journal.since(6, MAX_PAGE).events[0].seq,
+            journal.since(6, MAX_PAGE).events[0].0,
             6,
             "numbering goes on"
         );

@@ -36,6 +36,11 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|error| {
         format!(r#"{{"error":"server_error","error_description":"{error}"}}"#).into_bytes()
     });
+    json_text(status, body)
+}
+
+/// A JSON response whose body is already written.
+pub fn json_text(status: StatusCode, body: impl Into<Bytes>) -> Response {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(

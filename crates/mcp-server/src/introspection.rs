@@ -124,6 +124,11 @@ impl Introspector {
         &self.url
     }
 
+    /// See [`Link::forget_closed`].
+    pub fn forget_closed_connections(&self) {
+        self.link.forget_closed();
+    }
+
     /// Asks the authorization server about `token`, connecting included, within the timeout.
     pub async fn check(&self, token: &str) -> Result<Verdict, Failure> {
         let mut body = String::with_capacity(6 + token.len() + 8);

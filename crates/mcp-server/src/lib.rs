@@ -53,8 +53,9 @@ mod urls;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use sim_http::{Running, ServeOptions};
+use sim_http::{AbortOnDrop, Running, ServeOptions};
 use tokio::net::TcpListener;
 
 pub use config::{Config, MCP_PATH};
@@ -105,8 +106,23 @@ async fn run(
         shutdown.await;
         journal_owner.journal.close();
     };
+    let pruner = AbortOnDrop(tokio::spawn(forget_closed_connections(Arc::clone(&state))));
     let handler = move |request| router::handle(Arc::clone(&state), request);
-    Ok(sim_http::serve(listener, handler, options, shutdown).await?)
+    let served = sim_http::serve(listener, handler, options, shutdown).await;
+    drop(pruner);
+    Ok(served?)
+}
+
+/// How often the introspection link forgets the connections the authorization server closed.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
+
+async fn forget_closed_connections(state: Arc<State>) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        state.introspector.forget_closed_connections();
+    }
 }
 
 /// A running MCP server. Dropping it stops the server; [`McpServer::stop`] also waits for

@@ -134,6 +134,16 @@ impl Link {
         request
     }
 
+    /// Forgets pooled connections the server has closed (the authorization server closes one
+    /// left idle past its header-read timeout). Each holds its request channel until dropped, so
+    /// this runs periodically: a rig gone quiet after a burst lets go of the burst's connections.
+    pub fn forget_closed(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|sender| !sender.is_closed());
+    }
+
     fn checkout(&self) -> Option<SendRequest<Full<Bytes>>> {
         let mut idle = self
             .idle
@@ -218,5 +228,47 @@ mod tests {
         assert_eq!((link.host.as_str(), link.port), ("::1", 443));
         assert_eq!(link.request(Bytes::new()).uri(), "/oauth/introspect?x=1");
         assert!(Link::new("ftp://127.0.0.1/introspect", &[]).is_err());
+    }
+
+    fn pooled(link: &Link) -> usize {
+        link.idle.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn connections_the_server_closed_are_forgotten_without_waiting_for_a_request() {
+        // A server that answers one request on a keep-alive connection, then closes it, as the
+        // authorization server does with a connection left idle.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (close, closing) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 4096];
+            let _ = stream.read(&mut request).await.unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                .await
+                .unwrap();
+            let _ = closing.await;
+        });
+        let link = Link::new(&format!("http://127.0.0.1:{port}/introspect"), &[]).unwrap();
+        let (status, _) = link
+            .post_form(Bytes::from_static(b"token=x"), 64)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK);
+        link.forget_closed();
+        assert_eq!(pooled(&link), 1, "an open connection stays pooled");
+
+        close.send(()).unwrap();
+        server.await.unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        while pooled(&link) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            link.forget_closed();
+        }
+
+        assert_eq!(pooled(&link), 0, "the closed connection is forgotten");
     }
 }

@@ -41,9 +41,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sim_http::{Clock, Running, ServeOptions};
+use sim_http::{AbortOnDrop, Clock, Running, ServeOptions};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 pub use config::{Config, Limits};
 pub use error::OAuthError;
@@ -103,12 +102,17 @@ async fn run(
 async fn sweep(state: Arc<State>) {
     let mut ticks = tokio::time::interval(state.config.sweep_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut released_last_time = false;
     loop {
         ticks.tick().await;
-        if state.store.sweep(state.now()) >= RELEASE_AFTER {
+        let large = state.store.sweep(state.now()) >= RELEASE_AFTER;
+        // After a large sweep, once more on the next tick: what a burst held besides tokens (its
+        // connections, closed once idle past the header-read timeout) is let go of only later.
+        if large || released_last_time {
             // Off the runtime's threads: trimming a large heap walks all of it.
             let _ = tokio::task::spawn_blocking(release_freed_memory).await;
         }
+        released_last_time = large;
     }
 }
 
@@ -129,14 +133,6 @@ fn release_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_freed_memory() {}
-
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// A running authorization server. Dropping it stops the server; [`AuthServer::stop`] also waits
 /// for in-flight requests to finish.

@@ -46,7 +46,7 @@ mod server;
 pub mod tls;
 
 pub use clock::Clock;
-pub use running::{Running, StopSignal};
+pub use running::{AbortOnDrop, Running, StopSignal};
 pub use server::{ConnInfo, ServeOptions, serve};
 
 /// The response body type of every handler: boxed so that our own small JSON answers and rmcp's

@@ -55,3 +55,13 @@ impl<E> Drop for Running<E> {
         self.signal();
     }
 }
+
+/// A server's background chore (a sweeper, a pruner): the task is aborted when this is dropped,
+/// so the chore lives exactly as long as serving does, even if serving is cancelled.
+pub struct AbortOnDrop(pub JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

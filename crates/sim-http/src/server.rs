@@ -92,14 +92,19 @@ where
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
-        while connections.try_join_next().is_some() {}
         // Take a connection slot before accepting, so that at the cap new clients queue in the
         // backlog instead of being accepted and starved.
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            // A finished connection's task keeps its memory until joined; joining each as it
+            // ends, rather than when the next client arrives, lets a rig that has gone quiet
+            // after a burst shrink back instead of holding every connection of the burst.
+            Some(_) = connections.join_next() => continue,
             () = &mut shutdown => break,
         };
         let (stream, remote) = tokio::select! {
+            // Cancelling `accept` loses no connection, and the slot is taken again at once.
+            Some(_) = connections.join_next() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) if is_transient(&error) => {

@@ -154,6 +154,10 @@ pub struct SoakArgs {
     /// every 15 s).
     #[arg(long, default_value = "40s", value_parser = duration)]
     pub settle_timeout: Duration,
+    /// How long the rig is left alone after the store empties before the last RSS reading
+    /// (the rig hands memory back on the sweep after a large one too).
+    #[arg(long, default_value = "16s", value_parser = duration)]
+    pub quiet: Duration,
     /// An operation taking longer fails as `timeout`.
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub timeout: Duration,

@@ -186,6 +186,7 @@ async fn soak(args: SoakArgs) -> Result<(), Error> {
         duration: args.duration,
         flip_every: args.flip_every,
         settle_timeout: args.settle_timeout,
+        quiet: args.quiet,
         timeout: args.timeout,
     };
     let connector = Connector::default();

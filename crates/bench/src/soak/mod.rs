@@ -45,6 +45,9 @@ pub struct Options {
     pub flip_every: Duration,
     /// How long to wait, after the clock moved, for the store to be swept empty.
     pub settle_timeout: Duration,
+    /// How long after the store empties the rig is left alone before its last RSS reading:
+    /// what a burst held besides its tokens (idle connections) goes once the rig is quiet.
+    pub quiet: Duration,
     /// One operation taking longer fails as `timeout`.
     pub timeout: Duration,
 }
@@ -56,6 +59,9 @@ impl Default for Options {
             duration: Duration::from_secs(60),
             flip_every: Duration::from_millis(250),
             settle_timeout: Duration::from_secs(40),
+            // The rig's sweeper runs every 15 s and hands memory back on the tick after a
+            // large sweep too.
+            quiet: Duration::from_secs(16),
             timeout: Duration::from_secs(10),
         }
     }
@@ -130,12 +136,15 @@ pub struct Report {
     pub tally: Tally,
     /// The process whose memory was measured.
     pub pid: u32,
-    /// RSS in bytes before the load, its peak during it, right after it, and once the store was
-    /// swept (`None` where `/proc` does not say).
+    /// RSS in bytes before the load, its peak during it, right after it, once the store was
+    /// swept, and after the quiet time that follows (`None` where `/proc` does not say).
     pub rss_start: Option<u64>,
     pub rss_peak: Option<u64>,
     pub rss_loaded: Option<u64>,
     pub rss_end: Option<u64>,
+    pub rss_quiet: Option<u64>,
+    /// The quiet time.
+    pub quiet: Duration,
     /// Tokens in the authorization server's memory right after the load, and at the end.
     pub tokens_loaded: u64,
     pub tokens_end: u64,
@@ -173,7 +182,7 @@ impl Report {
         let _ = writeln!(
             out,
             "RSS MB (pid {pid}): start {start}, peak {peak}, after the load {loaded}, \
-             end {end}\n\
+             end {end}, quiet {quiet} ({quiet_seconds:.0} s later)\n\
              tokens held: {loaded_tokens} after the load, {end_tokens} at the end \
              (swept {settled:.1} s after the clock passed every expiry)",
             pid = self.pid,
@@ -181,6 +190,8 @@ impl Report {
             peak = megabytes(self.rss_peak),
             loaded = megabytes(self.rss_loaded),
             end = megabytes(self.rss_end),
+            quiet = megabytes(self.rss_quiet),
+            quiet_seconds = self.quiet.as_secs_f64(),
             loaded_tokens = self.tokens_loaded,
             end_tokens = self.tokens_end,
             settled = self.settled_after.as_secs_f64(),
@@ -267,6 +278,8 @@ pub async fn run(
     // The authorization server hands freed memory back to the OS just after a large sweep, on a
     // blocking thread; reading RSS the moment the store is empty would see the heap before that.
     tokio::time::sleep(RELEASE_GRACE).await;
+    let rss_end = rss::read(pid);
+    tokio::time::sleep(options.quiet).await;
     tally.requests += controls.requests();
     Ok(Report {
         users: options.users,
@@ -276,7 +289,9 @@ pub async fn run(
         rss_start,
         rss_peak: rss_peak.max(rss_loaded),
         rss_loaded,
-        rss_end: rss::read(pid),
+        rss_end,
+        rss_quiet: rss::read(pid),
+        quiet: options.quiet,
         tokens_loaded,
         tokens_end,
         settled_after,

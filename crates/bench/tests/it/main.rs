@@ -132,6 +132,7 @@ async fn a_brief_soak_sees_only_expected_errors_and_leaves_the_store_empty() {
         duration: Duration::from_secs(2),
         flip_every: Duration::from_millis(40),
         settle_timeout: Duration::from_secs(5),
+        quiet: Duration::ZERO,
         timeout: Duration::from_secs(5),
     };
     let url = Url::parse(&mcp.url()).unwrap();

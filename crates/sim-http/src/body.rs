@@ -57,7 +57,8 @@ where
         drain(body).await;
         return Err(BodyError::TooLarge);
     }
-    let mut kept = BytesMut::new();
+    // A body that announced its length is read into one buffer of that size.
+    let mut kept = BytesMut::with_capacity(announced as usize);
     while let Some(frame) = body.as_mut().frame().await {
         let frame = frame.map_err(|error| BodyError::Unreadable(error.to_string()))?;
         let Ok(data) = frame.into_data() else {

@@ -86,6 +86,16 @@ impl Failure {
         }
     }
 
+    /// Runs `operation`, failing it as `timeout` if it takes longer than `limit`.
+    pub async fn within<T>(
+        limit: std::time::Duration,
+        operation: impl std::future::Future<Output = Result<T, Self>>,
+    ) -> Result<T, Self> {
+        tokio::time::timeout(limit, operation)
+            .await
+            .unwrap_or_else(|_| Err(Self::new("timeout", format!("no answer within {limit:?}"))))
+    }
+
     /// Whether the connection it happened on is no longer to be trusted.
     pub fn is_transport(&self) -> bool {
         self.key.ends_with("io") || self.key.ends_with("timeout")

@@ -1,7 +1,6 @@
 //! The load loops: `concurrency` workers, each on its own keep-alive connection(s), each
 //! sending one operation after the other until the deadline (or its operation cap).
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -85,13 +84,13 @@ pub async fn calls(target: &CallTarget, token: &str, load: Load) -> Result<Repor
                     return recorder;
                 }
             };
-            if let Err(failure) = bounded(load.timeout, caller.open(&mut conn)).await {
+            if let Err(failure) = Failure::within(load.timeout, caller.open(&mut conn)).await {
                 recorder.fail(failure);
                 return recorder;
             }
             let mut pacer = Pacer::new(window, load.max_per_worker);
             while let Some(started) = pacer.next() {
-                let outcome = bounded(load.timeout, caller.call(&mut conn)).await;
+                let outcome = Failure::within(load.timeout, caller.call(&mut conn)).await;
                 if outcome.as_ref().is_err_and(Failure::is_transport) {
                     conn.reset();
                 }
@@ -145,7 +144,7 @@ pub async fn flows(
                         .await
                         .map_err(|failure| failure.during("call"))
                 };
-                let outcome = bounded(load.timeout, flow).await;
+                let outcome = Failure::within(load.timeout, flow).await;
                 if outcome.as_ref().is_err_and(Failure::is_transport) {
                     conn.reset();
                     authorizer.reset();
@@ -195,20 +194,6 @@ impl Pacer {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-}
-
-async fn bounded<T>(
-    limit: Duration,
-    operation: impl Future<Output = Result<T, Failure>>,
-) -> Result<T, Failure> {
-    tokio::time::timeout(limit, operation)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Failure::new(
-                "timeout",
-                format!("no answer within {limit:?}"),
-            ))
-        })
 }
 
 async fn finish(

@@ -105,7 +105,7 @@ impl User {
         let revoke = self.switches.revoke.stamp();
         let fault = self.switches.token_fault.stamp();
         let asked = Instant::now();
-        match bounded(self.timeout, self.authorizer.grant()).await {
+        match Failure::within(self.timeout, self.authorizer.grant()).await {
             Ok(grant) => {
                 self.keep(grant, revoke, asked, tally);
                 tally.ok("authorize");
@@ -126,7 +126,7 @@ impl User {
         let dead = self.switches.dead_refresh.stamp();
         let fault = self.switches.token_fault.stamp();
         let asked = Instant::now();
-        match bounded(self.timeout, self.authorizer.refresh(&token)).await {
+        match Failure::within(self.timeout, self.authorizer.refresh(&token)).await {
             Ok(grant) => {
                 self.keep(grant, revoke, asked, tally);
                 tally.ok("refresh");
@@ -172,9 +172,9 @@ impl User {
         let fault = self.switches.mcp_fault.stamp();
         let operation = if self.opened { "call" } else { "open" };
         let outcome = if self.opened {
-            bounded(self.timeout, self.caller.call(&mut self.mcp)).await
+            Failure::within(self.timeout, self.caller.call(&mut self.mcp)).await
         } else {
-            let opened = bounded(self.timeout, self.caller.open(&mut self.mcp)).await;
+            let opened = Failure::within(self.timeout, self.caller.open(&mut self.mcp)).await;
             self.opened = opened.is_ok();
             opened
         };
@@ -212,18 +212,4 @@ impl User {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-}
-
-async fn bounded<T>(
-    limit: Duration,
-    operation: impl Future<Output = Result<T, Failure>>,
-) -> Result<T, Failure> {
-    tokio::time::timeout(limit, operation)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Failure::new(
-                "timeout",
-                format!("no answer within {limit:?}"),
-            ))
-        })
 }

@@ -81,20 +81,11 @@ impl Control {
         if let Some(since) = since {
             url.push_str(&format!("?since={since}"));
         }
-        let mut request = self
+        let request = self
             .streaming
             .get(&url)
             .header("accept", "text/event-stream");
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| ControlError::Unreachable {
-                url: url.clone(),
-                reason: root_cause(&error),
-            })?;
+        let response = self.send(request, &url).await?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();

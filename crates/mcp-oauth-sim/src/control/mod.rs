@@ -339,19 +339,10 @@ impl Control {
     ) -> Result<T, ControlError> {
         let url = format!("{}/control/{name}", self.base(service));
         let mut request = self.http.request(method, &url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| ControlError::Unreachable {
-                url: url.clone(),
-                reason: root_cause(&error),
-            })?;
+        let response = self.send(request, &url).await?;
         let status = response.status();
         let text = response
             .text()
@@ -371,5 +362,24 @@ impl Control {
             url,
             reason: error.to_string(),
         })
+    }
+
+    /// Sends `request` to `url` with the control token, if there is one.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ControlError> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        request
+            .send()
+            .await
+            .map_err(|error| ControlError::Unreachable {
+                url: url.to_owned(),
+                reason: root_cause(&error),
+            })
     }
 }

@@ -43,6 +43,116 @@ pub struct Config {
     /// Requests the journal (`/control/events`) keeps (`JOURNAL_SIZE`), from 1 to
     /// [`journal::MAX_CAPACITY`]; older ones fall out.
     pub journal_size: usize,
+    /// Issuers hosted beside the default one, `main` (`ISSUERS`). Each has clients, codes,
+    /// tokens, switches, fault rules and counters of its own; the clock and the journal are
+    /// shared. The control plane can add and remove more at run time.
+    pub issuers: Vec<IssuerConfig>,
+}
+
+/// The name of the issuer every server hosts, at the root of its main listener. The plain
+/// `/control/...` paths act on it.
+pub const MAIN_ISSUER: &str = "main";
+
+/// Issuers one server hosts at most, `main` included: each costs a store and a fault engine.
+pub const MAX_ISSUERS: usize = 32;
+
+/// Where an issuer beside `main` is served.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// How the control plane and the journal name it: 1 to 32 of `a-z`, `0-9`, `-` and `_`.
+    pub name: String,
+    /// The path of its issuer URL, `""` for an origin (`/tenant1`): its metadata is at
+    /// `/.well-known/oauth-authorization-server/tenant1` (RFC 8414 §3.1) and its endpoints at
+    /// `/tenant1/authorize`, ….
+    #[serde(default)]
+    pub path: String,
+    /// The port it is served on: `None` for the main listener, `Some(0)` for any free port.
+    /// Its issuer URL is then `http(s)://localhost:PORT` plus the path.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+impl IssuerConfig {
+    /// Parses the start-up form, `NAME=/PATH`, `NAME=:PORT` or `NAME=:PORT/PATH`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (name, place) = spec.split_once('=').ok_or_else(|| {
+            format!("issuer '{spec}' must be NAME=/PATH, NAME=:PORT or NAME=:PORT/PATH")
+        })?;
+        let (port, path) = match place.strip_prefix(':') {
+            Some(rest) => {
+                let cut = rest.find('/').unwrap_or(rest.len());
+                let port = rest[..cut]
+                    .parse::<u16>()
+                    .map_err(|_| format!("issuer '{spec}': '{}' is not a port", &rest[..cut]))?;
+                (Some(port), &rest[cut..])
+            }
+            None => (None, place),
+        };
+        let issuer = Self {
+            name: name.trim().to_owned(),
+            path: path.trim_end_matches('/').to_owned(),
+            port,
+        };
+        issuer.validate()?;
+        Ok(issuer)
+    }
+
+    /// Checks the name and the path; the error names the issuer.
+    pub fn validate(&self) -> Result<(), String> {
+        let name = &self.name;
+        let name_ok = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(format!(
+                "issuer name '{name}' must be 1 to 32 of a-z, 0-9, '-' and '_'"
+            ));
+        }
+        if name == MAIN_ISSUER {
+            return Err(format!("'{MAIN_ISSUER}' is the default issuer's name"));
+        }
+        let path = &self.path;
+        if path.is_empty() {
+            if self.port.is_none() {
+                return Err(format!(
+                    "issuer '{name}' needs a path or a port of its own: the root of the main \
+                     listener is '{MAIN_ISSUER}'"
+                ));
+            }
+            return Ok(());
+        }
+        let segments: Vec<&str> = match path.strip_prefix('/') {
+            Some(rest) if path.len() <= 128 => rest.split('/').collect(),
+            _ => {
+                return Err(format!(
+                    "issuer '{name}': path '{path}' must start with '/' and be at most 128 characters"
+                ));
+            }
+        };
+        let segment_ok = |segment: &&str| {
+            !segment.is_empty()
+                && *segment != "."
+                && *segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        };
+        if !segments.iter().all(segment_ok) {
+            return Err(format!(
+                "issuer '{name}': path '{path}' must be segments of letters, digits and -._~"
+            ));
+        }
+        // These would be read as the control plane or as another issuer's metadata.
+        if matches!(segments[0], "control" | ".well-known") {
+            return Err(format!(
+                "issuer '{name}': path '{path}' may not start with /{}",
+                segments[0]
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Caps on stored state.
@@ -116,6 +226,7 @@ impl Default for Config {
             limits: Limits::default(),
             sweep_interval: Duration::from_secs(15),
             journal_size: journal::DEFAULT_CAPACITY,
+            issuers: Vec::new(),
         }
     }
 }
@@ -170,6 +281,23 @@ impl Config {
                 "the journal size must be from 1 to {}",
                 journal::MAX_CAPACITY
             )));
+        }
+        if self.issuers.len() >= MAX_ISSUERS {
+            return Err(Error::Config(format!(
+                "at most {MAX_ISSUERS} issuers, '{MAIN_ISSUER}' included"
+            )));
+        }
+        for (index, issuer) in self.issuers.iter().enumerate() {
+            issuer.validate().map_err(Error::Config)?;
+            if let Some(twin) = self.issuers[..index]
+                .iter()
+                .find(|other| other.name == issuer.name)
+            {
+                return Err(Error::Config(format!(
+                    "two issuers are named '{}'",
+                    twin.name
+                )));
+            }
         }
         Ok(())
     }

@@ -7,9 +7,14 @@
 //! consent, a seeded refresh token, a clock moved forward, and fault rules that make any endpoint
 //! answer an error, a 429, garbage, late or not at all. `/control/events` records every request.
 //!
+//! One server hosts several issuers: `main` at the root, others under a path (RFC 8414
+//! path-inserted metadata, endpoints under the path) or on a port of their own, each with its
+//! own clients, tokens, switches and fault rules; the clock and the journal are shared.
+//!
 //! # Layout
-//! - [`config`]: start-up configuration and its defaults.
-//! - `state` / `store`: settings, counters and the token maps (all in memory, swept).
+//! - [`config`]: start-up configuration and its defaults, the issuers beside `main` included.
+//! - `host`: the issuers, their listeners and what they share; which issuer a request is for.
+//! - `state` / `store`: one issuer's settings, counters and token maps (in memory, swept).
 //! - `faults`: the endpoints fault rules target, the presets, and the hook each endpoint calls.
 //! - `router`: the `match (method, path)`, the log line and the journal event;
 //!   `endpoints/*`: one file per endpoint.
@@ -31,6 +36,7 @@ mod client_auth;
 mod endpoints;
 mod error;
 mod faults;
+mod host;
 mod pkce;
 mod redirect_uri;
 mod router;
@@ -41,12 +47,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sim_http::{AbortOnDrop, Clock, Running, ServeOptions};
+use sim_http::{AbortOnDrop, Clock, Running};
 use tokio::net::TcpListener;
 
-pub use config::{Config, Limits};
+pub use config::{Config, IssuerConfig, Limits, MAIN_ISSUER};
 pub use error::OAuthError;
+pub use state::Place;
 
+use crate::host::{Bound, Host};
 use crate::state::State;
 
 /// Why the server could not start or stopped.
@@ -64,48 +72,49 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let state = prepare(&listener, config, Clock::new())?;
-    run(listener, state, shutdown).await
-}
-
-fn prepare(listener: &TcpListener, config: Config, clock: Clock) -> Result<Arc<State>, Error> {
-    config.validate()?;
-    let issuer = config.resolve_issuer(listener.local_addr()?.port())?;
-    Ok(Arc::new(State::new(issuer, config, clock)))
+    let (host, bound) = Host::new(config, listener.local_addr()?, Clock::new()).await?;
+    run(listener, host, bound, shutdown).await
 }
 
 async fn run(
     listener: TcpListener,
-    state: Arc<State>,
+    host: Arc<Host>,
+    bound: Bound,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let options = ServeOptions {
-        tls: state.config.tls.clone(),
-        max_connections: state.config.limits.max_connections,
-        ..ServeOptions::default()
-    };
+    let options = host::serve_options(&host.config);
+    let port = listener.local_addr()?.port();
     // The sweeper lives exactly as long as serving does.
-    let sweeper = AbortOnDrop(tokio::spawn(sweep(Arc::clone(&state))));
+    let sweeper = AbortOnDrop(tokio::spawn(sweep(Arc::clone(&host))));
+    host.serve_bound(bound);
     // Live journal streams never end by themselves: end them as soon as stopping begins, so that
     // draining does not wait for them.
-    let stopping = Arc::clone(&state);
+    let stopping = Arc::clone(&host);
     let shutdown = async move {
         shutdown.await;
         stopping.journal.close();
     };
-    let handler = move |request| router::handle(Arc::clone(&state), request);
+    let serving = Arc::clone(&host);
+    let handler = move |request| router::handle(Arc::clone(&serving), port, request);
     let served = sim_http::serve(listener, handler, options, shutdown).await;
+    host.stop_listeners().await;
     drop(sweeper);
     Ok(served?)
 }
 
-async fn sweep(state: Arc<State>) {
-    let mut ticks = tokio::time::interval(state.config.sweep_interval);
+async fn sweep(host: Arc<Host>) {
+    let mut ticks = tokio::time::interval(host.config.sweep_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut released_last_time = false;
     loop {
         ticks.tick().await;
-        let large = state.store.sweep(state.now()) >= RELEASE_AFTER;
+        let now = host.clock.now_millis();
+        let swept: usize = host
+            .issuers()
+            .iter()
+            .map(|issuer| issuer.store.sweep(now))
+            .sum();
+        let large = swept >= RELEASE_AFTER;
         // After a large sweep, once more on the next tick: what a burst held besides tokens (its
         // connections, closed once idle past the header-read timeout) is let go of only later.
         if large || released_last_time {
@@ -138,7 +147,9 @@ fn release_freed_memory() {}
 /// for in-flight requests to finish.
 pub struct AuthServer {
     addr: SocketAddr,
-    state: Arc<State>,
+    host: Arc<Host>,
+    /// `main`, which is never replaced or removed.
+    main: Arc<State>,
     running: Running<Error>,
 }
 
@@ -151,12 +162,13 @@ impl AuthServer {
     /// Starts a server on a listener the caller bound.
     pub async fn start_on(listener: TcpListener, config: Config) -> Result<Self, Error> {
         let addr = listener.local_addr()?;
-        let state = prepare(&listener, config, Clock::new())?;
-        let serving = Arc::clone(&state);
-        let running = Running::spawn(|stop| run(listener, serving, stop));
+        let (host, bound) = Host::new(config, addr, Clock::new()).await?;
+        let serving = Arc::clone(&host);
+        let running = Running::spawn(|stop| run(listener, serving, bound, stop));
         Ok(Self {
             addr,
-            state,
+            main: host.main_issuer(),
+            host,
             running,
         })
     }
@@ -166,14 +178,26 @@ impl AuthServer {
         self.addr
     }
 
-    /// The issuer identifier (also the base URL of every endpoint).
+    /// The default issuer's identifier (also the base URL of its endpoints).
     pub fn issuer(&self) -> &str {
-        &self.state.issuer
+        &self.main.issuer
     }
 
-    /// The server's clock: move it forward to expire codes and tokens without waiting.
+    /// Every issuer served now, `main` first: name, issuer URL, port and internal
+    /// introspection URL.
+    pub fn issuers(&self) -> Vec<Place> {
+        self.host.places()
+    }
+
+    /// The issuer named `name`, if it is served now.
+    pub fn issuer_named(&self, name: &str) -> Option<Place> {
+        self.host.issuer(name).map(|issuer| issuer.place.clone())
+    }
+
+    /// The server's clock, which every issuer shares: move it forward to expire codes and
+    /// tokens without waiting.
     pub fn clock(&self) -> &Clock {
-        &self.state.clock
+        &self.host.clock
     }
 
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.

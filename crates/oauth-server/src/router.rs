@@ -12,13 +12,16 @@ use sim_http::log::{RequestLine, short_id};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 use sim_http::secret::redact;
 
+use crate::config::MAIN_ISSUER;
 use crate::endpoints::{authorize, control, introspect, metadata, register, revoke, token};
-use crate::state::State;
+use crate::host::Host;
 
 /// Facts a handler learns while answering, for the request's log line and journal event. Never a
 /// whole secret: client ids are public, credentials are kept redacted.
 #[derive(Debug, Default)]
 pub struct Facts {
+    /// The name of the issuer the request was routed to.
+    pub issuer: Option<String>,
     /// `authorization_code`, `refresh_token` or `other`.
     pub grant: &'static str,
     /// The full id of a registered client (the log line shortens it).
@@ -50,13 +53,20 @@ impl Facts {
     }
 }
 
-pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
+/// Answers a request that arrived on the listener of `port`.
+pub async fn handle(host: Arc<Host>, port: u16, request: Request<Incoming>) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let mut facts = Facts::default();
-    let response = route(&state, request, &mut facts).await;
+    let response = route(&host, port, request, &mut facts).await;
     let elapsed = started.elapsed();
+    // `main` goes unnamed in the line, which stays as it was before there were other issuers.
+    let issuer = facts
+        .issuer
+        .as_deref()
+        .filter(|name| *name != MAIN_ISSUER)
+        .unwrap_or_default();
     let client = facts.client.as_deref().map(short_id).unwrap_or_default();
     let fault = facts.fault.map(|id| id.to_string()).unwrap_or_default();
     RequestLine {
@@ -65,6 +75,7 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
         path: &path,
         status: response.status(),
         fields: &[
+            ("issuer", issuer),
             ("grant", facts.grant),
             ("client", &client),
             ("error", facts.error.as_deref().unwrap_or_default()),
@@ -76,7 +87,7 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
     .emit();
     if journal::records(&method, &path) {
         let answered = Event::answered("oauth", &method, path, &response, elapsed);
-        state.journal.record(event(answered, facts));
+        host.journal.record(event(answered, facts));
     }
     response
 }
@@ -84,6 +95,7 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response {
 /// The journal event of a request: what the handler learned, on top of what was answered.
 fn event(answered: Event, facts: Facts) -> Event {
     let Facts {
+        issuer,
         grant,
         client,
         error,
@@ -94,6 +106,7 @@ fn event(answered: Event, facts: Facts) -> Event {
         issued,
     } = facts;
     Event {
+        issuer,
         client_id: client,
         grant_type: (!grant.is_empty()).then(|| grant.to_owned()),
         fault,
@@ -116,17 +129,27 @@ fn cors_methods(path: &str) -> Option<&'static str> {
     }
 }
 
-async fn route(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
+async fn route(
+    host: &Arc<Host>,
+    port: u16,
+    request: Request<Incoming>,
+    facts: &mut Facts,
+) -> Response {
     let path = request.uri().path();
     if path.starts_with(control::PREFIX) {
-        return control::handle(state, request).await;
+        return control::handle(host, request).await;
     }
+    let Some((state, endpoint)) = host.resolve(port, path) else {
+        return not_found(path);
+    };
+    let state = &*state;
+    facts.issuer = Some(state.place.name.clone());
     if request.method() == Method::OPTIONS
-        && let Some(methods) = cors_methods(path)
+        && let Some(methods) = cors_methods(endpoint)
     {
         return preflight(methods);
     }
-    match (request.method(), path) {
+    match (request.method(), endpoint) {
         (&Method::GET | &Method::HEAD, metadata::PATH) => {
             with_cors(metadata::handle(state, facts).await)
         }
@@ -143,7 +166,7 @@ async fn route(state: &State, request: Request<Incoming>, facts: &mut Facts) -> 
         (_, "/register" | "/token" | "/revoke") => with_cors(method_not_allowed("POST")),
         (_, "/introspect") => with_cors(method_not_allowed("GET, POST")),
         (_, "/authorize") => method_not_allowed("GET, POST"),
-        (_, path) => not_found(path),
+        (_, _) => not_found(path),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The server's shared state: configuration, store, clock, the tester's settings and fault rules,
-//! the journal and the counters.
+//! One issuer's state: its configuration, store, the tester's settings and fault rules, and its
+//! counters. What the issuers of a server share (the clock, the journal, the listeners) is the
+//! [`Host`](crate::host::Host)'s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
@@ -9,7 +10,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sim_http::Clock;
 use sim_http::faults::Faults;
-use sim_http::journal::Journal;
 use sim_http::secret::{random_token, redact};
 
 use crate::config::Config;
@@ -158,7 +158,26 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// Where an issuer is served and how it is named.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// How the control plane and the journal name it (`main` for the default issuer).
+    pub name: String,
+    /// The issuer identifier, also the base of every endpoint URL in its metadata.
+    pub issuer: String,
+    /// The path its endpoints are routed under, `""` at the root of its listener.
+    pub path: String,
+    /// The port of the listener it is served on.
+    pub port: u16,
+    /// Its introspection endpoint on this machine, for a resource server beside the rig: the
+    /// listener's own address, so that a tunnel in front of the public URL cannot break it.
+    pub introspection_url: String,
+}
+
+/// One issuer: everything of its own a request to it reads and changes.
 pub struct State {
+    /// Its identity and place; `issuer` is kept apart because every endpoint reads it.
+    pub place: Place,
     pub issuer: String,
     pub config: Config,
     pub store: Store,
@@ -168,21 +187,19 @@ pub struct State {
     pub metadata: Bytes,
     /// The tester's fault rules, the `deny-consent` and `invalid-grant` presets included.
     pub faults: Faults,
-    /// What each request did, for `/control/events`.
-    pub journal: Journal,
     /// A lock rather than atomics: the settings change together and are read once per request
     /// that needs them; never held across an `.await`.
     settings: RwLock<Settings>,
 }
 
 impl State {
-    pub fn new(issuer: String, config: Config, clock: Clock) -> Self {
-        let metadata = crate::endpoints::metadata::document(&issuer, &config.scopes);
+    pub fn new(place: Place, config: Config, clock: Clock) -> Self {
+        let metadata = crate::endpoints::metadata::document(&place.issuer, &config.scopes);
         let state = Self {
             settings: RwLock::new(Self::initial_settings(&config)),
-            journal: Journal::new(config.journal_size),
             faults: Faults::new(TARGETS),
-            issuer,
+            issuer: place.issuer.clone(),
+            place,
             config,
             store: Store::default(),
             clock,
@@ -358,15 +375,13 @@ impl State {
     }
 
     /// Back to start-up: no clients, codes or tokens (the seed token again, if configured),
-    /// settings and counters as configured, no fault rules, no journal events (numbering goes
-    /// on), clock on system time.
+    /// settings and counters as configured, no fault rules. The clock and the journal are the
+    /// host's, and are reset with it.
     pub fn reset(&self) {
         self.store.clear();
         self.update_settings(|settings| *settings = Self::initial_settings(&self.config));
         self.faults.clear();
-        self.journal.clear();
         self.counters.reset();
-        self.clock.reset();
         if let Some(token) = self.config.seed_refresh_token.clone() {
             self.seed_refresh_token(token);
         }
@@ -395,6 +410,7 @@ impl State {
         json!({
             "service": "oauth",
             "issuer": self.issuer,
+            "name": self.place.name,
             "toggles": self.toggles(),
             "store": {
                 "clients": store.clients.len(),
@@ -424,6 +440,20 @@ impl State {
 }
 
 #[cfg(test)]
+impl Place {
+    /// `main` at `http://localhost:1`, for unit tests that need an issuer and no listener.
+    pub fn test() -> Self {
+        Self {
+            name: crate::config::MAIN_ISSUER.into(),
+            issuer: "http://localhost:1".into(),
+            path: String::new(),
+            port: 1,
+            introspection_url: "http://127.0.0.1:1/introspect".into(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
@@ -442,7 +472,7 @@ mod tests {
     #[test]
     fn a_hundred_thousand_short_lived_tokens_are_swept_once_they_expire() {
         // Arrange: tokens that live one minute, issued as fast as the store takes them.
-        let state = State::new("http://localhost:1".into(), Config::default(), Clock::new());
+        let state = State::new(Place::test(), Config::default(), Clock::new());
         state.update_settings(|settings| settings.access_token_ttl_seconds = 60);
         let started = Instant::now();
         for grant in 0..50_000 {
@@ -489,7 +519,7 @@ mod tests {
             },
             ..Config::default()
         };
-        let state = State::new("http://localhost:1".into(), config, Clock::new());
+        let state = State::new(Place::test(), config, Clock::new());
         state.update_settings(|settings| settings.access_token_ttl_seconds = 60);
         let keep = |grant| state.issue_tokens(&terms(grant), RefreshIssue::Keep("r".into()));
         for grant in 0..3 {

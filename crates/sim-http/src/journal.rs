@@ -50,6 +50,10 @@ pub struct Event {
     pub at: String,
     /// `oauth` or `mcp`.
     pub service: &'static str,
+    /// The authorization server's issuer the request was for, by name (`main`, …); absent on
+    /// the MCP server and for requests that reached no issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     pub method: String,
     pub path: String,
     pub status: u16,

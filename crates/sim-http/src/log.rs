@@ -73,6 +73,7 @@ impl RequestLine<'_> {
                     path = self.path,
                     status = self.status.as_u16(),
                     ms = self.elapsed.as_secs_f64() * 1000.0,
+                    issuer = self.fact("issuer"),
                     grant = self.fact("grant"),
                     client = self.fact("client"),
                     rpc = self.fact("rpc"),

@@ -109,6 +109,9 @@ pub struct Event {
     pub at: String,
     /// `oauth` or `mcp`.
     pub service: String,
+    /// The authorization server's issuer the request was for, by name (`main`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     pub method: String,
     pub path: String,
     pub status: u16,

@@ -1,6 +1,11 @@
 //! `/control/*`: the failure switches of the authorization server. JSON in, and every switch
 //! answers the resulting state, so a tester sees at once what they changed. Fault rules
 //! (`/control/faults`) and the journal (`/control/events`) answer in their own shapes.
+//!
+//! The plain paths act on the default issuer, `main`; `/control/issuers/{name}/…` acts on the
+//! issuer of that name, and `/control/issuers` lists, adds and removes issuers. The clock and
+//! the journal are shared by all issuers, so they answer the same under every issuer's path;
+//! `POST /control/reset` resets the whole server, `POST /control/issuers/{name}/reset` one issuer.
 
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
@@ -10,8 +15,9 @@ use sim_http::control::{self, Call, Entry, Switch};
 use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
-use crate::config::MAX_TTL_SECS;
+use crate::config::{IssuerConfig, MAX_TTL_SECS};
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
+use crate::host::Host;
 use crate::state::{ReuseDetection, State};
 
 pub const PREFIX: &str = "/control";
@@ -20,7 +26,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 17] = [
+const INDEX: [Entry; 22] = [
     (
         "GET",
         "/control/state",
@@ -96,9 +102,37 @@ const INDEX: [Entry; 17] = [
     (
         "POST",
         "/control/reset",
-        "clients, codes, tokens, settings, fault rules, events, clock and counters back to start-up",
+        "clients, codes, tokens, settings, fault rules, events, clock and counters back to start-up; the start-up issuers only",
+    ),
+    (
+        "GET",
+        "/control/issuers",
+        "every issuer: name, issuer URL, path, port and internal introspection URL",
+    ),
+    (
+        "POST",
+        "/control/issuers",
+        r#"{"name": "…", "path": "/…", "port": N} — host another issuer, under a path and/or on a port of its own (0: any free port)"#,
+    ),
+    (
+        "DELETE",
+        "/control/issuers/{name}",
+        "stop hosting an issuer; everything it held is forgotten",
+    ),
+    (
+        "ANY",
+        "/control/issuers/{name}/…",
+        "any call above, for that issuer (the clock and the events are shared)",
+    ),
+    (
+        "POST",
+        "/control/issuers/{name}/reset",
+        "that issuer's clients, codes, tokens, settings, fault rules and counters back to start-up",
     ),
 ];
+
+/// Where the issuers are managed and addressed.
+const ISSUERS: &str = "/control/issuers";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,15 +173,84 @@ struct ReuseSwitch {
     grace_seconds: u64,
 }
 
-pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
-    let call = match Call::read(&state.config.control, request).await {
+pub async fn handle(host: &Host, request: Request<Incoming>) -> Response {
+    let mut call = match Call::read(&host.config.control, request).await {
         Ok(call) => call,
         Err(answer) => return answer,
     };
-    if let Some(answer) = faults::control(&state.faults, &call) {
+    let Some(rest) = call.path.strip_prefix(ISSUERS) else {
+        let main = host.main_issuer();
+        return issuer_call(host, &main, &call, Scope::Server).await;
+    };
+    let rest = rest.to_owned();
+    let (name, tail) = match rest.strip_prefix('/') {
+        None if rest.is_empty() => return issuers_call(host, &call).await,
+        None => return control::unrouted(&call.path, &INDEX),
+        Some(named) => named
+            .split_once('/')
+            .map_or((named, ""), |(name, tail)| (name, tail)),
+    };
+    if tail.is_empty() && call.method == Method::DELETE {
+        return match call.no_arguments() {
+            Ok(()) => match host.remove(name).await {
+                Ok(_) => issuers(host),
+                Err(message) if host.issuer(name).is_some() => {
+                    plain_error(StatusCode::BAD_REQUEST, &message)
+                }
+                Err(message) => plain_error(StatusCode::NOT_FOUND, &message),
+            },
+            Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
+        };
+    }
+    let Some(issuer) = host.issuer(name) else {
+        return plain_error(
+            StatusCode::NOT_FOUND,
+            &format!("no issuer is named '{name}'; GET {ISSUERS} lists them"),
+        );
+    };
+    // The issuer's own plane is the plain one, addressed through its name.
+    call.path = if tail.is_empty() {
+        PREFIX.to_owned()
+    } else {
+        format!("{PREFIX}/{tail}")
+    };
+    issuer_call(host, &issuer, &call, Scope::Issuer).await
+}
+
+/// Whether a call reached an issuer through the plain paths, which also stand for the server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Server,
+    Issuer,
+}
+
+/// `GET` and `POST /control/issuers`.
+async fn issuers_call(host: &Host, call: &Call) -> Response {
+    match call.method {
+        Method::GET => issuers(host),
+        Method::POST => match call.arguments::<IssuerConfig>() {
+            Ok(issuer) => match host.add(&issuer).await {
+                Ok(_) => issuers(host),
+                Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
+            },
+            Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
+        },
+        _ => sim_http::response::method_not_allowed("GET, POST"),
+    }
+}
+
+fn issuers(host: &Host) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "issuers": host.places() }),
+    )
+}
+
+async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> Response {
+    if let Some(answer) = faults::control(&state.faults, call) {
         return answer;
     }
-    if let Some(answer) = state.journal.control(&call) {
+    if let Some(answer) = host.journal.control(call) {
         return answer;
     }
     let outcome = match (&call.method, call.path.as_str()) {
@@ -210,10 +313,22 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
                     Ok(())
                 })
         }
-        (&Method::POST, "/control/reset") => call.no_arguments().map(|()| state.reset()),
+        (&Method::POST, "/control/reset") => match call.no_arguments() {
+            Ok(()) if scope == Scope::Server => host.reset().await,
+            Ok(()) => {
+                state.reset();
+                Ok(())
+            }
+            Err(message) => Err(message),
+        },
         (_, path) => return control::unrouted(path, &INDEX),
     };
     match outcome {
+        Ok(()) if scope == Scope::Server => {
+            let mut snapshot = state.snapshot();
+            snapshot["issuers"] = serde_json::json!(host.places());
+            json(StatusCode::OK, &snapshot)
+        }
         Ok(()) => json(StatusCode::OK, &state.snapshot()),
         Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
     }
@@ -296,7 +411,7 @@ mod tests {
     #[test]
     fn consent_scope_must_be_known_and_is_deduplicated() {
         let state = State::new(
-            "http://localhost:1".into(),
+            crate::state::Place::test(),
             crate::Config {
                 scopes: vec!["a".into(), "b".into()],
                 ..crate::Config::default()

@@ -10,6 +10,7 @@ mod control;
 mod entropy;
 mod faults;
 mod introspect_revoke;
+mod issuers;
 mod journal;
 mod memory;
 mod metadata;

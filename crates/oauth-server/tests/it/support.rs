@@ -1,5 +1,6 @@
 //! The one way tests start a server and speak to it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -14,9 +15,15 @@ use url::Url;
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
 
 pub struct Rig {
-    pub server: AuthServer,
+    pub server: Arc<AuthServer>,
     pub http: reqwest::Client,
+    /// Where requests go: `http://ADDR` of the main listener, or another issuer's listener.
+    base: String,
+    /// The issuer's path, which its endpoints are under and its metadata path ends with.
+    prefix: String,
 }
+
+const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// A registered client as the registration response described it.
 #[derive(Clone, Debug)]
@@ -62,13 +69,38 @@ impl Rig {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap();
-        Self { server, http }
+        Self {
+            base: format!("http://{}", server.addr()),
+            server: Arc::new(server),
+            http,
+            prefix: String::new(),
+        }
     }
 
-    /// An absolute URL on the server, reached by address (the issuer says `localhost`, which may
-    /// resolve to ::1 first).
+    /// The same server, speaking to the issuer served on `port` under `path`: every helper
+    /// then registers, authorizes, exchanges and introspects there. Control calls are the same
+    /// on every listener.
+    pub fn at(&self, port: u16, path: &str) -> Self {
+        Self {
+            server: Arc::clone(&self.server),
+            http: self.http.clone(),
+            base: format!("http://127.0.0.1:{port}"),
+            prefix: path.to_owned(),
+        }
+    }
+
+    /// An absolute URL on the issuer, reached by address (the issuer says `localhost`, which
+    /// may resolve to ::1 first): control paths as they are, the metadata path with the
+    /// issuer's path inserted (RFC 8414 §3.1), endpoints under the issuer's path.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.server.addr())
+        let prefix = &self.prefix;
+        if path.starts_with("/control") {
+            format!("{}{path}", self.base)
+        } else if let Some(rest) = path.strip_prefix(METADATA_PATH) {
+            format!("{}{METADATA_PATH}{prefix}{rest}", self.base)
+        } else {
+            format!("{}{prefix}{path}", self.base)
+        }
     }
 
     /// POSTs a urlencoded form and returns the raw response.

@@ -1,0 +1,372 @@
+//! The server process: the issuers it hosts, the listeners they are served on, and what they
+//! share — the clock, the journal, the start-up configuration.
+//!
+//! An issuer is found from the port a request arrived on and its path: metadata at
+//! `/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1, path inserted) and endpoints at
+//! `{path}/{endpoint}`. `main` is at the root of the main listener; others sit under a path of
+//! it or on a port of their own, which is bound when the issuer is added and closed when the
+//! last issuer on it goes. Nothing one issuer holds is known to another.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use sim_http::journal::Journal;
+use sim_http::{Clock, Running, ServeOptions};
+use tokio::net::TcpListener;
+
+use crate::Error;
+use crate::config::{Config, IssuerConfig, MAIN_ISSUER, MAX_ISSUERS};
+use crate::endpoints::metadata;
+use crate::router;
+use crate::state::{Place, State};
+
+/// Everything the issuers of one server share.
+pub struct Host {
+    pub config: Config,
+    pub clock: Clock,
+    /// What each request did, to every issuer, for `/control/events`.
+    pub journal: Journal,
+    /// The main listener's address: `main` is served there, and run-time listeners bind its IP.
+    main: SocketAddr,
+    /// The issuers, `main` first, in the order they were added. A lock rather than a concurrent
+    /// map: it is read once per request, changed only by the control plane, and never held
+    /// across an `.await`.
+    issuers: RwLock<Vec<Arc<State>>>,
+    /// The listeners beside the main one, by port; dropping one stops it.
+    listeners: Mutex<HashMap<u16, Running<io::Error>>>,
+    /// This host, for the handlers of listeners bound at run time: weak, so that a listener
+    /// does not keep the host alive after the server has stopped.
+    this: Weak<Host>,
+}
+
+/// A listener bound for an issuer at start-up, served once the server runs.
+pub struct Bound(Vec<TcpListener>);
+
+impl Host {
+    /// The host of a checked `config` served on `main`, with its start-up issuers; the
+    /// listeners they need beyond the main one are bound here, so that a port in use is a
+    /// start-up error.
+    pub async fn new(
+        config: Config,
+        main: SocketAddr,
+        clock: Clock,
+    ) -> Result<(Arc<Self>, Bound), Error> {
+        config.validate()?;
+        let main_issuer = config.resolve_issuer(main.port())?;
+        let journal = Journal::new(config.journal_size);
+        let host = Arc::new_cyclic(|this| Self {
+            config,
+            clock,
+            journal,
+            main,
+            issuers: RwLock::new(Vec::new()),
+            listeners: Mutex::new(HashMap::new()),
+            this: this.clone(),
+        });
+        let place = host.place(
+            MAIN_ISSUER.to_owned(),
+            main_issuer,
+            String::new(),
+            main.port(),
+        );
+        host.write().push(host.issuer_state(place));
+        let mut bound = Vec::new();
+        for issuer in host.config.issuers.clone() {
+            if let Some(listener) = host.add_issuer(&issuer, false).await? {
+                bound.push(listener);
+            }
+        }
+        Ok((host, Bound(bound)))
+    }
+
+    /// Serves the listeners bound at start-up.
+    pub fn serve_bound(&self, bound: Bound) {
+        for listener in bound.0 {
+            self.serve_listener(listener);
+        }
+    }
+
+    /// Stops every listener beside the main one, letting in-flight requests finish.
+    pub async fn stop_listeners(&self) {
+        let listeners: Vec<_> = self
+            .lock_listeners()
+            .drain()
+            .map(|(_, running)| running)
+            .collect();
+        for running in listeners {
+            let _ = running.stop().await;
+        }
+    }
+
+    /// The issuer a request on `port` for `path` is for, and the endpoint path within it
+    /// (`/token`, or the metadata path).
+    pub fn resolve<'p>(&self, port: u16, path: &'p str) -> Option<(Arc<State>, &'p str)> {
+        let (prefix, endpoint) = match path.strip_prefix(metadata::PATH) {
+            Some(prefix) => (prefix, metadata::PATH),
+            None => path.split_at(path.rfind('/')?),
+        };
+        let issuer = self
+            .read()
+            .iter()
+            .find(|issuer| issuer.place.port == port && issuer.place.path == prefix)
+            .cloned()?;
+        Some((issuer, endpoint))
+    }
+
+    /// The issuer named `name`.
+    pub fn issuer(&self, name: &str) -> Option<Arc<State>> {
+        self.read()
+            .iter()
+            .find(|issuer| issuer.place.name == name)
+            .cloned()
+    }
+
+    /// The default issuer, `main`, which is never removed.
+    pub fn main_issuer(&self) -> Arc<State> {
+        Arc::clone(&self.read()[0])
+    }
+
+    /// Every issuer, `main` first.
+    pub fn issuers(&self) -> Vec<Arc<State>> {
+        self.read().clone()
+    }
+
+    /// Where each issuer is, `main` first.
+    pub fn places(&self) -> Vec<Place> {
+        self.read()
+            .iter()
+            .map(|issuer| issuer.place.clone())
+            .collect()
+    }
+
+    /// Adds an issuer at run time, binding (and serving) its port if it needs one.
+    pub async fn add(&self, issuer: &IssuerConfig) -> Result<Place, String> {
+        issuer.validate()?;
+        let listener = self
+            .add_issuer(issuer, true)
+            .await
+            .map_err(|error| error.to_string())?;
+        if let Some(listener) = listener {
+            self.serve_listener(listener);
+        }
+        self.issuer(&issuer.name)
+            .map(|added| added.place.clone())
+            .ok_or_else(|| format!("issuer '{}' was removed meanwhile", issuer.name))
+    }
+
+    /// Removes an issuer and forgets all it held; its port is closed if no issuer is left on it.
+    pub async fn remove(&self, name: &str) -> Result<Place, String> {
+        if name == MAIN_ISSUER {
+            return Err(format!(
+                "'{MAIN_ISSUER}' is the default issuer and cannot be removed"
+            ));
+        }
+        let removed = {
+            let mut issuers = self.write();
+            let index = issuers
+                .iter()
+                .position(|issuer| issuer.place.name == name)
+                .ok_or_else(|| format!("no issuer is named '{name}'"))?;
+            issuers.remove(index)
+        };
+        let port = removed.place.port;
+        let idle =
+            port != self.main.port() && !self.read().iter().any(|issuer| issuer.place.port == port);
+        let running = if idle {
+            self.lock_listeners().remove(&port)
+        } else {
+            None
+        };
+        if let Some(running) = running {
+            let _ = running.stop().await;
+        }
+        Ok(removed.place.clone())
+    }
+
+    /// Back to start-up: the start-up issuers only, each reset; the journal emptied (numbering
+    /// goes on); the clock on system time.
+    pub async fn reset(&self) -> Result<(), String> {
+        let configured: Vec<&str> = self
+            .config
+            .issuers
+            .iter()
+            .map(|issuer| issuer.name.as_str())
+            .collect();
+        let added: Vec<String> = self
+            .read()
+            .iter()
+            .map(|issuer| issuer.place.name.clone())
+            .filter(|name| name != MAIN_ISSUER && !configured.contains(&name.as_str()))
+            .collect();
+        for name in added {
+            self.remove(&name).await?;
+        }
+        let missing: Vec<IssuerConfig> = self
+            .config
+            .issuers
+            .iter()
+            .filter(|issuer| self.issuer(&issuer.name).is_none())
+            .cloned()
+            .collect();
+        for issuer in missing {
+            self.add(&issuer).await?;
+        }
+        for issuer in self.issuers() {
+            issuer.reset();
+        }
+        self.journal.clear();
+        self.clock.reset();
+        Ok(())
+    }
+
+    /// Registers `issuer`, binding its port first when it has one of its own; the listener is
+    /// returned for the caller to serve.
+    async fn add_issuer(
+        &self,
+        issuer: &IssuerConfig,
+        at_run_time: bool,
+    ) -> Result<Option<TcpListener>, Error> {
+        if self.read().len() >= MAX_ISSUERS {
+            return Err(Error::Config(format!(
+                "at most {MAX_ISSUERS} issuers, '{MAIN_ISSUER}' included"
+            )));
+        }
+        if self.issuer(&issuer.name).is_some() {
+            return Err(Error::Config(format!(
+                "an issuer is already named '{}'",
+                issuer.name
+            )));
+        }
+        let wanted = issuer.port.filter(|port| *port != self.main.port());
+        let (port, listener) = match wanted {
+            None => (self.main.port(), None),
+            Some(port) if port != 0 && self.lock_listeners().contains_key(&port) => (port, None),
+            Some(port) => {
+                let listener = TcpListener::bind(SocketAddr::new(self.main.ip(), port))
+                    .await
+                    .map_err(|error| {
+                        Error::Config(format!(
+                            "issuer '{}': cannot listen on port {port}: {error}",
+                            issuer.name
+                        ))
+                    })?;
+                (listener.local_addr()?.port(), Some(listener))
+            }
+        };
+        let issuer_url = match wanted {
+            None => format!("{}{}", self.main_origin(), issuer.path),
+            Some(_) => format!("{}://localhost:{port}{}", self.scheme(), issuer.path),
+        };
+        let place = self.place(issuer.name.clone(), issuer_url, issuer.path.clone(), port);
+        {
+            let mut issuers = self.write();
+            if let Some(twin) = issuers
+                .iter()
+                .find(|other| other.place.port == port && other.place.path == issuer.path)
+            {
+                return Err(Error::Config(format!(
+                    "issuer '{}' would be served where '{}' is (port {port}, path '{}')",
+                    issuer.name, twin.place.name, issuer.path
+                )));
+            }
+            issuers.push(self.issuer_state(place));
+        }
+        if at_run_time {
+            tracing::info!(target: "mcp_oauth_sim::oauth", "issuer '{}' added", issuer.name);
+        }
+        Ok(listener)
+    }
+
+    fn issuer_state(&self, place: Place) -> Arc<State> {
+        Arc::new(State::new(place, self.config.clone(), self.clock.clone()))
+    }
+
+    fn place(&self, name: String, issuer: String, path: String, port: u16) -> Place {
+        let internal = SocketAddr::new(loopback_for(self.main.ip()), port);
+        Place {
+            introspection_url: format!("{}://{internal}{path}/introspect", self.scheme()),
+            name,
+            issuer,
+            path,
+            port,
+        }
+    }
+
+    /// The scheme and authority of `main`'s issuer: path issuers on the main listener extend it.
+    fn main_origin(&self) -> String {
+        let main = &self.read()[0].issuer;
+        match url::Url::parse(main) {
+            Ok(url) => url.origin().ascii_serialization(),
+            Err(_) => main.clone(),
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    fn serve_listener(&self, listener: TcpListener) {
+        let Ok(port) = listener.local_addr().map(|addr| addr.port()) else {
+            return;
+        };
+        let options = serve_options(&self.config);
+        let host = self.this.clone();
+        let handler = move |request| {
+            let host = host.upgrade();
+            async move {
+                match host {
+                    Some(host) => router::handle(host, port, request).await,
+                    None => sim_http::response::plain_error(
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        "the authorization server is stopping",
+                    ),
+                }
+            }
+        };
+        let running = Running::spawn(|stop| sim_http::serve(listener, handler, options, stop));
+        self.lock_listeners().insert(port, running);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<State>>> {
+        // A poisoned lock only means a panic elsewhere mid-update of a plain list.
+        self.issuers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<State>>> {
+        self.issuers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_listeners(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Running<io::Error>>> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// How every listener of the server is served.
+pub fn serve_options(config: &Config) -> ServeOptions {
+    ServeOptions {
+        tls: config.tls.clone(),
+        max_connections: config.limits.max_connections,
+        ..ServeOptions::default()
+    }
+}
+
+/// The address this machine reaches a listener bound to `ip` at: loopback for a wildcard.
+fn loopback_for(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    }
+}

@@ -26,12 +26,10 @@ pub struct Config {
     /// used (`localhost`, `127.0.0.1` or `[::1]`) and its own port, so that a client pointed at
     /// any of them finds a resource identifier equal to the URL it was given.
     pub base_url: Option<String>,
-    /// The authorization server's issuer, put verbatim into the protected-resource metadata.
-    /// It must be byte-identical to the `issuer` of the AS metadata, or clients refuse the pair.
-    pub authorization_server: String,
-    /// Where tokens are checked (RFC 7662). An internal URL, normally the AS on loopback: a
-    /// tunnel in front of the AS may change its public URL, token checks must not depend on it.
-    pub introspection_url: String,
+    /// The authorization servers whose tokens this resource accepts, in order: listed so in the
+    /// protected-resource metadata, and asked in turn about each token. The control plane can
+    /// replace the list at run time; a reset restores this one.
+    pub authorization_servers: Vec<AuthorizationServer>,
     /// Extra CA certificates trusted for the introspection call, for an AS serving HTTPS with
     /// the rig's own CA. The system roots are trusted as well.
     pub introspection_roots: Vec<CertificateDer<'static>>,
@@ -64,12 +62,74 @@ pub struct Config {
     pub max_connections: usize,
 }
 
+/// An authorization server this resource trusts, and how its tokens are checked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationServer {
+    /// Its issuer, put verbatim into the protected-resource metadata. It must be byte-identical
+    /// to the `issuer` of its metadata, or clients refuse the pair.
+    pub issuer: String,
+    /// Where its tokens are checked (RFC 7662). An internal URL, normally the AS on loopback: a
+    /// tunnel in front of the AS may change its public URL, token checks must not depend on it.
+    pub introspection_url: String,
+}
+
+impl AuthorizationServer {
+    /// The server of `issuer`, checking tokens at `introspection_url`.
+    pub fn new(issuer: impl Into<String>, introspection_url: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            introspection_url: introspection_url.into(),
+        }
+    }
+
+    /// Checks both URLs; the error names what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let issuer = public_url::parse("authorization server issuer", &self.issuer)?;
+        if self.issuer.ends_with('/') && issuer.path() == "/" {
+            return Err(format!(
+                "authorization server issuer '{}' must not end with '/': it has to be \
+                 byte-identical to the AS metadata's issuer",
+                self.issuer
+            ));
+        }
+        public_url::parse("introspection URL", &self.introspection_url)?;
+        Ok(())
+    }
+}
+
+/// Authorization servers one resource lists at most.
+pub const MAX_AUTHORIZATION_SERVERS: usize = 16;
+
+/// Checks a list of authorization servers: one to [`MAX_AUTHORIZATION_SERVERS`], each valid,
+/// no issuer twice.
+pub fn check_authorization_servers(servers: &[AuthorizationServer]) -> Result<(), String> {
+    if servers.is_empty() || servers.len() > MAX_AUTHORIZATION_SERVERS {
+        return Err(format!(
+            "list 1 to {MAX_AUTHORIZATION_SERVERS} authorization servers, not {}",
+            servers.len()
+        ));
+    }
+    for (index, server) in servers.iter().enumerate() {
+        server.validate()?;
+        if servers[..index]
+            .iter()
+            .any(|other| other.issuer == server.issuer)
+        {
+            return Err(format!("issuer '{}' is listed twice", server.issuer));
+        }
+    }
+    Ok(())
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             base_url: None,
-            authorization_server: "http://localhost:9100".to_owned(),
-            introspection_url: "http://127.0.0.1:9100/introspect".to_owned(),
+            authorization_servers: vec![AuthorizationServer::new(
+                "http://localhost:9100",
+                "http://127.0.0.1:9100/introspect",
+            )],
             introspection_roots: Vec::new(),
             introspection_timeout: Duration::from_secs(2),
             scopes: vec!["mcp:tools".to_owned()],
@@ -91,15 +151,7 @@ impl Config {
         if let Some(base) = &self.base_url {
             parse_base(base)?;
         }
-        let issuer = http_url("authorization server issuer", &self.authorization_server)?;
-        if self.authorization_server.ends_with('/') && issuer.path() == "/" {
-            return Err(Error::Config(format!(
-                "authorization server issuer '{}' must not end with '/': it has to be \
-                 byte-identical to the AS metadata's issuer",
-                self.authorization_server
-            )));
-        }
-        http_url("introspection URL", &self.introspection_url)?;
+        check_authorization_servers(&self.authorization_servers).map_err(Error::Config)?;
         if self.introspection_timeout.is_zero() {
             return Err(Error::Config("the introspection timeout is zero".into()));
         }
@@ -222,7 +274,10 @@ mod tests {
     #[test]
     fn issuer_with_trailing_slash_is_refused() {
         let config = Config {
-            authorization_server: "http://localhost:9100/".into(),
+            authorization_servers: vec![AuthorizationServer::new(
+                "http://localhost:9100/",
+                "http://127.0.0.1:9100/introspect",
+            )],
             ..Config::default()
         };
         assert!(config.validate().is_err());
@@ -232,7 +287,10 @@ mod tests {
     fn non_http_urls_and_bad_scopes_are_refused() {
         for config in [
             Config {
-                introspection_url: "ftp://127.0.0.1/introspect".into(),
+                authorization_servers: vec![AuthorizationServer::new(
+                    "http://localhost:9100",
+                    "ftp://127.0.0.1/introspect",
+                )],
                 ..Config::default()
             },
             Config {

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use url::form_urlencoded;
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::config::{AuthorizationServer, Config};
 use crate::link::{Link, LinkError};
 
 /// An introspection answer larger than this is not one our authorization server would send.
@@ -110,12 +112,13 @@ pub struct Introspector {
 }
 
 impl Introspector {
-    pub fn new(config: &Config) -> Result<Self, crate::Error> {
-        let link = Link::new(&config.introspection_url, &config.introspection_roots)
-            .map_err(|error| crate::Error::Config(format!("introspection client: {error}")))?;
+    /// The client of `url`, trusting the configured extra roots and bounded by its timeout.
+    pub fn new(url: &str, config: &Config) -> Result<Self, String> {
+        let link = Link::new(url, &config.introspection_roots)
+            .map_err(|error| format!("introspection client of {url}: {error}"))?;
         Ok(Self {
             link,
-            url: config.introspection_url.clone(),
+            url: url.to_owned(),
             timeout: config.introspection_timeout,
         })
     }
@@ -151,6 +154,52 @@ impl Introspector {
             return Err(Failure::Status(status.as_u16()));
         }
         parse(&body)
+    }
+}
+
+/// An authorization server the resource trusts, and the client that checks its tokens.
+pub struct Checker {
+    pub server: AuthorizationServer,
+    pub introspector: Introspector,
+}
+
+/// The authorization servers trusted now, in order. Shared so that a request keeps the list it
+/// started with while the control plane swaps in another.
+pub type Trusted = Arc<[Checker]>;
+
+/// A checker for each of `servers`, which [`check_authorization_servers`] accepted.
+///
+/// [`check_authorization_servers`]: crate::config::check_authorization_servers
+pub fn trusted(servers: &[AuthorizationServer], config: &Config) -> Result<Trusted, String> {
+    servers
+        .iter()
+        .map(|server| {
+            Ok(Checker {
+                introspector: Introspector::new(&server.introspection_url, config)?,
+                server: server.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Asks each trusted server in turn about `token`; the first that knows it as active wins.
+/// Tokens are opaque, so nothing says which server issued one: a token no listed server
+/// vouches for is inactive here, whoever issued it. A server that could not answer makes the
+/// result a failure only if no other one vouches for the token (the token may be its).
+pub async fn check(trusted: &[Checker], token: &str) -> Result<Verdict, (Failure, String)> {
+    let mut failed = None;
+    for checker in trusted {
+        match checker.introspector.check(token).await {
+            Ok(Verdict::Active(identity)) => return Ok(Verdict::Active(identity)),
+            Ok(Verdict::Inactive) => {}
+            Err(failure) => {
+                failed.get_or_insert((failure, checker.introspector.url().to_owned()));
+            }
+        }
+    }
+    match failed {
+        Some(failed) => Err(failed),
+        None => Ok(Verdict::Inactive),
     }
 }
 

@@ -26,8 +26,10 @@
 //! ```no_run
 //! # async fn run() -> Result<(), mcp_server::Error> {
 //! let config = mcp_server::Config {
-//!     authorization_server: "http://localhost:9100".into(),
-//!     introspection_url: "http://127.0.0.1:9100/introspect".into(),
+//!     authorization_servers: vec![mcp_server::AuthorizationServer::new(
+//!         "http://localhost:9100",
+//!         "http://127.0.0.1:9100/introspect",
+//!     )],
 //!     ..mcp_server::Config::default()
 //! };
 //! let server = mcp_server::McpServer::start(config).await?;
@@ -58,7 +60,7 @@ use std::time::Duration;
 use sim_http::{AbortOnDrop, Running, ServeOptions};
 use tokio::net::TcpListener;
 
-pub use config::{Config, MCP_PATH};
+pub use config::{AuthorizationServer, Config, MCP_PATH};
 pub use introspection::Identity;
 pub use tools::TOOL_NAMES;
 pub use urls::{PRM_PATH, PRM_ROOT_PATH};
@@ -121,7 +123,7 @@ async fn forget_closed_connections(state: Arc<State>) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        state.introspector.forget_closed_connections();
+        state.forget_closed_connections();
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -12,9 +12,10 @@ use sim_http::faults::Faults;
 use sim_http::journal::Journal;
 
 use crate::Error;
+use crate::config::{AuthorizationServer, check_authorization_servers};
 use crate::config::{Config, check_tool, check_tool_scopes};
 use crate::faults::{FORCE_403, TARGETS};
-use crate::introspection::Introspector;
+use crate::introspection::{self, Trusted};
 use crate::tools::Tools;
 use crate::urls::PublicUrls;
 
@@ -26,7 +27,10 @@ pub struct State {
     /// needed (least privilege) is what makes a tool's wider scope a step-up rather than
     /// something every client asks for up front.
     pub scope: String,
-    pub introspector: Introspector,
+    /// The authorization servers trusted now; swapped whole by the control plane.
+    trusted: RwLock<Trusted>,
+    /// The configured ones, kept (with their pooled connections) for a reset.
+    configured: Trusted,
     pub service: StreamableHttpService<Tools, NeverSessionManager>,
     /// The fault rules of `prm` and `mcp`, the `force-403` preset included.
     pub faults: Faults,
@@ -108,7 +112,8 @@ impl State {
     /// The state of a server whose configuration [`Config::validate`] accepted.
     pub fn new(config: Config, port: u16) -> Result<Self, Error> {
         let urls = PublicUrls::new(&config, port);
-        let introspector = Introspector::new(&config)?;
+        let configured = introspection::trusted(&config.authorization_servers, &config)
+            .map_err(Error::Config)?;
         let transport = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
@@ -132,7 +137,8 @@ impl State {
             journal: Journal::new(config.journal_size),
             config,
             urls,
-            introspector,
+            trusted: RwLock::new(Arc::clone(&configured)),
+            configured,
             service,
             faults: Faults::new(TARGETS),
             outage_unauthorized: AtomicBool::new(false),
@@ -176,6 +182,40 @@ impl State {
         Ok(())
     }
 
+    /// The authorization servers trusted now, in order.
+    pub fn trusted(&self) -> Trusted {
+        // A poisoned lock only means a panic elsewhere mid-swap of a pointer.
+        Arc::clone(
+            &self
+                .trusted
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Applies `POST /control/authorization-servers`: from the next request on, the metadata
+    /// lists `servers` and only their tokens are accepted. Nothing changes unless all are valid.
+    pub fn trust(&self, servers: &[AuthorizationServer]) -> Result<(), String> {
+        check_authorization_servers(servers)?;
+        let trusted = introspection::trusted(servers, &self.config)?;
+        self.swap_trusted(trusted);
+        Ok(())
+    }
+
+    fn swap_trusted(&self, trusted: Trusted) {
+        *self
+            .trusted
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = trusted;
+    }
+
+    /// Lets each trusted server's link forget the connections that server closed.
+    pub fn forget_closed_connections(&self) {
+        for checker in self.trusted().iter() {
+            checker.introspector.forget_closed_connections();
+        }
+    }
+
     pub fn outage_answer(&self) -> OutageAnswer {
         if self.outage_unauthorized.load(Ordering::Relaxed) {
             OutageAnswer::InvalidToken
@@ -190,8 +230,9 @@ impl State {
     }
 
     /// Back to start-up: no fault rules, no events (numbering goes on), the configured tool
-    /// scopes, 503 on an introspection failure, every counter zero.
+    /// scopes and authorization servers, 503 on an introspection failure, every counter zero.
     pub fn reset(&self) {
+        self.swap_trusted(Arc::clone(&self.configured));
         self.faults.clear();
         self.journal.clear();
         // Validated at start-up, so this cannot fail now.
@@ -203,6 +244,9 @@ impl State {
     }
 
     pub fn snapshot(&self) -> Value {
+        let trusted = self.trusted();
+        let servers: Vec<&AuthorizationServer> =
+            trusted.iter().map(|checker| &checker.server).collect();
         let counters: serde_json::Map<String, Value> = self
             .counters
             .all()
@@ -217,8 +261,10 @@ impl State {
         json!({
             "service": "mcp",
             "resource": self.urls.default_resource(),
-            "authorization_server": self.config.authorization_server,
-            "introspection_url": self.introspector.url(),
+            // The first server, as before there could be several.
+            "authorization_server": trusted.first().map(|checker| &checker.server.issuer),
+            "introspection_url": trusted.first().map(|checker| checker.introspector.url()),
+            "authorization_servers": servers,
             "toggles": { "force_403": self.faults.has_preset(FORCE_403) },
             "introspection_failure": self.outage_answer().as_str(),
             "tool_scopes": tool_scopes,

@@ -24,8 +24,10 @@ impl Rig {
             .await
             .expect("authorization server starts");
         let mcp = McpServer::start(mcp_server::Config {
-            authorization_server: auth.issuer().to_owned(),
-            introspection_url: format!("http://{}/introspect", auth.addr()),
+            authorization_servers: vec![mcp_server::AuthorizationServer::new(
+                auth.issuer().to_owned(),
+                format!("http://{}/introspect", auth.addr()),
+            )],
             ..mcp_server::Config::default()
         })
         .await
@@ -121,8 +123,10 @@ async fn a_brief_soak_sees_only_expected_errors_and_leaves_the_store_empty() {
     .await
     .unwrap();
     let mcp = McpServer::start(mcp_server::Config {
-        authorization_server: auth.issuer().to_owned(),
-        introspection_url: format!("http://{}/introspect", auth.addr()),
+        authorization_servers: vec![mcp_server::AuthorizationServer::new(
+            auth.issuer().to_owned(),
+            format!("http://{}/introspect", auth.addr()),
+        )],
         ..mcp_server::Config::default()
     })
     .await

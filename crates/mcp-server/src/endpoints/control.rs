@@ -12,12 +12,13 @@ use sim_http::control::{self, Call, Entry, Switch};
 use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
+use crate::config::AuthorizationServer;
 use crate::faults::{FORCE_403, force_403};
 use crate::state::{OutageAnswer, State};
 
 pub const PREFIX: &str = "/control";
 
-const INDEX: [Entry; 12] = [
+const INDEX: [Entry; 14] = [
     (
         "GET",
         "/control/state",
@@ -61,9 +62,19 @@ const INDEX: [Entry; 12] = [
         r#"{"add": "mcp:write", "whoami": null} — scopes a tool needs (merged; null removes)"#,
     ),
     (
+        "GET",
+        "/control/authorization-servers",
+        "the authorization servers trusted now, in order, each with its introspection URL",
+    ),
+    (
+        "POST",
+        "/control/authorization-servers",
+        r#"{"authorization_servers": [{"issuer": "…", "introspection_url": "…"}]} — replace them: the metadata lists these, tokens of any other are refused 401"#,
+    ),
+    (
         "POST",
         "/control/reset",
-        "faults, events, settings and counters back to start-up",
+        "faults, events, settings, authorization servers and counters back to start-up",
     ),
     ("GET", "/control", "this list"),
 ];
@@ -73,6 +84,23 @@ const INDEX: [Entry; 12] = [
 #[serde(deny_unknown_fields)]
 struct Mode {
     mode: String,
+}
+
+/// The arguments of `POST /control/authorization-servers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Servers {
+    authorization_servers: Vec<AuthorizationServer>,
+}
+
+fn trusted(state: &State) -> Response {
+    let trusted = state.trusted();
+    let servers: Vec<&AuthorizationServer> =
+        trusted.iter().map(|checker| &checker.server).collect();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "authorization_servers": servers }),
+    )
 }
 
 pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
@@ -99,6 +127,12 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
         (&Method::POST, "/control/tool-scopes") => call
             .arguments::<BTreeMap<String, Option<String>>>()
             .and_then(|changes| state.merge_tool_scopes(changes)),
+        (&Method::GET, "/control/authorization-servers") => return trusted(state),
+        (&Method::POST, "/control/authorization-servers") => call.arguments().and_then(
+            |Servers {
+                 authorization_servers,
+             }| state.trust(&authorization_servers),
+        ),
         (&Method::POST, "/control/reset") => call.no_arguments().map(|()| state.reset()),
         (_, path) => return control::unrouted(path, &INDEX),
     };

@@ -18,7 +18,7 @@ use sim_http::secret::redact;
 use crate::bearer::{self, Presented};
 use crate::error::Denial;
 use crate::faults;
-use crate::introspection::{Identity, Verdict};
+use crate::introspection::{self, Identity, Verdict};
 use crate::router::Facts;
 use crate::rpc::{self, Glance, Unreadable};
 use crate::state::{Counters, OutageAnswer, State};
@@ -95,20 +95,20 @@ async fn authenticate<B>(
     };
     facts.presented = Some(redact(token));
     Counters::bump(&state.counters.introspections);
-    let identity = match state.introspector.check(token).await {
+    let trusted = state.trusted();
+    let identity = match introspection::check(&trusted, token).await {
         Ok(Verdict::Active(identity)) => identity,
         Ok(Verdict::Inactive) => {
             return Err(Denial::InvalidToken(
                 "the access token is expired, revoked or unknown",
             ));
         }
-        Err(failure) => {
+        Err((failure, url)) => {
             Counters::bump(&state.counters.introspection_failures);
             facts.note = failure.kind();
             tracing::warn!(
                 target: "introspection",
-                "[mcp] token check at {} failed: {failure}",
-                state.introspector.url()
+                "[mcp] token check at {url} failed: {failure}",
             );
             return Err(match state.outage_answer() {
                 OutageAnswer::Unavailable => Denial::Unavailable(format!(

@@ -25,10 +25,15 @@ pub async fn handle(state: &State, headers: &HeaderMap, uri: &Uri, facts: &mut F
         return answer;
     }
     let base = state.urls.base_for(headers, uri);
+    let issuers: Vec<String> = state
+        .trusted()
+        .iter()
+        .map(|checker| checker.server.issuer.clone())
+        .collect();
     let mut document = json!({
         "resource": urls::resource(&base),
         // Verbatim: clients compare it with the AS metadata's issuer byte for byte.
-        "authorization_servers": [state.config.authorization_server],
+        "authorization_servers": issuers,
         "bearer_methods_supported": ["header"],
         "resource_name": state.config.resource_name,
     });

@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod authorization_servers;
 mod control;
 mod drain;
 mod faults;

@@ -44,8 +44,8 @@ impl Rig {
         .await
     }
 
-    /// Starts both servers; the MCP config's `authorization_server` and `introspection_url` are
-    /// filled in from the AS that was started.
+    /// Starts both servers; the MCP config's authorization server is filled in from the AS that
+    /// was started.
     pub async fn start_with(
         auth_config: oauth_server::Config,
         mcp_config: mcp_server::Config,
@@ -54,8 +54,10 @@ impl Rig {
             .await
             .expect("authorization server starts");
         let mcp_config = mcp_server::Config {
-            authorization_server: auth.issuer().to_owned(),
-            introspection_url: format!("http://{}/introspect", auth.addr()),
+            authorization_servers: vec![mcp_server::AuthorizationServer::new(
+                auth.issuer().to_owned(),
+                format!("http://{}/introspect", auth.addr()),
+            )],
             ..mcp_config
         };
         let mcp = McpServer::start(mcp_config.clone())
@@ -83,7 +85,7 @@ impl Rig {
     /// are gone), with the same issuer the MCP server announces.
     pub async fn restart_auth_on(&mut self, addr: std::net::SocketAddr) {
         let config = oauth_server::Config {
-            issuer: Some(self.mcp_config.authorization_server.clone()),
+            issuer: Some(self.mcp_config.authorization_servers[0].issuer.clone()),
             ..self.auth_config.clone()
         };
         // The port was just released; give the OS a moment if it still holds it.
@@ -367,8 +369,10 @@ pub async fn mcp_server_introspecting_at(
     introspection_timeout: Duration,
 ) -> McpServer {
     McpServer::start(mcp_server::Config {
-        introspection_url: introspection_url.to_owned(),
-        authorization_server: "http://localhost:1".into(),
+        authorization_servers: vec![mcp_server::AuthorizationServer::new(
+            "http://localhost:1",
+            introspection_url.to_owned(),
+        )],
         introspection_timeout,
         ..mcp_server::Config::default()
     })
@@ -558,8 +562,10 @@ impl TlsRig {
         .await
         .expect("authorization server starts");
         let mcp = McpServer::start(mcp_server::Config {
-            authorization_server: auth.issuer().to_owned(),
-            introspection_url: format!("https://{}/introspect", auth.addr()),
+            authorization_servers: vec![mcp_server::AuthorizationServer::new(
+                auth.issuer().to_owned(),
+                format!("https://{}/introspect", auth.addr()),
+            )],
             introspection_roots: if trust_ca_for_introspection {
                 vec![pki.ca_der.clone()]
             } else {

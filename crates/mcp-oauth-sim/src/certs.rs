@@ -211,26 +211,65 @@ fn write_file(path: &Path, contents: &str, private: bool) -> io::Result<()> {
     io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
 }
 
-/// How to make clients trust the CA in `dir`, printed after `certs`.
-pub fn trust_instructions(dir: &Path) -> String {
+/// The certificates directory a start looks in unless `CERTS_DIR` says otherwise.
+pub const DEFAULT_DIR: &str = "certs";
+
+/// How to make clients trust the CA in `dir`, printed after `certs`: the curl line names the
+/// authorization server's port, and the last line says which start picks the files up — only
+/// `./certs` is found without `CERTS_DIR`.
+pub fn trust_instructions(dir: &Path, oauth_port: u16) -> String {
     let ca = dir.join(CA_FILE);
     let ca = fs::canonicalize(&ca).unwrap_or(ca);
     let ca = ca.display();
+    let next_start = if dir == Path::new(DEFAULT_DIR) {
+        "The next `mcp-oauth-sim` start from this directory (it looks in ./certs) serves HTTPS \
+         on both ports."
+            .to_owned()
+    } else {
+        format!(
+            "A start with CERTS_DIR={dir} (or --certs-dir {dir}) serves HTTPS on both ports; \
+             without it, only ./certs is looked in.",
+            dir = dir.display()
+        )
+    };
     format!(
         "Trust the CA, once per client:\n  \
          Node (TypeScript SDK, MCP Inspector):  export NODE_EXTRA_CA_CERTS={ca}\n  \
          Python (httpx), OpenSSL tools:         export SSL_CERT_FILE={ca}\n  \
-         curl:                                  curl --cacert {ca} https://localhost:9100/.well-known/oauth-authorization-server\n  \
+         curl:                                  curl --cacert {ca} https://localhost:{oauth_port}/.well-known/oauth-authorization-server\n  \
          Rust (reqwest):                        Certificate::from_pem(&std::fs::read(\"{ca}\")?)\n  \
          macOS keychain (browsers, Claude Code): sudo security add-trusted-cert -d -r trustRoot \\\n      \
          -k /Library/Keychains/System.keychain {ca}\n\
-         The next `mcp-oauth-sim` start in this directory serves HTTPS on both ports."
+         {next_start}"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instructions_name_the_port_and_the_start_that_finds_the_files() {
+        let default = trust_instructions(Path::new(DEFAULT_DIR), 9100);
+        assert!(
+            default.contains("https://localhost:9100/.well-known"),
+            "{default}"
+        );
+        assert!(
+            default.contains("start from this directory (it looks in ./certs)"),
+            "{default}"
+        );
+        let other = trust_instructions(Path::new("/tmp/rig-certs"), 19100);
+        assert!(
+            other.contains("https://localhost:19100/.well-known"),
+            "{other}"
+        );
+        assert!(
+            other.contains("A start with CERTS_DIR=/tmp/rig-certs (or --certs-dir /tmp/rig-certs)"),
+            "{other}"
+        );
+        assert!(!other.contains("in this directory"), "{other}");
+    }
 
     #[test]
     fn renewing_keeps_the_ca_and_replaces_the_leaf() {

@@ -77,6 +77,7 @@ impl Sim {
             },
             oauth_tweak: None,
             mcp_tweak: None,
+            bad_issuer: None,
         }
     }
 
@@ -102,6 +103,7 @@ impl Sim {
             journal_size: settings.journal_size,
             access_token_ttl: settings.token_ttl,
             seed_refresh_token: settings.seed_refresh_token.clone(),
+            issuers: settings.issuers.clone(),
             control: prepared.control.clone(),
             tls: prepared.tls.clone(),
             limits: oauth_server::Limits {
@@ -116,12 +118,29 @@ impl Sim {
             tweak(&mut oauth);
         }
         oauth.validate()?;
-        let issuer = oauth.resolve_issuer(oauth_addr.port())?;
+        // Started first: the MCP server trusts issuers whose ports are known only then.
+        let auth = AuthServer::start_on(oauth_listener, oauth).await?;
         let introspection_url = settings.introspection_url(oauth_addr.port());
+        let authorization_servers = settings
+            .mcp_authorization_servers
+            .iter()
+            .map(|name| match auth.issuer_named(name) {
+                // `main` keeps the introspection URL that OAUTH_INTERNAL_URL may set.
+                Some(place) if place.name == oauth_server::MAIN_ISSUER => Ok(
+                    mcp_server::AuthorizationServer::new(place.issuer, introspection_url.clone()),
+                ),
+                Some(place) => Ok(mcp_server::AuthorizationServer::new(
+                    place.issuer,
+                    place.introspection_url,
+                )),
+                None => Err(LaunchError::Config(format!(
+                    "MCP_AUTHORIZATION_SERVERS names '{name}', which is not an issuer"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut mcp = mcp_server::Config {
             base_url: settings.mcp_base_url.clone(),
-            authorization_server: issuer,
-            introspection_url: introspection_url.clone(),
+            authorization_servers,
             introspection_roots: prepared.roots.clone(),
             scopes,
             // Every tool call needs the first of SCOPES, so a client that asks for what the
@@ -138,7 +157,6 @@ impl Sim {
         }
         mcp.validate()?;
 
-        let auth = AuthServer::start_on(oauth_listener, oauth).await?;
         let mcp = McpServer::start_on(mcp_listener, mcp).await?;
         let control = Control::local(
             &settings,
@@ -167,9 +185,20 @@ impl Sim {
         &self.mcp_url
     }
 
-    /// The authorization server's issuer, byte-identical to its metadata's `issuer`.
+    /// The default issuer, `main`, byte-identical to its metadata's `issuer`.
     pub fn issuer(&self) -> &str {
         self.auth.issuer()
+    }
+
+    /// Every issuer the authorization server hosts now, `main` first: name, issuer URL, port,
+    /// path and the introspection URL on this machine.
+    pub fn issuers(&self) -> Vec<oauth_server::Place> {
+        self.auth.issuers()
+    }
+
+    /// The issuer named `name`, if it is hosted now.
+    pub fn issuer_named(&self, name: &str) -> Option<oauth_server::Place> {
+        self.auth.issuer_named(name)
     }
 
     /// The failure switches and counters of both servers.
@@ -238,6 +267,9 @@ pub struct SimBuilder {
     settings: Settings,
     oauth_tweak: Option<Tweak<oauth_server::Config>>,
     mcp_tweak: Option<Tweak<mcp_server::Config>>,
+    /// Why an [`SimBuilder::issuer`] spec was refused: reported by `start`, so that the
+    /// builder's chain stays infallible.
+    bad_issuer: Option<String>,
 }
 
 impl SimBuilder {
@@ -264,6 +296,26 @@ impl SimBuilder {
             .into_iter()
             .map(|(tool, scopes)| (tool.into(), scopes.into()))
             .collect();
+        self
+    }
+
+    /// Hosts another issuer (`ISSUERS`): `"tenant1=/tenant1"` under a path of the AS's port,
+    /// `"other=:0"` on a free port of its own, `"x=:0/t"` both. A bad spec fails the start.
+    pub fn issuer(mut self, spec: &str) -> Self {
+        match oauth_server::IssuerConfig::parse(spec) {
+            Ok(issuer) => self.settings.issuers.push(issuer),
+            Err(why) => self.bad_issuer = Some(why),
+        }
+        self
+    }
+
+    /// The issuers the MCP server trusts, by name, in order (`MCP_AUTHORIZATION_SERVERS`).
+    pub fn authorization_servers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.mcp_authorization_servers = names.into_iter().map(Into::into).collect();
         self
     }
 
@@ -375,6 +427,9 @@ impl SimBuilder {
 
     /// Starts both servers.
     pub async fn start(self) -> Result<Sim, LaunchError> {
+        if let Some(why) = self.bad_issuer {
+            return Err(LaunchError::Config(format!("ISSUERS: {why}")));
+        }
         Sim::start_tweaked(self.settings, self.oauth_tweak, self.mcp_tweak).await
     }
 }

@@ -123,7 +123,7 @@ struct RigArgs {
         visible_alias = "dir",
         env = "CERTS_DIR",
         value_name = "CERTS_DIR",
-        default_value = "certs",
+        default_value = certs::DEFAULT_DIR,
         global = true
     )]
     certs_dir: PathBuf,
@@ -144,6 +144,19 @@ struct RigArgs {
         global = true
     )]
     token_ttl_seconds: u64,
+    /// Issuers hosted beside `main`, comma-separated: `NAME=/PATH` (under a path of OAUTH_PORT),
+    /// `NAME=:PORT` (a port of its own; 0 picks one) or `NAME=:PORT/PATH`.
+    #[arg(long, env = "ISSUERS", value_name = "ISSUERS", global = true)]
+    issuers: Option<String>,
+    /// The issuers the MCP server trusts, by name, comma-separated, in order.
+    #[arg(
+        long,
+        env = "MCP_AUTHORIZATION_SERVERS",
+        value_name = "MCP_AUTHORIZATION_SERVERS",
+        default_value = "main",
+        global = true
+    )]
+    mcp_authorization_servers: String,
     /// Space-separated scopes both servers announce; tool calls require the first.
     #[arg(
         long,
@@ -239,6 +252,17 @@ impl RigArgs {
             oauth_base_url: self.oauth_base_url.clone(),
             mcp_base_url: self.mcp_base_url.clone(),
             oauth_internal_url: self.oauth_internal_url.clone(),
+            issuers: match &self.issuers {
+                Some(text) => Settings::parse_issuers(text)?,
+                None => Vec::new(),
+            },
+            mcp_authorization_servers: self
+                .mcp_authorization_servers
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
             tls: self.tls()?,
             seed_refresh_token: self.seed_refresh_token.clone(),
             token_ttl: Duration::from_secs(self.token_ttl_seconds),
@@ -316,7 +340,7 @@ fn describe(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Certs { new_ca } => certs_command(&cli.rig.certs_dir, new_ca),
+        Command::Certs { new_ca } => certs_command(&cli.rig.certs_dir, cli.rig.oauth_port, new_ca),
         command => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -385,7 +409,7 @@ async fn serve(args: &RigArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn certs_command(dir: &Path, new_ca: bool) -> anyhow::Result<()> {
+fn certs_command(dir: &Path, oauth_port: u16, new_ca: bool) -> anyhow::Result<()> {
     let fresh_ca = certs::write_dir(dir, new_ca)?;
     let ca = dir.join(certs::CA_FILE);
     if fresh_ca {
@@ -402,7 +426,7 @@ fn certs_command(dir: &Path, new_ca: bool) -> anyhow::Result<()> {
         dir.join(certs::KEY_FILE).display(),
         certs::LEAF_NAMES.join(", ")
     );
-    say!("{}", certs::trust_instructions(dir));
+    say!("{}", certs::trust_instructions(dir, oauth_port));
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use url::Url;
 use crate::certs::{self, CertError, Pki};
 
 /// Every environment variable the binary reads (each also a flag). An empty one counts as unset.
-pub const VARIABLES: [&str; 19] = [
+pub const VARIABLES: [&str; 21] = [
     "OAUTH_PORT",
     "MCP_PORT",
     "BIND",
@@ -35,6 +35,8 @@ pub const VARIABLES: [&str; 19] = [
     "CERTS_DIR",
     "SEED_REFRESH_TOKEN",
     "TOKEN_TTL_SECONDS",
+    "ISSUERS",
+    "MCP_AUTHORIZATION_SERVERS",
     "SCOPES",
     "TOOL_SCOPES",
     "JOURNAL_SIZE",
@@ -61,6 +63,12 @@ pub struct Settings {
     /// Where the MCP server reaches the AS to introspect tokens (`OAUTH_INTERNAL_URL`): a base
     /// URL (`/introspect` is appended) or the full endpoint. Default: the AS on loopback.
     pub oauth_internal_url: Option<String>,
+    /// Issuers the AS hosts beside `main` (`ISSUERS`): under a path of its port, or on a port
+    /// of their own, each with its own clients, tokens and switches.
+    pub issuers: Vec<oauth_server::IssuerConfig>,
+    /// The issuers the MCP server trusts, by name and in order (`MCP_AUTHORIZATION_SERVERS`):
+    /// its metadata lists them, and it accepts the tokens of each. Default: `main`.
+    pub mcp_authorization_servers: Vec<String>,
     /// HTTPS on both ports.
     pub tls: Option<TlsSource>,
     /// A refresh token valid from the start for any client (`SEED_REFRESH_TOKEN`).
@@ -100,6 +108,8 @@ impl Default for Settings {
             oauth_base_url: None,
             mcp_base_url: None,
             oauth_internal_url: None,
+            issuers: Vec::new(),
+            mcp_authorization_servers: vec![oauth_server::MAIN_ISSUER.to_owned()],
             tls: None,
             seed_refresh_token: None,
             token_ttl: Duration::from_secs(3600),
@@ -192,6 +202,27 @@ impl Settings {
             ));
         }
         let tool_scopes = check_tool_scopes(&self.tool_scopes)?;
+        for issuer in &self.issuers {
+            issuer
+                .validate()
+                .map_err(|why| LaunchError::Config(format!("ISSUERS: {why}")))?;
+        }
+        if self.mcp_authorization_servers.is_empty() {
+            return Err(LaunchError::Config(
+                "MCP_AUTHORIZATION_SERVERS must name at least one issuer".into(),
+            ));
+        }
+        if let Some(unknown) = self.mcp_authorization_servers.iter().find(|name| {
+            *name != oauth_server::MAIN_ISSUER
+                && !self.issuers.iter().any(|issuer| issuer.name == **name)
+        }) {
+            let mut known = vec![oauth_server::MAIN_ISSUER];
+            known.extend(self.issuers.iter().map(|issuer| issuer.name.as_str()));
+            return Err(LaunchError::Config(format!(
+                "MCP_AUTHORIZATION_SERVERS names '{unknown}', which is not an issuer ({})",
+                known.join(", ")
+            )));
+        }
         if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
             return Err(LaunchError::Config(format!(
                 "JOURNAL_SIZE must be from 1 to {}, not {}",
@@ -289,6 +320,18 @@ impl Settings {
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         }
+    }
+
+    /// Parses `ISSUERS`: comma-separated `NAME=/PATH`, `NAME=:PORT` or `NAME=:PORT/PATH`.
+    pub fn parse_issuers(text: &str) -> Result<Vec<oauth_server::IssuerConfig>, LaunchError> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|spec| !spec.is_empty())
+            .map(|spec| {
+                oauth_server::IssuerConfig::parse(spec)
+                    .map_err(|why| LaunchError::Config(format!("ISSUERS: {why}")))
+            })
+            .collect()
     }
 
     /// The introspection endpoint the MCP server calls, given the AS's bound port.

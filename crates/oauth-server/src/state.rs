@@ -158,8 +158,9 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// Where an issuer is served and how it is named.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Where an issuer is served and how it is named: an entry of `GET /control/issuers`, read back
+/// by the control client as the same type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Place {
     /// How the control plane and the journal name it (`main` for the default issuer).
     pub name: String,

@@ -103,6 +103,21 @@ pub struct Control {
     oauth: String,
     mcp: String,
     token: Option<String>,
+    /// The issuer the authorization server's calls address, by name; `None` for `main` through
+    /// the plain paths.
+    issuer: Option<String>,
+}
+
+/// `GET /control/issuers`.
+#[derive(serde::Deserialize)]
+struct Issuers {
+    issuers: Vec<oauth_server::Place>,
+}
+
+/// `GET /control/authorization-servers`.
+#[derive(serde::Deserialize)]
+struct AuthorizationServers {
+    authorization_servers: Vec<mcp_server::AuthorizationServer>,
 }
 
 impl Control {
@@ -141,7 +156,105 @@ impl Control {
             oauth: oauth_base.into().trim_end_matches('/').to_owned(),
             mcp: mcp_base.into().trim_end_matches('/').to_owned(),
             token,
+            issuer: None,
         })
+    }
+
+    /// The same client, with every authorization-server call addressed to the issuer `name`
+    /// (`/control/issuers/{name}/…`): its switches, fault rules, state and reset. The clock and
+    /// the journal are shared by all issuers; MCP server calls are unchanged.
+    pub fn issuer(&self, name: &str) -> Self {
+        Self {
+            issuer: (name != oauth_server::MAIN_ISSUER).then(|| name.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// Every issuer the authorization server hosts, `main` first.
+    pub async fn issuers(&self) -> Result<Vec<oauth_server::Place>, ControlError> {
+        let url = format!("{}/control/issuers", self.oauth);
+        let listed: Issuers = self.fetch(Method::GET, url, None).await?;
+        Ok(listed.issuers)
+    }
+
+    /// Hosts another issuer: under `path` of the AS's port, or on `port` (0: any free one).
+    /// Answers where it is.
+    pub async fn add_issuer(
+        &self,
+        issuer: &oauth_server::IssuerConfig,
+    ) -> Result<oauth_server::Place, ControlError> {
+        let url = format!("{}/control/issuers", self.oauth);
+        let body = json!({ "name": issuer.name, "path": issuer.path, "port": issuer.port });
+        let listed: Issuers = self.fetch(Method::POST, url.clone(), Some(body)).await?;
+        listed
+            .issuers
+            .into_iter()
+            .find(|place| place.name == issuer.name)
+            .ok_or_else(|| ControlError::BadAnswer {
+                url,
+                reason: format!("issuer '{}' is not listed after adding it", issuer.name),
+            })
+    }
+
+    /// Stops hosting the issuer `name`; everything it held is forgotten.
+    pub async fn remove_issuer(
+        &self,
+        name: &str,
+    ) -> Result<Vec<oauth_server::Place>, ControlError> {
+        let url = format!("{}/control/issuers/{name}", self.oauth);
+        let listed: Issuers = self.fetch(Method::DELETE, url, None).await?;
+        Ok(listed.issuers)
+    }
+
+    /// The authorization servers the MCP server trusts now, in order.
+    pub async fn authorization_servers(
+        &self,
+    ) -> Result<Vec<mcp_server::AuthorizationServer>, ControlError> {
+        let url = format!("{}/control/authorization-servers", self.mcp);
+        let listed: AuthorizationServers = self.fetch(Method::GET, url, None).await?;
+        Ok(listed.authorization_servers)
+    }
+
+    /// Makes the MCP server trust exactly `servers`, in order: its metadata lists them, and a
+    /// token of any other server is refused `401 invalid_token`.
+    pub async fn trust(
+        &self,
+        servers: &[mcp_server::AuthorizationServer],
+    ) -> Result<McpState, ControlError> {
+        let body = json!({ "authorization_servers": servers });
+        self.call(
+            Service::Mcp,
+            Method::POST,
+            "authorization-servers",
+            Some(body),
+        )
+        .await
+    }
+
+    /// Makes the MCP server trust the rig's issuers named `names`, in order, each checked at
+    /// its introspection URL on this machine.
+    pub async fn trust_issuers(&self, names: &[&str]) -> Result<McpState, ControlError> {
+        let places = self.issuers().await?;
+        let servers = names
+            .iter()
+            .map(|name| {
+                places
+                    .iter()
+                    .find(|place| place.name == *name)
+                    .map(|place| {
+                        mcp_server::AuthorizationServer::new(
+                            place.issuer.clone(),
+                            place.introspection_url.clone(),
+                        )
+                    })
+                    .ok_or_else(|| ControlError::Refused {
+                        url: format!("{}/control/issuers", self.oauth),
+                        status: StatusCode::NOT_FOUND,
+                        body: format!("no issuer is named '{name}'"),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.trust(&servers).await
     }
 
     /// A client for a rig on this machine started with `settings`, listening on these ports,
@@ -337,7 +450,21 @@ impl Control {
         name: &str,
         body: Option<Value>,
     ) -> Result<T, ControlError> {
-        let url = format!("{}/control/{name}", self.base(service));
+        let url = match (&self.issuer, service) {
+            (Some(issuer), Service::OAuth) => {
+                format!("{}/control/issuers/{issuer}/{name}", self.oauth)
+            }
+            _ => format!("{}/control/{name}", self.base(service)),
+        };
+        self.fetch(method, url, body).await
+    }
+
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: String,
+        body: Option<Value>,
+    ) -> Result<T, ControlError> {
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
             request = request.json(&body);

@@ -19,6 +19,7 @@
 //! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
 
 mod app;
+mod issuers;
 mod journal;
 mod record;
 mod rig;

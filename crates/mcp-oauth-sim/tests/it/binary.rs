@@ -266,6 +266,24 @@ fn a_bad_variable_exits_non_zero_with_an_error_naming_it() {
             "TOOL_SCOPES gives tool 'add' no scope",
             1,
         ),
+        (
+            "ISSUERS",
+            "tenant1",
+            "ISSUERS: issuer 'tenant1' must be NAME=/PATH, NAME=:PORT or NAME=:PORT/PATH",
+            1,
+        ),
+        (
+            "ISSUERS",
+            "main=/x",
+            "ISSUERS: 'main' is the default issuer's name",
+            1,
+        ),
+        (
+            "MCP_AUTHORIZATION_SERVERS",
+            "nobody",
+            "MCP_AUTHORIZATION_SERVERS names 'nobody', which is not an issuer (main)",
+            1,
+        ),
         ("JOURNAL_SIZE", "many", "JOURNAL_SIZE", 2),
         (
             "JOURNAL_SIZE",
@@ -439,6 +457,49 @@ async fn tool_scopes_from_the_environment_are_announced_by_both_servers_and_requ
         shown.contains("step-up add=mcp:write+mcp:admin,whoami=mcp:admin"),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn issuers_from_the_environment_are_served_and_the_mcp_server_trusts_the_one_named() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("ISSUERS", "tenant1=/tenant1, other=:0")
+        .env("MCP_AUTHORIZATION_SERVERS", "tenant1")
+        .serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act
+    let (_, listed) = caller
+        .get_json(&format!("{}/control/issuers", rig.oauth.url))
+        .await;
+    let (status, tenant) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-authorization-server/tenant1",
+            rig.oauth.url
+        ))
+        .await;
+    let (_, prm) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            rig.mcp.url.trim_end_matches("/mcp")
+        ))
+        .await;
+
+    // Assert
+    let names: Vec<&str> = listed["issuers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issuer| issuer["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["main", "tenant1", "other"], "{listed}");
+    assert_eq!(status, StatusCode::OK);
+    let issuer = format!("http://localhost:{}/tenant1", rig.oauth.port());
+    assert_eq!(tenant["issuer"], json!(issuer));
+    assert_eq!(prm["authorization_servers"], json!([issuer]), "{prm}");
+    assert_ne!(listed["issuers"][2]["port"], json!(rig.oauth.port()));
 }
 
 #[tokio::test]

@@ -204,6 +204,22 @@ impl App {
         self.saved().await.expect("rmcp saved credentials")
     }
 
+    /// Makes the saved token `seconds` older, as if that much time had passed for the client
+    /// since rmcp received it: rmcp judges expiry from its own record of when that was, so
+    /// this is how a test moves the client's time without sleeping (the rig's clock is moved
+    /// with the control plane).
+    pub async fn age_token(&self, seconds: u64) {
+        let mut stored = self.stored().await;
+        let received = stored
+            .token_received_at
+            .expect("rmcp records when it received the token");
+        stored.token_received_at = Some(received.saturating_sub(seconds));
+        self.store
+            .save(stored)
+            .await
+            .expect("the in-memory store cannot fail");
+    }
+
     /// A field of the saved token response (`access_token`, `refresh_token`, `expires_in`), read
     /// from its serialized form, as a store persisting it would write it.
     pub async fn stored_token(&self, field: &str) -> Value {

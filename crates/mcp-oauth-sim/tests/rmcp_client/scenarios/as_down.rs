@@ -1,5 +1,6 @@
 //! Scenario 9: The authorization server is down (`503`) for the next two refresh grants, while
-//! access tokens live five seconds, so rmcp refreshes before every request (scenario 2). rmcp does
+//! the client's 5 s access token is 4 s old (aged in its store), inside rmcp's refresh margin, so
+//! rmcp refreshes before every request (scenario 2). rmcp does
 //! not send the call with the access token it holds, although that token has seconds left: the
 //! failed refresh ends the call before any request reaches the MCP server, as
 //! `Auth(TokenRefreshFailed)` (rmcp's "retryable" refresh error, not "authorization required").
@@ -23,6 +24,7 @@ pub async fn run(scheme: Scheme) {
     sim.control().access_token_ttl(5).await.expect("expires-in");
     let app = App::new(&sim);
     let session = app.log_in().await;
+    app.age_token(4).await;
     let rule = sim
         .control()
         .add_fault(

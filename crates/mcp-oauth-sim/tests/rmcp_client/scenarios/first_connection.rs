@@ -63,7 +63,7 @@ pub async fn run(scheme: Scheme) {
     assert_eq!(oauth.registrations, 1);
     assert_eq!(oauth.authorizations, 1);
     assert_eq!(oauth.token_requests.authorization_code, 1);
-    // A one-hour token is far from rmcp's 30-second refresh margin: no refresh at all.
+    // A one-hour token is far from rmcp's refresh margin (30 s at most): no refresh at all.
     assert_eq!(oauth.token_requests.refresh_token, 0);
     assert_eq!(oauth.token_errors, 0);
     let mcp = &state.mcp.counters;

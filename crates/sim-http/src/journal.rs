@@ -6,7 +6,9 @@
 //! `GET /control/events/stream`. Events never hold a secret: credentials appear as a short
 //! prefix ([`crate::secret::redact`]), enough to tell which token a client presented.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -17,7 +19,7 @@ use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 
@@ -25,6 +27,7 @@ use crate::Response;
 use crate::control::Call;
 use crate::faults::DropConnection;
 use crate::form::Params;
+use crate::log::short_id;
 use crate::response::{json_text, method_not_allowed, plain_error};
 
 /// Events a journal keeps unless configured otherwise.
@@ -42,25 +45,32 @@ pub const MAX_STREAMS: usize = 8;
 /// How often an idle stream sends a comment, so that proxies and tunnels keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// One request, as the journal records it.
-#[derive(Clone, Debug, Default, Serialize)]
+/// One request, as the journal records it: the wire type of `/control/events`, written by the
+/// servers and read back by the control client (`mcp_oauth_sim::Event` is this type). Every
+/// field is optional when read (`serde(default)`), so a client and a rig of different versions
+/// still agree.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Event {
+    /// Its number in the server's journal (each server numbers its own from 1).
     pub seq: u64,
-    /// Wall-clock time the request finished, RFC 3339 in UTC.
+    /// Wall-clock time the request finished, RFC 3339 in UTC with milliseconds.
     pub at: String,
-    /// `oauth` or `mcp`.
-    pub service: &'static str,
+    /// `oauth` or `mcp`. Borrowed when a server records it, owned when a client reads it.
+    pub service: Cow<'static, str>,
     /// The authorization server's issuer the request was for, by name (`main`, …); absent on
     /// the MCP server and for requests that reached no issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     pub method: String,
     pub path: String,
+    /// The status answered; 0 for a connection dropped by a fault rule.
     pub status: u16,
     /// Time to answer, in milliseconds.
     pub ms: f64,
     pub client_id: Option<String>,
     pub grant_type: Option<String>,
+    /// The JSON-RPC method of an MCP request.
     pub rpc_method: Option<String>,
     pub tool: Option<String>,
     /// The id of the fault rule that fired on this request.
@@ -79,6 +89,41 @@ pub struct Event {
     pub issued: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl fmt::Display for Event {
+    /// One line, like the request log:
+    /// `[oauth] #12 POST /token 200 grant=refresh_token client=abcd1234 presented=k3Jf2a… fault=3 0.4ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] #{} {} {} {}",
+            self.service, self.seq, self.method, self.path, self.status
+        )?;
+        let client = self.client_id.as_deref().map(short_id);
+        let fault = self.fault.map(|id| id.to_string());
+        for (key, value) in [
+            (
+                "issuer",
+                self.issuer.as_deref().filter(|name| *name != "main"),
+            ),
+            ("grant", self.grant_type.as_deref()),
+            ("client", client.as_deref()),
+            ("rpc", self.rpc_method.as_deref()),
+            ("tool", self.tool.as_deref()),
+            ("sub", self.subject.as_deref()),
+            ("error", self.error.as_deref()),
+            ("presented", self.presented.as_deref()),
+            ("issued", self.issued.as_deref()),
+            ("fault", fault.as_deref()),
+            ("note", self.note.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|value| !value.is_empty()) {
+                write!(f, " {key}={value}")?;
+            }
+        }
+        write!(f, " {:.1}ms", self.ms)
+    }
 }
 
 /// The longest path an event keeps: paths come from clients.
@@ -110,7 +155,7 @@ impl Event {
         }
         let dropped = response.extensions().get::<DropConnection>().is_some();
         Self {
-            service,
+            service: Cow::Borrowed(service),
             method: method.to_string(),
             path,
             status: if dropped {
@@ -478,7 +523,7 @@ mod tests {
 
     fn event(path: &str) -> Event {
         Event {
-            service: "oauth",
+            service: "oauth".into(),
             method: "POST".into(),
             path: path.into(),
             status: 200,

@@ -4,10 +4,9 @@
 //! An event never holds a whole secret: credentials are a six-character prefix and `…`, enough
 //! to tell which token a client presented.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
-use sim_http::log::{root_cause, short_id};
+pub use sim_http::journal::Event;
+use sim_http::log::root_cause;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -96,77 +95,6 @@ impl Control {
             });
         }
         Ok(response)
-    }
-}
-
-/// One request a server answered.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default)]
-pub struct Event {
-    /// Its number in the server's journal (each server numbers its own from 1).
-    pub seq: u64,
-    /// When the answer was sent, RFC 3339 in UTC with milliseconds.
-    pub at: String,
-    /// `oauth` or `mcp`.
-    pub service: String,
-    /// The authorization server's issuer the request was for, by name (`main`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    /// Time to answer, in milliseconds.
-    pub ms: f64,
-    pub client_id: Option<String>,
-    pub grant_type: Option<String>,
-    /// The JSON-RPC method of an MCP request.
-    pub rpc_method: Option<String>,
-    pub tool: Option<String>,
-    /// The fault rule that fired on this request.
-    pub fault: Option<u64>,
-    /// The OAuth or RFC 6750 error code answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// The credential presented (refresh token, code, bearer token), redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub presented: Option<String>,
-    /// The refresh token (or else access token) issued, redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issued: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl fmt::Display for Event {
-    /// One line, like the request log:
-    /// `[oauth] #12 POST /token 200 grant=refresh_token client=abcd1234 presented=k3Jf2a… fault=3 0.4ms`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "[{}] #{} {} {} {}",
-            self.service, self.seq, self.method, self.path, self.status
-        )?;
-        let client = self.client_id.as_deref().map(short_id);
-        let fault = self.fault.map(|id| id.to_string());
-        for (key, value) in [
-            ("grant", self.grant_type.as_deref()),
-            ("client", client.as_deref()),
-            ("rpc", self.rpc_method.as_deref()),
-            ("tool", self.tool.as_deref()),
-            ("sub", self.subject.as_deref()),
-            ("error", self.error.as_deref()),
-            ("presented", self.presented.as_deref()),
-            ("issued", self.issued.as_deref()),
-            ("fault", fault.as_deref()),
-            ("note", self.note.as_deref()),
-        ] {
-            if let Some(value) = value.filter(|value| !value.is_empty()) {
-                write!(f, " {key}={value}")?;
-            }
-        }
-        write!(f, " {:.1}ms", self.ms)
     }
 }
 
@@ -372,10 +300,7 @@ mod tests {
         let Ok(Some(Watched::Event(event))) = decode(Service::Mcp, frame) else {
             panic!("{frame:?} is an event");
         };
-        assert_eq!(
-            (event.seq, event.status, event.service.as_str()),
-            (7, 401, "mcp")
-        );
+        assert_eq!((event.seq, event.status, &*event.service), (7, 401, "mcp"));
         assert_eq!(
             decode(Service::OAuth, "event: lagged\ndata: {\"missed\": 4}\n\n"),
             Ok(Some(Watched::Missed {

@@ -328,7 +328,7 @@ async fn events_and_all_events_page_through_the_journals_without_whole_secrets()
     assert_eq!(after.next, oauth.next);
     let call = all.last().expect("events");
     assert_eq!(
-        (call.service.as_str(), call.tool.as_deref()),
+        (&*call.service, call.tool.as_deref()),
         ("mcp", Some("echo"))
     );
     let everything = serde_json::to_string(&all).expect("JSON");
@@ -372,10 +372,7 @@ async fn watch_all_delivers_requests_as_they_happen_and_ends_when_the_sim_stops(
     };
     let mut arrived: Vec<_> = arrived.into_iter().map(event).collect();
     arrived.sort_by(|a, b| a.service.cmp(&b.service));
-    assert_eq!(
-        (arrived[0].service.as_str(), arrived[0].status),
-        ("mcp", 401)
-    );
+    assert_eq!((&*arrived[0].service, arrived[0].status), ("mcp", 401));
     assert_eq!(arrived[1].path, "/.well-known/oauth-authorization-server");
     assert_eq!(event(only).seq, 1);
     assert!(

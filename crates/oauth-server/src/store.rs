@@ -25,6 +25,9 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// Every method, in the order the metadata lists them.
+    pub const ALL: [Self; 3] = [Self::None, Self::ClientSecretBasic, Self::ClientSecretPost];
+
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "none" => Some(Self::None),
@@ -43,6 +46,29 @@ impl AuthMethod {
     }
 }
 
+/// A grant a client may use at the token endpoint (RFC 7591 `grant_types`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl GrantType {
+    /// Every grant this server supports, in the order the metadata lists them.
+    pub const ALL: [Self; 2] = [Self::AuthorizationCode, Self::RefreshToken];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|grant| grant.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug)]
 pub struct Client {
@@ -51,7 +77,7 @@ pub struct Client {
     pub secret: Option<String>,
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     /// The registration response, returned again as-is if asked: every metadata field the client
     /// sent, plus what the server assigned.
     pub registration: Map<String, Value>,
@@ -63,8 +89,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn may_use_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|granted| granted == grant_type)
+    pub fn may_use_grant(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
     }
 }
 
@@ -246,11 +272,19 @@ impl Store {
     /// Registers `id` as a public client of the code and refresh grants with no redirect URI (so it
     /// cannot start an authorization without registering), or returns the client already there.
     pub fn adopt_public_client(&self, id: String) -> Arc<Client> {
-        let grant_types = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+        let grant_types = GrantType::ALL.to_vec();
         let mut registration = Map::new();
         registration.insert("client_id".into(), Value::from(id.clone()));
         registration.insert("token_endpoint_auth_method".into(), Value::from("none"));
-        registration.insert("grant_types".into(), Value::from(grant_types.clone()));
+        registration.insert(
+            "grant_types".into(),
+            Value::from(
+                grant_types
+                    .iter()
+                    .map(|grant| grant.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        );
         registration.insert("redirect_uris".into(), Value::Array(Vec::new()));
         let client = Arc::clone(
             self.clients

@@ -15,13 +15,14 @@ use sim_http::response::full;
 use crate::faults::inject;
 use crate::router::Facts;
 use crate::state::State;
+use crate::store::{AuthMethod, GrantType};
 
 pub const PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// Serializes the metadata for `issuer`. Every endpoint URL derives from the issuer, so the
 /// document stays consistent behind a tunnel.
 pub fn document(issuer: &str, scopes: &[String]) -> Bytes {
-    let auth_methods = ["none", "client_secret_basic", "client_secret_post"];
+    let auth_methods = AuthMethod::ALL.map(AuthMethod::as_str);
     let document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -31,7 +32,7 @@ pub fn document(issuer: &str, scopes: &[String]) -> Bytes {
         "revocation_endpoint": format!("{issuer}/revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,

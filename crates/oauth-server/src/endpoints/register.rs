@@ -19,9 +19,7 @@ use crate::faults::inject;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;
 use crate::state::{Counters, State};
-use crate::store::{AuthMethod, Client};
-
-const SUPPORTED_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
+use crate::store::{AuthMethod, Client, GrantType};
 
 /// Metadata fields that, when present, must be strings (RFC 7591 §2).
 const STRING_FIELDS: [&str; 9] = [
@@ -89,20 +87,21 @@ async fn register(
         Some(_) => return Err(not_a("token_endpoint_auth_method", "string")),
     };
     // RFC 7591 §2: by default a client uses the authorization code grant only.
-    let grant_types = string_list(&metadata, "grant_types")?
-        .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
-    if let Some(bad) = grant_types
-        .iter()
-        .find(|grant| !SUPPORTED_GRANTS.contains(&grant.as_str()))
-    {
-        return Err(OAuthError::InvalidClientMetadata(format!(
-            "grant type '{bad}' is not supported; use authorization_code and refresh_token"
-        )));
-    }
-    if !grant_types
-        .iter()
-        .any(|grant| grant == "authorization_code")
-    {
+    let grant_types = match string_list(&metadata, "grant_types")? {
+        None => vec![GrantType::AuthorizationCode],
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                GrantType::parse(name).ok_or_else(|| {
+                    OAuthError::InvalidClientMetadata(format!(
+                        "grant type '{name}' is not supported; use authorization_code and \
+                         refresh_token"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if !grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(OAuthError::InvalidClientMetadata(
             "grant_types must include authorization_code: it is the only way to obtain tokens here"
                 .into(),
@@ -162,7 +161,8 @@ async fn register(
         "token_endpoint_auth_method".into(),
         Value::from(auth_method.as_str()),
     );
-    metadata.insert("grant_types".into(), Value::from(grant_types.clone()));
+    let grant_names: Vec<&str> = grant_types.iter().map(|grant| grant.as_str()).collect();
+    metadata.insert("grant_types".into(), Value::from(grant_names));
     metadata.insert("response_types".into(), Value::from(response_types));
 
     let client = Arc::new(Client {

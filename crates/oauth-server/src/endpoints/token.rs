@@ -19,7 +19,7 @@ use crate::faults::inject;
 use crate::pkce::{is_valid_verifier, verify_s256};
 use crate::router::Facts;
 use crate::state::{Counters, GrantTerms, RefreshIssue, ReuseDetection, State, TokenResponse};
-use crate::store::{Client, RedeemedCode, RefreshToken, RetiredRefreshToken};
+use crate::store::{Client, GrantType, RedeemedCode, RefreshToken, RetiredRefreshToken};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let (parts, params) = match read_form(request).await {
@@ -29,11 +29,10 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     let grant_type = params.single("grant_type").ok().flatten();
     if let Some(grant_type) = grant_type {
         facts.grant = count_grant(state, grant_type);
-        let credential = match grant_type {
-            "authorization_code" => Some("code"),
-            "refresh_token" => Some("refresh_token"),
-            _ => None,
-        };
+        let credential = GrantType::parse(grant_type).map(|grant| match grant {
+            GrantType::AuthorizationCode => "code",
+            GrantType::RefreshToken => "refresh_token",
+        });
         if let Some(Ok(Some(presented))) = credential.map(|name| params.single(name)) {
             facts.presented(presented);
         }
@@ -81,20 +80,13 @@ fn refuse(state: &State, facts: &mut Facts, error: OAuthError) -> Response {
 
 /// Counts a token request by its grant type, and names the grant for the log.
 fn count_grant(state: &State, grant_type: &str) -> &'static str {
-    match grant_type {
-        "authorization_code" => {
-            Counters::bump(&state.counters.code_grants);
-            "authorization_code"
-        }
-        "refresh_token" => {
-            Counters::bump(&state.counters.refresh_grants);
-            "refresh_token"
-        }
-        _ => {
-            Counters::bump(&state.counters.other_grants);
-            "other"
-        }
-    }
+    let grant = GrantType::parse(grant_type);
+    Counters::bump(match grant {
+        Some(GrantType::AuthorizationCode) => &state.counters.code_grants,
+        Some(GrantType::RefreshToken) => &state.counters.refresh_grants,
+        None => &state.counters.other_grants,
+    });
+    grant.map_or("other", GrantType::as_str)
 }
 
 /// Authenticates the client and runs the grant.
@@ -107,17 +99,17 @@ fn token(
     let grant_type = required(params, "grant_type")?;
     let client = match authenticate(state, headers, params) {
         Ok(client) => client,
-        Err(refused) if grant_type == "refresh_token" => {
+        Err(refused) if GrantType::parse(grant_type) == Some(GrantType::RefreshToken) => {
             adopt_seeded_client(state, headers, params, facts).ok_or(refused)?
         }
         Err(refused) => return Err(refused),
     };
     facts.client(&client.id);
-    match grant_type {
-        "authorization_code" => redeem_code(state, &client, params, facts),
-        "refresh_token" => refresh(state, &client, params, facts),
-        other => Err(OAuthError::UnsupportedGrantType(format!(
-            "grant_type '{other}' is not supported; use authorization_code or refresh_token"
+    match GrantType::parse(grant_type) {
+        Some(GrantType::AuthorizationCode) => redeem_code(state, &client, params, facts),
+        Some(GrantType::RefreshToken) => refresh(state, &client, params, facts),
+        None => Err(OAuthError::UnsupportedGrantType(format!(
+            "grant_type '{grant_type}' is not supported; use authorization_code or refresh_token"
         ))),
     }
 }
@@ -231,7 +223,7 @@ fn redeem_code(
         subject: issued.subject,
         grant,
     };
-    let refresh = if client.may_use_grant("refresh_token") {
+    let refresh = if client.may_use_grant(GrantType::RefreshToken) {
         RefreshIssue::New {
             scope: issued.scope,
             resources: issued.resources,
@@ -253,7 +245,7 @@ fn refresh(
     let presented = required(params, "refresh_token")?;
     let requested_scope = params.single("scope")?;
     let requested_resources: Vec<&str> = params.values("resource").collect();
-    if !client.may_use_grant("refresh_token") {
+    if !client.may_use_grant(GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient(
             "the client did not register for the refresh_token grant".into(),
         ));

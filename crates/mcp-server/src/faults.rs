@@ -2,7 +2,6 @@
 //! target, its one preset (`force-403`), and firing a rule with what happened noted for the log
 //! line and the journal.
 
-use http::StatusCode;
 use sim_http::Response;
 use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 
@@ -25,11 +24,11 @@ pub fn force_403() -> Rule {
             method: Some("tools/call".to_owned()),
             ..Match::default()
         },
-        Respond::Error {
-            status: StatusCode::FORBIDDEN,
-            error: "insufficient_scope".to_owned(),
-            description: "forced by the control plane (force-403)".to_owned(),
-        },
+        Respond::error_described(
+            403,
+            "insufficient_scope",
+            "forced by the control plane (force-403)",
+        ),
     )
 }
 
@@ -48,7 +47,7 @@ pub async fn fire(
         .await?;
     Counters::bump(&state.counters.faults_fired);
     facts.fault = Some(fired.id);
-    if fired.preset == Some(FORCE_403) {
+    if fired.preset.as_deref() == Some(FORCE_403) {
         facts.note = "forced";
     }
     if let Some(note) = fired.note {

@@ -11,7 +11,6 @@
 //!   header, not yet authenticated), before client authentication.
 //! - `revoke`: once the form is parsed.
 
-use http::StatusCode;
 use sim_http::Response;
 use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 
@@ -39,11 +38,11 @@ pub fn deny_consent() -> Rule {
     Rule::new(
         "authorize",
         Match::default(),
-        Respond::Error {
-            status: StatusCode::BAD_REQUEST,
-            error: "access_denied".into(),
-            description: "the resource owner denied the request (deny-consent is on)".into(),
-        },
+        Respond::error_described(
+            400,
+            "access_denied",
+            "the resource owner denied the request (deny-consent is on)",
+        ),
     )
 }
 
@@ -55,11 +54,11 @@ pub fn invalid_grant() -> Rule {
             grant_type: Some("refresh_token".into()),
             ..Match::default()
         },
-        Respond::Error {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_grant".into(),
-            description: "refresh token is invalid (invalid-grant is on)".into(),
-        },
+        Respond::error_described(
+            400,
+            "invalid_grant",
+            "refresh token is invalid (invalid-grant is on)",
+        ),
     )
 }
 

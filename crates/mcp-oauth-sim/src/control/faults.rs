@@ -16,15 +16,14 @@
 //! either way (`sim_http::faults` is the engine).
 
 use std::fmt;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{Control, ControlError, Service};
 
-/// The optional narrowing of a rule: every field given must equal the request's.
-pub use sim_http::faults::Match;
+/// The optional narrowing of a rule, and how a rule answers: the servers' own types.
+pub use sim_http::faults::{Match, Respond};
 
 impl Control {
     /// Adds a fault rule to `service`: a [`Fault`], or the JSON a tester would post
@@ -77,270 +76,11 @@ impl Control {
     }
 }
 
-/// A rule to add.
-#[derive(Clone, Debug, Serialize)]
-#[must_use]
-pub struct Fault {
-    /// `metadata`, `register`, `authorize`, `token`, `introspect`, `revoke` on the authorization
-    /// server; `prm`, `mcp` on the MCP server.
-    pub endpoint: String,
-    #[serde(rename = "match", skip_serializing_if = "is_any")]
-    pub matching: Match,
-    pub respond: Respond,
-    /// How many times it fires before it disappears; `None`: until deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub times: Option<u64>,
-}
-
-fn is_any(matching: &Match) -> bool {
-    *matching == Match::default()
-}
-
-impl Fault {
-    /// A rule answering every request to `endpoint` with `respond`, until deleted.
-    pub fn new(endpoint: impl Into<String>, respond: Respond) -> Self {
-        Self {
-            endpoint: endpoint.into(),
-            matching: Match::default(),
-            respond,
-            times: None,
-        }
-    }
-
-    /// Fires `times` times, then disappears.
-    pub fn times(mut self, times: u64) -> Self {
-        self.times = Some(times);
-        self
-    }
-
-    /// Only token requests of this grant type (`token`).
-    pub fn grant_type(mut self, grant_type: impl Into<String>) -> Self {
-        self.matching.grant_type = Some(grant_type.into());
-        self
-    }
-
-    /// Only requests of this client (`authorize`, `token`, `revoke`, `mcp`).
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.matching.client_id = Some(client_id.into());
-        self
-    }
-
-    /// Only MCP requests of this JSON-RPC method (`mcp`), e.g. `tools/call`.
-    pub fn method(mut self, method: impl Into<String>) -> Self {
-        self.matching.method = Some(method.into());
-        self
-    }
-
-    /// Only calls of this tool (`mcp`).
-    pub fn tool(mut self, tool: impl Into<String>) -> Self {
-        self.matching.tool = Some(tool.into());
-        self
-    }
-}
-
-/// How a rule answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "Wire", into = "Wire")]
-pub enum Respond {
-    /// An error in the endpoint's own shape (OAuth JSON, an error redirect from `/authorize`,
-    /// an RFC 6750 challenge from `/mcp`). Without `error`, the server picks one for the status
-    /// (`temporarily_unavailable` for 429 and 5xx, `server_error` for 500).
-    Error {
-        status: u16,
-        error: Option<String>,
-        description: Option<String>,
-    },
-    /// `429` or `503` with `Retry-After: seconds`.
-    RetryAfter { status: u16, seconds: u64 },
-    /// Wait, then answer normally.
-    Delay { millis: u64 },
-    /// `200` declared as JSON, cut off mid-object.
-    Malformed,
-    /// Close the connection without answering.
-    Drop,
-}
-
-impl Respond {
-    /// An error answer with the server's default error code for `status`.
-    pub fn status(status: u16) -> Self {
-        Self::Error {
-            status,
-            error: None,
-            description: None,
-        }
-    }
-
-    /// An error answer with this error code.
-    pub fn error(status: u16, error: impl Into<String>) -> Self {
-        Self::Error {
-            status,
-            error: Some(error.into()),
-            description: None,
-        }
-    }
-
-    /// `status` (429 or 503) with `Retry-After`.
-    pub fn retry_after(status: u16, seconds: u64) -> Self {
-        Self::RetryAfter { status, seconds }
-    }
-
-    /// Answer normally, `delay` late (whole milliseconds).
-    pub fn delay(delay: Duration) -> Self {
-        Self::Delay {
-            millis: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-}
-
-/// `respond` on the wire: one kind of answer, given by which fields are present.
-#[derive(Default, Serialize, Deserialize)]
-struct Wire {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    error_description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    retry_after: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    delay_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    malformed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    drop: Option<bool>,
-}
-
-impl From<Wire> for Respond {
-    fn from(wire: Wire) -> Self {
-        if let Some(millis) = wire.delay_ms {
-            Self::Delay { millis }
-        } else if wire.malformed == Some(true) {
-            Self::Malformed
-        } else if wire.drop == Some(true) {
-            Self::Drop
-        } else if let Some(seconds) = wire.retry_after {
-            Self::RetryAfter {
-                status: wire.status.unwrap_or(429),
-                seconds,
-            }
-        } else {
-            Self::Error {
-                status: wire.status.unwrap_or_default(),
-                error: wire.error,
-                description: wire.error_description,
-            }
-        }
-    }
-}
-
-impl From<Respond> for Wire {
-    fn from(respond: Respond) -> Self {
-        match respond {
-            Respond::Error {
-                status,
-                error,
-                description,
-            } => Self {
-                status: Some(status),
-                error,
-                error_description: description,
-                ..Self::default()
-            },
-            Respond::RetryAfter { status, seconds } => Self {
-                status: Some(status),
-                retry_after: Some(seconds),
-                ..Self::default()
-            },
-            Respond::Delay { millis } => Self {
-                delay_ms: Some(millis),
-                ..Self::default()
-            },
-            Respond::Malformed => Self {
-                malformed: Some(true),
-                ..Self::default()
-            },
-            Respond::Drop => Self {
-                drop: Some(true),
-                ..Self::default()
-            },
-        }
-    }
-}
-
-impl fmt::Display for Respond {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Error { status, error, .. } => {
-                write!(f, "{status}")?;
-                if let Some(error) = error {
-                    write!(f, " {error}")?;
-                }
-                Ok(())
-            }
-            Self::RetryAfter { status, seconds } => {
-                write!(f, "{status} with Retry-After: {seconds}")
-            }
-            Self::Delay { millis } => write!(f, "delay {millis} ms"),
-            Self::Malformed => f.write_str("200 with a truncated JSON body"),
-            Self::Drop => f.write_str("connection dropped"),
-        }
-    }
-}
+/// A rule to add: the JSON a tester would post, built in code.
+pub type Fault = sim_http::faults::RuleSpec;
 
 /// A rule a server holds, as `GET /control/faults` lists it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct FaultRule {
-    pub id: u64,
-    /// The switch this rule stands for (`deny-consent`, `invalid-grant`, `force-403`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preset: Option<String>,
-    pub endpoint: String,
-    #[serde(default, rename = "match", skip_serializing_if = "is_any")]
-    pub matching: Match,
-    pub respond: Respond,
-    /// How many times it was set to fire; `None`: until deleted.
-    #[serde(default)]
-    pub times: Option<u64>,
-    /// How many more times it fires; `None`: until deleted.
-    #[serde(default)]
-    pub remaining: Option<u64>,
-    /// How many times it has fired.
-    #[serde(default)]
-    pub fired: u64,
-}
-
-impl fmt::Display for FaultRule {
-    /// `#3 token grant_type=refresh_token → 503 temporarily_unavailable (1 of 2 left, fired 1)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{} {}", self.id, self.endpoint)?;
-        if let Some(preset) = &self.preset {
-            write!(f, " [{preset}]")?;
-        }
-        let Match {
-            grant_type,
-            client_id,
-            method,
-            tool,
-        } = &self.matching;
-        for (key, value) in [
-            ("grant_type", grant_type),
-            ("client_id", client_id),
-            ("method", method),
-            ("tool", tool),
-        ] {
-            if let Some(value) = value {
-                write!(f, " {key}={value}")?;
-            }
-        }
-        write!(f, " → {} (", self.respond)?;
-        match (self.remaining, self.times) {
-            (Some(remaining), Some(times)) => write!(f, "{remaining} of {times} left")?,
-            _ => f.write_str("until deleted")?,
-        }
-        write!(f, ", fired {})", self.fired)
-    }
-}
+pub type FaultRule = sim_http::faults::Rule;
 
 /// `{"faults": [...]}`, as every `/control/faults` call answers.
 #[derive(Deserialize)]
@@ -371,6 +111,8 @@ impl fmt::Display for RigFaults {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use serde_json::json;
 
     use super::*;

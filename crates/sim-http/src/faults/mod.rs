@@ -12,14 +12,18 @@
 //! The engine is bounded (at most [`MAX_RULES`] rules per server) and cheap when idle: with no
 //! rules, [`Faults::fire`] is one atomic load.
 
+mod rule;
+
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+pub use rule::{Match, Respond, RespondSpec, Rule, RuleSpec};
 
 use crate::Response;
 use crate::control::Call;
@@ -44,250 +48,6 @@ pub struct Subject<'a> {
     pub tool: Option<&'a str>,
 }
 
-/// The optional narrowing of a rule; every field given must equal the request's.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Match {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
-}
-
-impl Match {
-    fn admits(&self, subject: &Subject<'_>) -> bool {
-        fn same(wanted: &Option<String>, got: Option<&str>) -> bool {
-            wanted.as_deref().is_none_or(|wanted| got == Some(wanted))
-        }
-        same(&self.grant_type, subject.grant_type)
-            && same(&self.client_id, subject.client_id)
-            && same(&self.method, subject.method)
-            && same(&self.tool, subject.tool)
-    }
-
-    fn keys(&self) -> impl Iterator<Item = &'static str> {
-        [
-            ("grant_type", self.grant_type.is_some()),
-            ("client_id", self.client_id.is_some()),
-            ("method", self.method.is_some()),
-            ("tool", self.tool.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, given)| given.then_some(key))
-    }
-}
-
-/// How a rule answers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Respond {
-    /// An error in the endpoint's own shape: OAuth JSON, a redirect carrying `error` for
-    /// `/authorize`, a `WWW-Authenticate` challenge for a protected resource.
-    Error {
-        status: StatusCode,
-        error: String,
-        description: String,
-    },
-    /// `429` (or `503`) with `Retry-After`.
-    RetryAfter { status: StatusCode, seconds: u64 },
-    /// Wait, then answer normally.
-    Delay { millis: u64 },
-    /// `200` with a body that claims to be JSON and is not.
-    Malformed,
-    /// Close the connection without answering.
-    Drop,
-}
-
-/// `respond` as a tester writes it: exactly one kind of answer.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RespondSpec {
-    status: Option<u16>,
-    error: Option<String>,
-    error_description: Option<String>,
-    retry_after: Option<u64>,
-    delay_ms: Option<u64>,
-    malformed: Option<bool>,
-    drop: Option<bool>,
-}
-
-impl TryFrom<RespondSpec> for Respond {
-    type Error = String;
-
-    fn try_from(spec: RespondSpec) -> Result<Self, String> {
-        let RespondSpec {
-            status,
-            error,
-            error_description,
-            retry_after,
-            delay_ms,
-            malformed,
-            drop,
-        } = spec;
-        let error_given = error.is_some() || error_description.is_some();
-        let kinds = [
-            status.is_some() || error_given,
-            delay_ms.is_some(),
-            malformed == Some(true),
-            drop == Some(true),
-        ];
-        let only = |ok: bool| {
-            ok.then_some(()).ok_or_else(|| {
-                "respond takes one kind of answer: {status, error, error_description}, \
-                 {status: 429, retry_after}, {delay_ms}, {malformed: true} or {drop: true}"
-                    .to_owned()
-            })
-        };
-        if matches!(malformed, Some(false)) || matches!(drop, Some(false)) {
-            return Err("malformed and drop can only be true".to_owned());
-        }
-        if let Some(seconds) = retry_after {
-            only(!error_given && kinds[1..].iter().all(|kind| !kind))?;
-            let status = status.unwrap_or(429);
-            if status != 429 && status != 503 {
-                return Err("retry_after goes with status 429 or 503".to_owned());
-            }
-            if seconds > 86_400 {
-                return Err("retry_after must be at most 86400 seconds".to_owned());
-            }
-            return Ok(Self::RetryAfter {
-                status: StatusCode::from_u16(status).expect("429 and 503 are valid"),
-                seconds,
-            });
-        }
-        only(kinds.iter().filter(|kind| **kind).count() == 1)?;
-        if let Some(millis) = delay_ms {
-            if millis > MAX_DELAY_MS {
-                return Err(format!("delay_ms must be at most {MAX_DELAY_MS}"));
-            }
-            return Ok(Self::Delay { millis });
-        }
-        if malformed == Some(true) {
-            return Ok(Self::Malformed);
-        }
-        if drop == Some(true) {
-            return Ok(Self::Drop);
-        }
-        let status = status.ok_or("an error answer needs a status (400 to 599)")?;
-        let status = StatusCode::from_u16(status)
-            .ok()
-            .filter(|status| status.is_client_error() || status.is_server_error())
-            .ok_or("status must be from 400 to 599")?;
-        let error = match error {
-            Some(error) => error,
-            None if status == StatusCode::INTERNAL_SERVER_ERROR => "server_error".to_owned(),
-            None if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
-                "temporarily_unavailable".to_owned()
-            }
-            None => return Err(format!("error is required for a {status} answer")),
-        };
-        // RFC 6749 §5.2: printable ASCII without `"` and `\`, so it fits a JSON string and a
-        // challenge parameter unescaped.
-        let printable = |text: &str, quote_ok: bool| {
-            text.bytes().all(|byte| {
-                (0x20..=0x7e).contains(&byte) && (quote_ok || (byte != b'"' && byte != b'\\'))
-            })
-        };
-        if error.is_empty() || error.len() > 128 || !printable(&error, false) || error.contains(' ')
-        {
-            return Err(
-                "error must be 1 to 128 printable ASCII characters, no spaces or quotes".into(),
-            );
-        }
-        let description = error_description.unwrap_or_default();
-        if description.len() > 512 || !printable(&description, false) {
-            return Err(
-                "error_description must be at most 512 printable ASCII characters, no quotes"
-                    .into(),
-            );
-        }
-        Ok(Self::Error {
-            status,
-            error,
-            description,
-        })
-    }
-}
-
-impl Serialize for Respond {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let value = match self {
-            Self::Error {
-                status,
-                error,
-                description,
-            } => {
-                let mut value = json!({ "status": status.as_u16(), "error": error });
-                if !description.is_empty() {
-                    value["error_description"] = json!(description);
-                }
-                value
-            }
-            Self::RetryAfter { status, seconds } => {
-                json!({ "status": status.as_u16(), "retry_after": seconds })
-            }
-            Self::Delay { millis } => json!({ "delay_ms": millis }),
-            Self::Malformed => json!({ "malformed": true }),
-            Self::Drop => json!({ "drop": true }),
-        };
-        value.serialize(serializer)
-    }
-}
-
-/// A rule as a tester posts it to `/control/faults`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    pub endpoint: String,
-    #[serde(default, rename = "match")]
-    pub matching: Match,
-    respond: RespondSpec,
-    #[serde(default)]
-    pub times: Option<u64>,
-}
-
-impl Rule {
-    /// A rule built in code, firing until deleted: what a preset puts in place.
-    pub fn new(endpoint: &str, matching: Match, respond: Respond) -> Rule {
-        Rule {
-            id: 0,
-            preset: None,
-            endpoint: endpoint.to_owned(),
-            matching,
-            respond,
-            times: None,
-            remaining: None,
-            fired: 0,
-        }
-    }
-}
-
-/// A rule the engine holds, as `GET /control/faults` shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Rule {
-    pub id: u64,
-    /// The switch this rule stands for (`deny-consent`, …), if it is a preset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preset: Option<&'static str>,
-    pub endpoint: String,
-    #[serde(rename = "match", skip_serializing_if = "is_empty_match")]
-    pub matching: Match,
-    pub respond: Respond,
-    /// How many times it was set to fire; `None`: until deleted.
-    pub times: Option<u64>,
-    /// How many more times it fires; `None`: until deleted.
-    pub remaining: Option<u64>,
-    /// How many times it has fired.
-    pub fired: u64,
-}
-
-fn is_empty_match(matching: &Match) -> bool {
-    *matching == Match::default()
-}
-
 /// An endpoint a server lets rules target, and the `match` keys it knows there.
 pub type Target = (&'static str, &'static [&'static str]);
 
@@ -297,7 +57,7 @@ pub struct Fired {
     /// The rule's id, for the request's journal entry.
     pub id: u64,
     /// The switch the rule stands for, if it is a preset.
-    pub preset: Option<&'static str>,
+    pub preset: Option<Cow<'static, str>>,
     /// The error code answered: the injected one, or `temporarily_unavailable` of a
     /// `retry_after` answer.
     pub error: Option<String>,
@@ -350,7 +110,7 @@ impl Faults {
 
     /// Checks a tester's rule against this server's endpoints and adds it.
     pub fn add(&self, spec: RuleSpec) -> Result<Rule, String> {
-        let respond = Respond::try_from(spec.respond)?;
+        let respond = Respond::checked(spec.respond)?;
         let times = match spec.times {
             Some(0) => return Err("times must be at least 1 (omit it for until deleted)".into()),
             Some(times) if times > 1_000_000 => {
@@ -413,10 +173,10 @@ impl Faults {
 
     /// Turns a preset on (replacing an earlier rule of the same preset) or off.
     pub fn set_preset(&self, preset: &'static str, rule: Option<Rule>) -> Result<(), String> {
-        self.remove_where(|existing| existing.preset == Some(preset));
+        self.remove_where(|existing| existing.preset.as_deref() == Some(preset));
         if let Some(rule) = rule {
             self.insert(Rule {
-                preset: Some(preset),
+                preset: Some(Cow::Borrowed(preset)),
                 ..rule
             })?;
         }
@@ -430,7 +190,7 @@ impl Faults {
                 .lock()
                 .list
                 .iter()
-                .any(|rule| rule.preset == Some(preset))
+                .any(|rule| rule.preset.as_deref() == Some(preset))
     }
 
     /// Every rule, oldest first.
@@ -457,7 +217,7 @@ impl Faults {
     }
 
     /// The first rule (oldest first) that applies to `subject`, counted as fired.
-    pub fn take(&self, subject: &Subject<'_>) -> Option<(u64, Option<&'static str>, Respond)> {
+    pub fn take(&self, subject: &Subject<'_>) -> Option<(u64, Option<Cow<'static, str>>, Respond)> {
         if self.armed.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -468,7 +228,7 @@ impl Faults {
             .position(|rule| rule.endpoint == subject.endpoint && rule.matching.admits(subject))?;
         let rule = &mut rules.list[at];
         rule.fired += 1;
-        let fired = (rule.id, rule.preset, rule.respond.clone());
+        let fired = (rule.id, rule.preset.clone(), rule.respond.clone());
         if let Some(remaining) = &mut rule.remaining {
             *remaining -= 1;
             if *remaining == 0 {
@@ -506,11 +266,11 @@ impl Faults {
                 error: code,
                 description,
             } => {
-                let description = if description.is_empty() {
-                    format!("injected by fault rule {id}")
-                } else {
-                    description
-                };
+                // Checked when the rule was added: a 4xx or 5xx with an error code.
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let code = code.unwrap_or_else(|| "server_error".to_owned());
+                let description =
+                    description.unwrap_or_else(|| format!("injected by fault rule {id}"));
                 fired.response = Some(error(&ErrorAnswer {
                     status,
                     error: &code,
@@ -520,6 +280,7 @@ impl Faults {
             }
             Respond::RetryAfter { status, seconds } => {
                 let code = "temporarily_unavailable";
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
                 let mut response = oauth_error(
                     status,
                     code,
@@ -740,11 +501,7 @@ mod tests {
             Rule::new(
                 "token",
                 Match::default(),
-                Respond::Error {
-                    status: StatusCode::BAD_REQUEST,
-                    error: "invalid_grant".into(),
-                    description: String::new(),
-                },
+                Respond::error(400, "invalid_grant"),
             )
         };
         faults.set_preset("invalid-grant", Some(rule())).unwrap();

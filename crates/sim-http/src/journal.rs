@@ -12,7 +12,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -54,7 +54,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct Event {
     /// Its number in the server's journal (each server numbers its own from 1).
     pub seq: u64,
-    /// Wall-clock time the request finished, RFC 3339 in UTC with milliseconds.
+    /// Wall-clock time the request finished, RFC 3339 in UTC with microseconds.
     pub at: String,
     /// `oauth` or `mcp`. Borrowed when a server records it, owned when a client reads it.
     pub service: Cow<'static, str>,
@@ -492,33 +492,17 @@ impl http_body::Body for SseBody {
     }
 }
 
-/// `2026-11-22T04:31:02.123Z`.
+/// `2026-11-22T04:31:02.123456Z`: microseconds, so that events of the two servers merged by
+/// time keep their order even when they are less than a millisecond apart (a call's answer and
+/// the refresh the client sends right after it).
 fn rfc3339(time: SystemTime) -> String {
-    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since_epoch.as_secs();
-    let (days, of_day) = (secs / 86_400, secs % 86_400);
-    // Days to a civil date (Howard Hinnant's algorithm), for the proleptic Gregorian calendar.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60,
-        since_epoch.subsec_millis()
-    )
+    humantime::format_rfc3339_micros(time).to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     fn event(path: &str) -> Event {
@@ -643,11 +627,11 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let later = UNIX_EPOCH + Duration::from_millis(1_795_321_862_123);
-        assert_eq!(rfc3339(later), "2026-11-22T04:31:02.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+        let later = UNIX_EPOCH + Duration::from_micros(1_795_321_862_123_456);
+        assert_eq!(rfc3339(later), "2026-11-22T04:31:02.123456Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000000Z");
     }
 
     #[test]

@@ -48,6 +48,7 @@ mod introspection;
 mod link;
 mod router;
 mod rpc;
+pub mod snapshot;
 mod state;
 mod tools;
 mod urls;
@@ -62,6 +63,7 @@ use tokio::net::TcpListener;
 
 pub use config::{AuthorizationServer, Config, MCP_PATH};
 pub use introspection::Identity;
+pub use snapshot::{IntrospectionFailure, Snapshot};
 pub use tools::TOOL_NAMES;
 pub use urls::{PRM_PATH, PRM_ROOT_PATH};
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::{Value, json};
 use sim_http::faults::Faults;
 use sim_http::journal::Journal;
 
@@ -16,6 +15,7 @@ use crate::config::{AuthorizationServer, check_authorization_servers};
 use crate::config::{Config, check_tool, check_tool_scopes};
 use crate::faults::{FORCE_403, TARGETS};
 use crate::introspection::{self, Trusted};
+use crate::snapshot::{IntrospectionFailure, Snapshot, Tallies, Toggles};
 use crate::tools::Tools;
 use crate::urls::PublicUrls;
 
@@ -44,33 +44,6 @@ pub struct State {
     pub counters: Counters,
 }
 
-/// How `/mcp` answers when the authorization server could not check a token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutageAnswer {
-    /// `503 temporarily_unavailable` with `Retry-After: 1`: the token may be fine.
-    Unavailable,
-    /// `401 invalid_token`, as some resource servers do: the client re-authorizes.
-    InvalidToken,
-}
-
-impl OutageAnswer {
-    /// The name the control plane uses: the status code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unavailable => "503",
-            Self::InvalidToken => "401",
-        }
-    }
-
-    pub fn parse(name: &str) -> Result<Self, String> {
-        match name {
-            "503" => Ok(Self::Unavailable),
-            "401" => Ok(Self::InvalidToken),
-            other => Err(format!("mode must be \"503\" or \"401\", not {other:?}")),
-        }
-    }
-}
-
 /// What happened since start-up or the last reset, for assertions.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -91,6 +64,21 @@ pub struct Counters {
 impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> Tallies {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Tallies {
+            requests: get(&self.requests),
+            unauthorized: get(&self.unauthorized),
+            bad_requests: get(&self.bad_requests),
+            forbidden: get(&self.forbidden),
+            unavailable: get(&self.unavailable),
+            introspections: get(&self.introspections),
+            introspection_failures: get(&self.introspection_failures),
+            tool_calls: get(&self.tool_calls),
+            faults_fired: get(&self.faults_fired),
+        }
     }
 
     fn all(&self) -> [(&'static str, &AtomicU64); 9] {
@@ -216,17 +204,19 @@ impl State {
         }
     }
 
-    pub fn outage_answer(&self) -> OutageAnswer {
+    pub fn outage_answer(&self) -> IntrospectionFailure {
         if self.outage_unauthorized.load(Ordering::Relaxed) {
-            OutageAnswer::InvalidToken
+            IntrospectionFailure::InvalidToken
         } else {
-            OutageAnswer::Unavailable
+            IntrospectionFailure::Unavailable
         }
     }
 
-    pub fn set_outage_answer(&self, answer: OutageAnswer) {
-        self.outage_unauthorized
-            .store(answer == OutageAnswer::InvalidToken, Ordering::Relaxed);
+    pub fn set_outage_answer(&self, answer: IntrospectionFailure) {
+        self.outage_unauthorized.store(
+            answer == IntrospectionFailure::InvalidToken,
+            Ordering::Relaxed,
+        );
     }
 
     /// Back to start-up: no fault rules, no events (numbering goes on), the configured tool
@@ -237,39 +227,40 @@ impl State {
         self.journal.clear();
         // Validated at start-up, so this cannot fail now.
         *self.tool_scopes() = configured_tool_scopes(&self.config).unwrap_or_default();
-        self.set_outage_answer(OutageAnswer::Unavailable);
+        self.set_outage_answer(IntrospectionFailure::Unavailable);
         for (_, counter) in self.counters.all() {
             counter.store(0, Ordering::Relaxed);
         }
     }
 
-    pub fn snapshot(&self) -> Value {
+    pub fn snapshot(&self) -> Snapshot {
         let trusted = self.trusted();
-        let servers: Vec<&AuthorizationServer> =
-            trusted.iter().map(|checker| &checker.server).collect();
-        let counters: serde_json::Map<String, Value> = self
-            .counters
-            .all()
-            .into_iter()
-            .map(|(name, counter)| (name.to_owned(), counter.load(Ordering::Relaxed).into()))
-            .collect();
-        let tool_scopes: serde_json::Map<String, Value> = self
+        let first = trusted.first();
+        let tool_scopes = self
             .tool_scopes()
             .iter()
-            .map(|(tool, scopes)| (tool.clone(), scopes.join(" ").into()))
+            .map(|(tool, scopes)| (tool.clone(), scopes.join(" ")))
             .collect();
-        json!({
-            "service": "mcp",
-            "resource": self.urls.default_resource(),
-            // The first server, as before there could be several.
-            "authorization_server": trusted.first().map(|checker| &checker.server.issuer),
-            "introspection_url": trusted.first().map(|checker| checker.introspector.url()),
-            "authorization_servers": servers,
-            "toggles": { "force_403": self.faults.has_preset(FORCE_403) },
-            "introspection_failure": self.outage_answer().as_str(),
-            "tool_scopes": tool_scopes,
-            "counters": counters,
-        })
+        Snapshot {
+            service: "mcp".to_owned(),
+            resource: self.urls.default_resource(),
+            authorization_server: first
+                .map(|checker| checker.server.issuer.clone())
+                .unwrap_or_default(),
+            introspection_url: first
+                .map(|checker| checker.introspector.url().to_owned())
+                .unwrap_or_default(),
+            authorization_servers: trusted
+                .iter()
+                .map(|checker| checker.server.clone())
+                .collect(),
+            toggles: Toggles {
+                force_403: self.faults.has_preset(FORCE_403),
+            },
+            counters: self.counters.snapshot(),
+            introspection_failure: self.outage_answer(),
+            tool_scopes,
+        }
     }
 }
 

@@ -40,6 +40,7 @@ mod host;
 mod pkce;
 mod redirect_uri;
 mod router;
+pub mod snapshot;
 mod state;
 mod store;
 
@@ -52,7 +53,8 @@ use tokio::net::TcpListener;
 
 pub use config::{Config, IssuerConfig, Limits, MAIN_ISSUER};
 pub use error::OAuthError;
-pub use state::Place;
+pub use snapshot::Snapshot;
+pub use state::{Place, ReuseDetection, Toggles};
 
 use crate::host::{Bound, Host};
 use crate::state::State;

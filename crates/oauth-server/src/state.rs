@@ -7,7 +7,6 @@ use std::sync::{RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::{Value, json};
 use sim_http::Clock;
 use sim_http::faults::Faults;
 use sim_http::secret::{random_token, redact};
@@ -15,6 +14,9 @@ use sim_http::secret::{random_token, redact};
 use crate::config::Config;
 use crate::error::OAuthError;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, TARGETS};
+use crate::snapshot::{
+    ClockOffset, Consent, Snapshot, StoreLimits, StoreSizes, Stored, Tallies, TokenRequests,
+};
 use crate::store::{AccessToken, GrantId, RefreshToken, RegistryFull, Store};
 
 /// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
@@ -30,7 +32,7 @@ pub struct Settings {
 }
 
 /// Refresh-token reuse detection: what a rotated-out refresh token presented again does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ReuseDetection {
     /// Off: it is an unknown token (`invalid_grant`). On: within the grace period it is honoured
     /// as a retry; after, it revokes its whole grant.
@@ -41,7 +43,7 @@ pub struct ReuseDetection {
 
 /// The failure switches as `/control/state` shows them: the settings, and whether each preset
 /// fault rule is in place.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Toggles {
     pub rotate_refresh_tokens: bool,
     pub access_token_ttl_seconds: u64,
@@ -78,27 +80,27 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn snapshot(&self) -> Value {
+    fn snapshot(&self) -> Tallies {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        json!({
-            "registrations": get(&self.registrations),
-            "authorizations": get(&self.authorizations),
-            "consent_denials": get(&self.consent_denials),
-            "token_requests": {
-                "authorization_code": get(&self.code_grants),
-                "refresh_token": get(&self.refresh_grants),
-                "other": get(&self.other_grants),
+        Tallies {
+            registrations: get(&self.registrations),
+            authorizations: get(&self.authorizations),
+            consent_denials: get(&self.consent_denials),
+            token_requests: TokenRequests {
+                authorization_code: get(&self.code_grants),
+                refresh_token: get(&self.refresh_grants),
+                other: get(&self.other_grants),
             },
-            "tokens_issued": get(&self.tokens_issued),
-            "refreshes": get(&self.refreshes),
-            "token_errors": get(&self.token_errors),
-            "forced_invalid_grants": get(&self.forced_invalid_grants),
-            "introspections": get(&self.introspections),
-            "active_introspections": get(&self.active_introspections),
-            "revocations": get(&self.revocations),
-            "faults_fired": get(&self.faults_fired),
-            "reuse_detections": get(&self.reuse_detections),
-        })
+            tokens_issued: get(&self.tokens_issued),
+            refreshes: get(&self.refreshes),
+            token_errors: get(&self.token_errors),
+            forced_invalid_grants: get(&self.forced_invalid_grants),
+            introspections: get(&self.introspections),
+            active_introspections: get(&self.active_introspections),
+            revocations: get(&self.revocations),
+            faults_fired: get(&self.faults_fired),
+            reuse_detections: get(&self.reuse_detections),
+        }
     }
 
     fn reset(&self) {
@@ -389,54 +391,49 @@ impl State {
     }
 
     /// What `GET /control/state` shows.
-    pub fn snapshot(&self) -> Value {
+    pub fn snapshot(&self) -> Snapshot {
         let now = self.now();
         let settings = self.settings();
         let store = &self.store;
-        let live_access = store
-            .access_tokens
-            .iter()
-            .filter(|token| token.expires_at > now)
-            .count();
-        let live_refresh = store
-            .refresh_tokens
-            .iter()
-            .filter(|token| token.expires_at > now)
-            .count();
-        let live_codes = store
-            .codes
-            .iter()
-            .filter(|code| code.expires_at > now)
-            .count();
-        json!({
-            "service": "oauth",
-            "issuer": self.issuer,
-            "name": self.place.name,
-            "toggles": self.toggles(),
-            "store": {
-                "clients": store.clients.len(),
-                "codes": live_codes,
-                "access_tokens": live_access,
-                "refresh_tokens": live_refresh,
+        let live = |expiries: &mut dyn Iterator<Item = u64>| {
+            expiries.filter(|expires_at| *expires_at > now).count() as u64
+        };
+        let limits = &self.config.limits;
+        Snapshot {
+            service: "oauth".to_owned(),
+            issuer: self.issuer.clone(),
+            name: self.place.name.clone(),
+            toggles: self.toggles(),
+            store: StoreSizes {
+                clients: store.clients.len() as u64,
+                codes: live(&mut store.codes.iter().map(|code| code.expires_at)),
+                access_tokens: live(&mut store.access_tokens.iter().map(|token| token.expires_at)),
+                refresh_tokens: live(
+                    &mut store.refresh_tokens.iter().map(|token| token.expires_at),
+                ),
             },
-            // What memory holds: expired entries the sweeper has not removed yet included.
-            "stored": {
-                "codes": store.codes.len() + store.redeemed_codes.len(),
-                "tokens": store.token_count(),
+            stored: Stored {
+                codes: (store.codes.len() + store.redeemed_codes.len()) as u64,
+                tokens: store.token_count() as u64,
             },
-            "counters": self.counters.snapshot(),
-            "limits": {
-                "max_clients": self.config.limits.max_clients,
-                "max_tokens": self.config.limits.max_tokens,
-                "max_codes": self.config.limits.max_codes,
+            counters: self.counters.snapshot(),
+            limits: Some(StoreLimits {
+                max_clients: limits.max_clients as u64,
+                max_tokens: limits.max_tokens as u64,
+                max_codes: limits.max_codes as u64,
+            }),
+            scopes: self.config.scopes.clone(),
+            seed_refresh_token: self.config.seed_refresh_token.as_deref().map(redact),
+            clock: ClockOffset {
+                offset_seconds: self.clock.offset_millis() / 1000,
             },
-            "scopes": self.config.scopes,
-            "seed_refresh_token": self.config.seed_refresh_token.as_deref().map(redact),
-            "clock": { "offset_seconds": self.clock.offset_millis() / 1000 },
-            "consent": { "grant_scope": settings.grant_scope },
-            "reuse_detection": settings.reuse_detection,
-            "fault_rules": self.faults.list().len(),
-        })
+            consent: Consent {
+                grant_scope: settings.grant_scope,
+            },
+            reuse_detection: settings.reuse_detection,
+            fault_rules: self.faults.list().len(),
+            issuers: None,
+        }
     }
 }
 
@@ -458,7 +455,14 @@ impl Place {
 mod tests {
     use std::time::{Duration, Instant};
 
+    use serde_json::{Value, json};
+
     use super::*;
+
+    /// The state document as JSON, as `GET /control/state` answers it.
+    fn shown(state: &State) -> Value {
+        serde_json::to_value(state.snapshot()).unwrap()
+    }
 
     fn terms(grant: GrantId) -> GrantTerms {
         GrantTerms {
@@ -487,8 +491,8 @@ mod tests {
             assert!(issued.is_ok(), "token {grant} refused");
         }
         assert_eq!(state.store.token_count(), 100_000);
-        assert_eq!(state.snapshot()["stored"]["tokens"], json!(100_000));
-        assert_eq!(state.snapshot()["store"]["access_tokens"], json!(50_000));
+        assert_eq!(shown(&state)["stored"]["tokens"], json!(100_000));
+        assert_eq!(shown(&state)["store"]["access_tokens"], json!(50_000));
 
         // Act: the access tokens expire, then (a month later) the refresh tokens; the sweeper
         // runs after each.
@@ -500,7 +504,7 @@ mod tests {
 
         // Assert
         assert_eq!(after_access, 50_000, "only the refresh tokens are left");
-        let snapshot = state.snapshot();
+        let snapshot = shown(&state);
         assert_eq!(snapshot["stored"]["tokens"], json!(0), "{snapshot}");
         assert_eq!(snapshot["store"]["refresh_tokens"], json!(0), "{snapshot}");
         assert!(

@@ -14,7 +14,8 @@ use sim_http::response::{json, plain_error};
 
 use crate::config::AuthorizationServer;
 use crate::faults::{FORCE_403, force_403};
-use crate::state::{OutageAnswer, State};
+use crate::snapshot::IntrospectionFailure;
+use crate::state::State;
 
 pub const PREFIX: &str = "/control";
 
@@ -122,7 +123,7 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
             .and_then(|Switch { on }| state.faults.set_preset(FORCE_403, on.then(force_403))),
         (&Method::POST, "/control/introspection-failure") => call
             .arguments()
-            .and_then(|Mode { mode }| OutageAnswer::parse(&mode))
+            .and_then(|Mode { mode }| mode.parse::<IntrospectionFailure>())
             .map(|answer| state.set_outage_answer(answer)),
         (&Method::POST, "/control/tool-scopes") => call
             .arguments::<BTreeMap<String, Option<String>>>()

@@ -21,7 +21,8 @@ use crate::faults;
 use crate::introspection::{self, Identity, Verdict};
 use crate::router::Facts;
 use crate::rpc::{self, Glance, Unreadable};
-use crate::state::{Counters, OutageAnswer, State};
+use crate::snapshot::IntrospectionFailure;
+use crate::state::{Counters, State};
 use crate::urls;
 
 /// The media type of a JSON-RPC message.
@@ -111,10 +112,10 @@ async fn authenticate<B>(
                 "[mcp] token check at {url} failed: {failure}",
             );
             return Err(match state.outage_answer() {
-                OutageAnswer::Unavailable => Denial::Unavailable(format!(
+                IntrospectionFailure::Unavailable => Denial::Unavailable(format!(
                     "the authorization server could not check the token: {failure}"
                 )),
-                OutageAnswer::InvalidToken => Denial::InvalidToken(
+                IntrospectionFailure::InvalidToken => Denial::InvalidToken(
                     "the authorization server could not check the access token",
                 ),
             });

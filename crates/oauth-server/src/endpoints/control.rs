@@ -18,6 +18,7 @@ use sim_http::response::{json, plain_error};
 use crate::config::{IssuerConfig, MAX_TTL_SECS};
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
 use crate::host::Host;
+use crate::snapshot::Snapshot;
 use crate::state::{ReuseDetection, State};
 
 pub const PREFIX: &str = "/control";
@@ -325,8 +326,10 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
     };
     match outcome {
         Ok(()) if scope == Scope::Server => {
-            let mut snapshot = state.snapshot();
-            snapshot["issuers"] = serde_json::json!(host.places());
+            let snapshot = Snapshot {
+                issuers: Some(host.places()),
+                ..state.snapshot()
+            };
             json(StatusCode::OK, &snapshot)
         }
         Ok(()) => json(StatusCode::OK, &state.snapshot()),

@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 
 pub use control::{
     Control, ControlError, Event, Fault, IntrospectionFailure, McpState, OAuthState, Respond,
-    RigState, Service,
+    RigState, Scenario, Service,
 };
 pub use settings::{LaunchError, Settings, TlsSource};
 

@@ -178,16 +178,35 @@ pub struct Switch {
 /// One entry of a control plane's index: method, path, and what the call does.
 pub type Entry = (&'static str, &'static str, &'static str);
 
-/// `GET /control`: every call of the plane, so a tester can discover them with one request.
-pub fn index(service: &str, entries: &[Entry]) -> Response {
-    let endpoints: Vec<_> = entries
+/// `GET /control`: every call of the plane, so a tester can discover them with one request;
+/// each earlier name is listed too, as what it stands for.
+pub fn index(service: &str, entries: &[Entry], aliases: &[Alias]) -> Response {
+    let mut endpoints: Vec<_> = entries
         .iter()
         .map(|(method, path, effect)| json!({ "method": method, "path": path, "effect": effect }))
         .collect();
+    for (earlier, current) in aliases {
+        if let Some((method, _, _)) = entries.iter().find(|(_, path, _)| path == current) {
+            let effect = format!("the earlier name of {current}");
+            endpoints.push(json!({ "method": method, "path": earlier, "effect": effect }));
+        }
+    }
     json(
         StatusCode::OK,
         &json!({ "service": service, "endpoints": endpoints }),
     )
+}
+
+/// An earlier name of a control path, and the name it has now: a switch's path is its
+/// `scenario` name, so that one switch has one name everywhere; the earlier one keeps working.
+pub type Alias = (&'static str, &'static str);
+
+/// The path `path` stands for: itself, or the current name of an earlier one.
+pub fn canonical<'a>(path: &'a str, aliases: &[Alias]) -> &'a str {
+    aliases
+        .iter()
+        .find(|(earlier, _)| *earlier == path)
+        .map_or(path, |(_, current)| current)
 }
 
 /// The answer for a path the plane does not route: 405 with `Allow` when the path is a known

@@ -14,6 +14,7 @@
 
 pub mod events;
 pub mod faults;
+pub mod scenario;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::Settings;
 
 pub use events::{Event, EventPage, EventStream, Watched};
 pub use faults::{Fault, FaultRule, Match, Respond, RigFaults};
+pub use scenario::{ClockMove, Scenario, ScenarioError};
 pub use state::{IntrospectionFailure, McpState, OAuthState, RigState};
 
 /// Why a control call failed.
@@ -313,19 +315,19 @@ impl Control {
 
     /// Access tokens issued from now on live `seconds`.
     pub async fn access_token_ttl(&self, seconds: u64) -> Result<OAuthState, ControlError> {
-        self.oauth_post("expires-in", json!({ "seconds": seconds }))
+        self.oauth_post("expire-access", json!({ "seconds": seconds }))
             .await
     }
 
     /// Every live access token becomes inactive; refresh tokens stay valid.
     pub async fn revoke_access_tokens(&self) -> Result<OAuthState, ControlError> {
-        self.call(Service::OAuth, Method::POST, "revoke-access", None)
+        self.call(Service::OAuth, Method::POST, "revoke", None)
             .await
     }
 
     /// Every refresh grant answers `invalid_grant`.
     pub async fn invalid_grant(&self, on: bool) -> Result<OAuthState, ControlError> {
-        self.oauth_post("invalid-grant", json!({ "on": on })).await
+        self.oauth_post("dead-refresh", json!({ "on": on })).await
     }
 
     /// `/authorize` redirects back with `access_denied`.
@@ -354,7 +356,7 @@ impl Control {
     /// `/authorize` grants only `scope` (space-separated), whatever the client asked for;
     /// `None` grants what was asked again.
     pub async fn narrow_consent(&self, scope: Option<&str>) -> Result<OAuthState, ControlError> {
-        self.oauth_post("consent", json!({ "grant_scope": scope }))
+        self.oauth_post("narrow-consent", json!({ "grant_scope": scope }))
             .await
     }
 
@@ -367,7 +369,7 @@ impl Control {
         grace_seconds: u64,
     ) -> Result<OAuthState, ControlError> {
         self.oauth_post(
-            "reuse-detection",
+            "reuse-detect",
             json!({ "on": on, "grace_seconds": grace_seconds }),
         )
         .await
@@ -400,13 +402,8 @@ impl Control {
             .into_iter()
             .map(|(tool, scopes)| (tool.into(), scopes.map(Into::into)))
             .collect();
-        self.call(
-            Service::Mcp,
-            Method::POST,
-            "tool-scopes",
-            Some(json!(changes)),
-        )
-        .await
+        self.call(Service::Mcp, Method::POST, "step-up", Some(json!(changes)))
+            .await
     }
 
     /// Tool calls answer `403 insufficient_scope`.
@@ -414,7 +411,7 @@ impl Control {
         self.call(
             Service::Mcp,
             Method::POST,
-            "force-403",
+            "bad-scope",
             Some(json!({ "on": on })),
         )
         .await

@@ -8,7 +8,7 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use sim_http::Response;
-use sim_http::control::{self, Call, Entry, Switch};
+use sim_http::control::{self, Alias, Call, Entry, Switch};
 use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
@@ -49,8 +49,8 @@ const INDEX: [Entry; 14] = [
     ),
     (
         "POST",
-        "/control/force-403",
-        r#"{"on": bool} — every tools/call answers 403 insufficient_scope (the force-403 fault preset)"#,
+        "/control/bad-scope",
+        r#"{"on": bool} — every tools/call answers 403 insufficient_scope (the force-403 fault preset; also /control/force-403)"#,
     ),
     (
         "POST",
@@ -59,8 +59,8 @@ const INDEX: [Entry; 14] = [
     ),
     (
         "POST",
-        "/control/tool-scopes",
-        r#"{"add": "mcp:write", "whoami": null} — scopes a tool needs (merged; null removes)"#,
+        "/control/step-up",
+        r#"{"add": "mcp:write", "whoami": null} — scopes a tool needs (merged; null removes; also /control/tool-scopes)"#,
     ),
     (
         "GET",
@@ -78,6 +78,12 @@ const INDEX: [Entry; 14] = [
         "faults, events, settings, authorization servers and counters back to start-up",
     ),
     ("GET", "/control", "this list"),
+];
+
+/// The switches' earlier paths (each still works): the paths are the `scenario` names now.
+const ALIASES: [Alias; 2] = [
+    ("/control/force-403", "/control/bad-scope"),
+    ("/control/tool-scopes", "/control/step-up"),
 ];
 
 /// The arguments of `POST /control/introspection-failure`.
@@ -115,17 +121,17 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
     if let Some(answer) = state.journal.control(&call) {
         return answer;
     }
-    let outcome = match (&call.method, call.path.as_str()) {
-        (&Method::GET, "/control") => return control::index("mcp", &INDEX),
+    let outcome = match (&call.method, control::canonical(&call.path, &ALIASES)) {
+        (&Method::GET, "/control") => return control::index("mcp", &INDEX, &ALIASES),
         (&Method::GET, "/control/state") => Ok(()),
-        (&Method::POST, "/control/force-403") => call
+        (&Method::POST, "/control/bad-scope") => call
             .arguments()
             .and_then(|Switch { on }| state.faults.set_preset(FORCE_403, on.then(force_403))),
         (&Method::POST, "/control/introspection-failure") => call
             .arguments()
             .and_then(|Mode { mode }| mode.parse::<IntrospectionFailure>())
             .map(|answer| state.set_outage_answer(answer)),
-        (&Method::POST, "/control/tool-scopes") => call
+        (&Method::POST, "/control/step-up") => call
             .arguments::<BTreeMap<String, Option<String>>>()
             .and_then(|changes| state.merge_tool_scopes(changes)),
         (&Method::GET, "/control/authorization-servers") => return trusted(state),

@@ -11,7 +11,7 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Deserializer};
 use sim_http::Response;
-use sim_http::control::{self, Call, Entry, Switch};
+use sim_http::control::{self, Alias, Call, Entry, Switch};
 use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
@@ -40,18 +40,18 @@ const INDEX: [Entry; 22] = [
     ),
     (
         "POST",
-        "/control/expires-in",
-        r#"{"seconds": N} — lifetime of access tokens issued from now on"#,
+        "/control/expire-access",
+        r#"{"seconds": N} — lifetime of access tokens issued from now on (also /control/expires-in)"#,
     ),
     (
         "POST",
-        "/control/revoke-access",
-        "every live access token becomes inactive",
+        "/control/revoke",
+        "every live access token becomes inactive (also /control/revoke-access)",
     ),
     (
         "POST",
-        "/control/invalid-grant",
-        r#"{"on": bool} — every refresh grant answers invalid_grant (a preset fault rule)"#,
+        "/control/dead-refresh",
+        r#"{"on": bool} — every refresh grant answers invalid_grant (a preset fault rule; also /control/invalid-grant)"#,
     ),
     (
         "POST",
@@ -70,13 +70,13 @@ const INDEX: [Entry; 22] = [
     ),
     (
         "POST",
-        "/control/consent",
-        r#"{"grant_scope": "a b" | null} — /authorize grants exactly this scope, whatever was asked"#,
+        "/control/narrow-consent",
+        r#"{"grant_scope": "a b" | null} — /authorize grants exactly this scope, whatever was asked (also /control/consent)"#,
     ),
     (
         "POST",
-        "/control/reuse-detection",
-        r#"{"on": bool, "grace_seconds": G} — a rotated-out refresh token presented after G s revokes its grant"#,
+        "/control/reuse-detect",
+        r#"{"on": bool, "grace_seconds": G} — a rotated-out refresh token presented after G s revokes its grant (also /control/reuse-detection)"#,
     ),
     (
         "GET",
@@ -130,6 +130,15 @@ const INDEX: [Entry; 22] = [
         "/control/issuers/{name}/reset",
         "that issuer's clients, codes, tokens, settings, fault rules and counters back to start-up",
     ),
+];
+
+/// The switches' earlier paths (each still works): the paths are the `scenario` names now.
+const ALIASES: [Alias; 5] = [
+    ("/control/expires-in", "/control/expire-access"),
+    ("/control/revoke-access", "/control/revoke"),
+    ("/control/invalid-grant", "/control/dead-refresh"),
+    ("/control/consent", "/control/narrow-consent"),
+    ("/control/reuse-detection", "/control/reuse-detect"),
 ];
 
 /// Where the issuers are managed and addressed.
@@ -254,13 +263,13 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
     if let Some(answer) = host.journal.control(call) {
         return answer;
     }
-    let outcome = match (&call.method, call.path.as_str()) {
-        (&Method::GET, "/control") => return control::index("oauth", &INDEX),
+    let outcome = match (&call.method, control::canonical(&call.path, &ALIASES)) {
+        (&Method::GET, "/control") => return control::index("oauth", &INDEX, &ALIASES),
         (&Method::GET, "/control/state") => Ok(()),
         (&Method::POST, "/control/rotate") => call.arguments().map(|Switch { on }| {
             state.update_settings(|settings| settings.rotate_refresh_tokens = on)
         }),
-        (&Method::POST, "/control/expires-in") => {
+        (&Method::POST, "/control/expire-access") => {
             call.arguments().and_then(|Lifetime { seconds }| {
                 let seconds = u64::try_from(seconds)
                     .map_err(|_| "seconds must be a non-negative integer".to_owned())?;
@@ -271,10 +280,10 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
                 Ok(())
             })
         }
-        (&Method::POST, "/control/revoke-access") => call
+        (&Method::POST, "/control/revoke") => call
             .no_arguments()
             .map(|()| state.store.access_tokens.clear()),
-        (&Method::POST, "/control/invalid-grant") => call.arguments().and_then(|Switch { on }| {
+        (&Method::POST, "/control/dead-refresh") => call.arguments().and_then(|Switch { on }| {
             state
                 .faults
                 .set_preset(INVALID_GRANT, on.then(invalid_grant))
@@ -295,7 +304,7 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
                  reset,
              }| { move_clock(state, advance_seconds, reset) },
         ),
-        (&Method::POST, "/control/consent") => {
+        (&Method::POST, "/control/narrow-consent") => {
             call.arguments().and_then(|Consent { grant_scope }| {
                 let grant_scope = grant_scope
                     .map(|scope| checked_scope(state, &scope))
@@ -304,7 +313,7 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
                 Ok(())
             })
         }
-        (&Method::POST, "/control/reuse-detection") => {
+        (&Method::POST, "/control/reuse-detect") => {
             call.arguments()
                 .and_then(|ReuseSwitch { on, grace_seconds }| {
                     if grace_seconds > MAX_GRACE_SECS {

@@ -241,7 +241,7 @@ async fn unknown_control_path_is_404_and_wrong_method_405() {
     assert_eq!(response.headers()["allow"], "POST");
     let (status, index) = rig.get_json("/control").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(index["endpoints"].as_array().unwrap().len(), 22);
+    assert_eq!(index["endpoints"].as_array().unwrap().len(), 27);
 }
 
 #[tokio::test]
@@ -293,4 +293,42 @@ async fn browsers_cannot_drive_the_control_plane() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_switch_answers_to_its_scenario_name_and_to_its_earlier_path() {
+    let rig = Rig::start().await;
+    for (current, earlier, body, field) in [
+        (
+            "/control/dead-refresh",
+            "/control/invalid-grant",
+            json!({"on": true}),
+            "invalid_grant",
+        ),
+        (
+            "/control/expire-access",
+            "/control/expires-in",
+            json!({"seconds": 7}),
+            "access_token_ttl_seconds",
+        ),
+    ] {
+        let (status, state) = rig.control(current, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{current}: {state}");
+        let changed = state["toggles"][field].clone();
+        rig.control("/control/reset", Some(json!({}))).await;
+        let (status, state) = rig.control(earlier, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{earlier}: {state}");
+        assert_eq!(
+            state["toggles"][field], changed,
+            "{earlier} flips what {current} flips"
+        );
+    }
+    let (status, state) = rig
+        .control(
+            "/control/narrow-consent",
+            Some(json!({"grant_scope": "mcp:tools"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state["consent"]["grant_scope"], "mcp:tools");
 }

@@ -1,0 +1,512 @@
+//! The scenarios: the rig's named failures, typed, and what each does to the running rig. The
+//! `scenario` command parses them from its words ([`Scenario::parse`]), a Rust test builds them
+//! directly, and both apply them with [`Control::apply`], so every entry point flips a failure
+//! the same way.
+//!
+//! ```no_run
+//! # async fn test(sim: &mcp_oauth_sim::Sim) -> Result<(), mcp_oauth_sim::ControlError> {
+//! use mcp_oauth_sim::Scenario;
+//! sim.control().apply(&Scenario::Rotate(true)).await?;
+//! sim.control().apply(&Scenario::AsDown(2)).await?; // the next two token requests answer 503
+//! # Ok(()) }
+//! ```
+
+use serde_json::Value;
+
+use super::faults::{Fault, FaultRule, Respond};
+use super::{Control, ControlError, Service};
+use crate::IntrospectionFailure;
+
+/// A scenario's name, as the `scenario` command takes it; the doc comment of each is its
+/// `--help` line. One name per switch: where a switch has a control path, the path is
+/// `/control/<name>` on its server too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Name {
+    /// on|off: every refresh returns a new refresh token and retires the old one.
+    Rotate,
+    /// SECONDS: lifetime of access tokens issued from now on.
+    ExpireAccess,
+    /// Every live access token becomes inactive; the next MCP call gets 401.
+    Revoke,
+    /// on|off: every refresh grant answers invalid_grant.
+    DeadRefresh,
+    /// on|off: /authorize redirects back with access_denied.
+    DenyConsent,
+    /// on|off: tool calls answer 403 insufficient_scope.
+    BadScope,
+    /// TOKEN: make TOKEN a valid refresh token for any client.
+    SeedRefresh,
+    /// Both servers back to start-up; every client must register and consent again.
+    Reset,
+    /// N: the next N token requests answer 503 temporarily_unavailable (Retry-After: 1).
+    AsDown,
+    /// MS|off: token requests are answered MS milliseconds late, until turned off.
+    SlowToken,
+    /// N: the next N token requests answer 429 with Retry-After: 1.
+    RateLimit,
+    /// [503|401|off]: the AS's /introspect answers 503; MCP requests get 503 (or 401).
+    IntrospectDown,
+    /// +SECONDS|-SECONDS|reset: move the AS's clock (codes and tokens expire by it).
+    Clock,
+    /// TOOL SCOPE|off: calls of TOOL also need SCOPE (403 insufficient_scope naming it).
+    StepUp,
+    /// SCOPE|off: /authorize grants only SCOPE, whatever the client asked for.
+    NarrowConsent,
+    /// on|off [GRACE]: a rotated-out refresh token used after GRACE seconds revokes its grant.
+    ReuseDetect,
+    /// Delete every fault rule on both servers, the switches' own included.
+    ClearFaults,
+    /// oauth|mcp JSON: add a fault rule, e.g. '{"endpoint":"token","respond":{"status":503}}'.
+    Fault,
+    /// oauth|mcp ID: delete one fault rule.
+    DeleteFault,
+}
+
+impl Name {
+    /// The name as typed: `dead-refresh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rotate => "rotate",
+            Self::ExpireAccess => "expire-access",
+            Self::Revoke => "revoke",
+            Self::DeadRefresh => "dead-refresh",
+            Self::DenyConsent => "deny-consent",
+            Self::BadScope => "bad-scope",
+            Self::SeedRefresh => "seed-refresh",
+            Self::Reset => "reset",
+            Self::AsDown => "as-down",
+            Self::SlowToken => "slow-token",
+            Self::RateLimit => "rate-limit",
+            Self::IntrospectDown => "introspect-down",
+            Self::Clock => "clock",
+            Self::StepUp => "step-up",
+            Self::NarrowConsent => "narrow-consent",
+            Self::ReuseDetect => "reuse-detect",
+            Self::ClearFaults => "clear-faults",
+            Self::Fault => "fault",
+            Self::DeleteFault => "delete-fault",
+        }
+    }
+
+    /// How many values it takes at most.
+    pub fn arity(self) -> usize {
+        match self {
+            Self::Revoke | Self::Reset | Self::ClearFaults => 0,
+            Self::Fault | Self::DeleteFault | Self::ReuseDetect => 2,
+            Self::StepUp | Self::NarrowConsent => usize::MAX,
+            _ => 1,
+        }
+    }
+}
+
+/// How far to move the authorization server's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockMove {
+    /// Forward (or back, never behind system time) by this many seconds.
+    Advance(i64),
+    /// Back on system time.
+    Reset,
+}
+
+/// A failure to flip on the running rig, with what it takes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scenario {
+    /// Refresh grants return a new refresh token and retire the presented one.
+    Rotate(bool),
+    /// Lifetime of access tokens issued from now on, in seconds.
+    ExpireAccess(u64),
+    /// Every live access token becomes inactive.
+    Revoke,
+    /// Every refresh grant answers `invalid_grant` (the `invalid-grant` preset).
+    DeadRefresh(bool),
+    /// `/authorize` answers `access_denied` (the `deny-consent` preset).
+    DenyConsent(bool),
+    /// Every `tools/call` answers `403 insufficient_scope` (the `force-403` preset).
+    BadScope(bool),
+    /// This string becomes a valid refresh token for any client.
+    SeedRefresh(String),
+    /// Both servers back to start-up.
+    Reset,
+    /// The next N token requests answer `503 temporarily_unavailable`.
+    AsDown(u64),
+    /// Token requests answered this many milliseconds late (`None`: on time again). One delay
+    /// at a time: a new one replaces the old.
+    SlowToken(Option<u64>),
+    /// The next N token requests answer `429` with `Retry-After: 1`.
+    RateLimit(u64),
+    /// The AS's `/introspect` answers 503 and the MCP server answers what the mode says
+    /// (`None`: introspection works again, and the mode is back to 503).
+    IntrospectDown(Option<IntrospectionFailure>),
+    /// Move the authorization server's clock.
+    Clock(ClockMove),
+    /// Calls of `tool` also need `scopes` (space-separated; `None`: only the required ones).
+    StepUp {
+        tool: String,
+        scopes: Option<String>,
+    },
+    /// `/authorize` grants exactly this scope (`None`: what was asked).
+    NarrowConsent(Option<String>),
+    /// Refresh-token reuse detection, with a grace period in seconds.
+    ReuseDetect { on: bool, grace_seconds: u64 },
+    /// Every fault rule of both servers deleted, presets included.
+    ClearFaults,
+    /// A fault rule added to a server: a [`Fault`] or the JSON a tester would post.
+    Fault { service: Service, rule: Value },
+    /// One fault rule deleted.
+    DeleteFault { service: Service, id: u64 },
+}
+
+/// Why the words given do not make a scenario: the message a user reads.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ScenarioError(String);
+
+impl Scenario {
+    /// Its name.
+    pub fn name(&self) -> Name {
+        match self {
+            Self::Rotate(_) => Name::Rotate,
+            Self::ExpireAccess(_) => Name::ExpireAccess,
+            Self::Revoke => Name::Revoke,
+            Self::DeadRefresh(_) => Name::DeadRefresh,
+            Self::DenyConsent(_) => Name::DenyConsent,
+            Self::BadScope(_) => Name::BadScope,
+            Self::SeedRefresh(_) => Name::SeedRefresh,
+            Self::Reset => Name::Reset,
+            Self::AsDown(_) => Name::AsDown,
+            Self::SlowToken(_) => Name::SlowToken,
+            Self::RateLimit(_) => Name::RateLimit,
+            Self::IntrospectDown(_) => Name::IntrospectDown,
+            Self::Clock(_) => Name::Clock,
+            Self::StepUp { .. } => Name::StepUp,
+            Self::NarrowConsent(_) => Name::NarrowConsent,
+            Self::ReuseDetect { .. } => Name::ReuseDetect,
+            Self::ClearFaults => Name::ClearFaults,
+            Self::Fault { .. } => Name::Fault,
+            Self::DeleteFault { .. } => Name::DeleteFault,
+        }
+    }
+
+    /// The scenario `name` with the words that follow it on the command line.
+    pub fn parse(name: Name, values: &[String]) -> Result<Self, ScenarioError> {
+        if values.len() > name.arity() {
+            return Err(ScenarioError(format!(
+                "{} takes {} value(s), not {}: {}",
+                name.as_str(),
+                name.arity(),
+                values.len(),
+                values.join(" ")
+            )));
+        }
+        let needs = |what: &str| ScenarioError(format!("{} needs {what}", name.as_str()));
+        let first = values.first().map(String::as_str);
+        let on = || switch(first).ok_or_else(|| needs("on|off"));
+        let count = || {
+            first
+                .and_then(|value| value.parse::<u64>().ok())
+                .filter(|count| *count > 0)
+                .ok_or_else(|| needs("a number of requests (1 or more)"))
+        };
+        let service = |value: &str| value.parse::<Service>().map_err(ScenarioError);
+        Ok(match name {
+            Name::Rotate => Self::Rotate(on()?),
+            Name::ExpireAccess => Self::ExpireAccess(
+                first
+                    .and_then(|value| value.parse::<u64>().ok())
+                    .ok_or_else(|| needs("a number of seconds"))?,
+            ),
+            Name::Revoke => Self::Revoke,
+            Name::DeadRefresh => Self::DeadRefresh(on()?),
+            Name::DenyConsent => Self::DenyConsent(on()?),
+            Name::BadScope => Self::BadScope(on()?),
+            Name::SeedRefresh => Self::SeedRefresh(first.ok_or_else(|| needs("a token"))?.into()),
+            Name::Reset => Self::Reset,
+            Name::AsDown => Self::AsDown(count()?),
+            Name::RateLimit => Self::RateLimit(count()?),
+            Name::SlowToken => Self::SlowToken(match first {
+                Some("off" | "0") => None,
+                Some(value) => Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| needs("milliseconds or off"))?,
+                ),
+                None => return Err(needs("milliseconds or off")),
+            }),
+            Name::IntrospectDown => Self::IntrospectDown(match first {
+                Some("off") => None,
+                None => Some(IntrospectionFailure::Unavailable),
+                Some(mode) => Some(
+                    mode.parse::<IntrospectionFailure>()
+                        .map_err(|_| needs("503, 401 or off (default 503)"))?,
+                ),
+            }),
+            Name::Clock => Self::Clock(match first {
+                Some("reset") => ClockMove::Reset,
+                value => ClockMove::Advance(
+                    value
+                        .and_then(|value| {
+                            value.strip_prefix('+').unwrap_or(value).parse::<i64>().ok()
+                        })
+                        .ok_or_else(|| needs("+SECONDS, -SECONDS or reset"))?,
+                ),
+            }),
+            Name::StepUp => {
+                let (tool, scopes) = values
+                    .split_first()
+                    .filter(|(_, scopes)| !scopes.is_empty())
+                    .ok_or_else(|| needs("a tool and a scope (or off)"))?;
+                let scopes = scopes.join(" ").replace('+', " ");
+                Self::StepUp {
+                    tool: tool.clone(),
+                    scopes: (scopes != "off").then_some(scopes),
+                }
+            }
+            Name::NarrowConsent => match values.join(" ").as_str() {
+                "" => return Err(needs("a scope or off")),
+                "off" => Self::NarrowConsent(None),
+                scope => Self::NarrowConsent(Some(scope.to_owned())),
+            },
+            Name::ReuseDetect => Self::ReuseDetect {
+                on: on()?,
+                grace_seconds: match values.get(1) {
+                    None => 0,
+                    Some(grace) => grace
+                        .parse::<u64>()
+                        .map_err(|_| needs("on|off and optionally a grace in seconds"))?,
+                },
+            },
+            Name::ClearFaults => Self::ClearFaults,
+            Name::Fault => {
+                let usage = || needs("a service (oauth or mcp) and a JSON rule");
+                let [named, rule] = values else {
+                    return Err(usage());
+                };
+                let rule = serde_json::from_str(rule).map_err(|error| {
+                    ScenarioError(format!("{}: the rule is not JSON: {error}", usage().0))
+                })?;
+                Self::Fault {
+                    service: service(named)?,
+                    rule,
+                }
+            }
+            Name::DeleteFault => {
+                let usage = || needs("a service (oauth or mcp) and a rule id");
+                let [named, id] = values else {
+                    return Err(usage());
+                };
+                Self::DeleteFault {
+                    service: service(named)?,
+                    id: id.parse::<u64>().map_err(|_| usage())?,
+                }
+            }
+        })
+    }
+
+    /// What a tester should know after applying it, if anything.
+    pub fn caveat(&self) -> Option<&'static str> {
+        match self {
+            Self::Reset => Some(
+                "warning: every client, code and token is forgotten: clients must register and \
+                 consent again (stored refresh tokens are dead)",
+            ),
+            Self::ExpireAccess(_) => Some(
+                "note: the new lifetime applies to access tokens issued from now on (the next \
+                 refresh or authorization); `scenario revoke` makes clients fetch one now",
+            ),
+            Self::StepUp { .. } => Some(
+                "note: tools/list still works; a client must ask for the scope the 403 names \
+                 (re-authorize with it) to call the tool",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// `on`, `true`, `1`, `yes` and their opposites, in any case.
+fn switch(value: Option<&str>) -> Option<bool> {
+    match value?.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl Control {
+    /// Flips `scenario` on the rig: one or a few control calls. Answers the fault rule it
+    /// added, if it added one.
+    pub async fn apply(&self, scenario: &Scenario) -> Result<Option<FaultRule>, ControlError> {
+        let mut added = None;
+        match scenario {
+            Scenario::Rotate(on) => {
+                self.rotate_refresh_tokens(*on).await?;
+            }
+            Scenario::ExpireAccess(seconds) => {
+                self.access_token_ttl(*seconds).await?;
+            }
+            Scenario::Revoke => {
+                self.revoke_access_tokens().await?;
+            }
+            Scenario::DeadRefresh(on) => {
+                self.invalid_grant(*on).await?;
+            }
+            Scenario::DenyConsent(on) => {
+                self.deny_consent(*on).await?;
+            }
+            Scenario::BadScope(on) => {
+                self.force_403(*on).await?;
+            }
+            Scenario::SeedRefresh(token) => {
+                self.seed_refresh_token(token).await?;
+            }
+            Scenario::Reset => {
+                self.reset().await?;
+            }
+            Scenario::AsDown(times) => {
+                let rule = Fault::new("token", Respond::status(503)).times(*times);
+                added = Some(self.add_fault(Service::OAuth, &rule).await?);
+            }
+            Scenario::RateLimit(times) => {
+                let rule = Fault::new("token", Respond::retry_after(429, 1)).times(*times);
+                added = Some(self.add_fault(Service::OAuth, &rule).await?);
+            }
+            Scenario::SlowToken(millis) => {
+                self.delete_faults_where(Service::OAuth, |rule| {
+                    rule.endpoint == "token" && matches!(rule.respond, Respond::Delay { .. })
+                })
+                .await?;
+                if let Some(millis) = millis {
+                    let rule = Fault::new("token", Respond::Delay { millis: *millis });
+                    added = Some(self.add_fault(Service::OAuth, &rule).await?);
+                }
+            }
+            Scenario::IntrospectDown(mode) => {
+                self.delete_faults_where(Service::OAuth, |rule| rule.endpoint == "introspect")
+                    .await?;
+                self.introspection_failure(mode.unwrap_or_default()).await?;
+                if mode.is_some() {
+                    let rule = Fault::new("introspect", Respond::status(503));
+                    added = Some(self.add_fault(Service::OAuth, &rule).await?);
+                }
+            }
+            Scenario::Clock(ClockMove::Reset) => {
+                self.reset_clock().await?;
+            }
+            Scenario::Clock(ClockMove::Advance(seconds)) => {
+                self.advance_clock(*seconds).await?;
+            }
+            Scenario::StepUp { tool, scopes } => {
+                self.tool_scopes([(tool.as_str(), scopes.as_deref())])
+                    .await?;
+            }
+            Scenario::NarrowConsent(scope) => {
+                self.narrow_consent(scope.as_deref()).await?;
+            }
+            Scenario::ReuseDetect { on, grace_seconds } => {
+                self.reuse_detection(*on, *grace_seconds).await?;
+            }
+            Scenario::ClearFaults => {
+                self.clear_faults().await?;
+            }
+            Scenario::Fault { service, rule } => {
+                added = Some(self.add_fault(*service, rule).await?);
+            }
+            Scenario::DeleteFault { service, id } => {
+                self.delete_fault(*service, *id).await?;
+            }
+        }
+        Ok(added)
+    }
+
+    /// Deletes `service`'s rules that `doomed` picks.
+    async fn delete_faults_where(
+        &self,
+        service: Service,
+        doomed: impl Fn(&FaultRule) -> bool,
+    ) -> Result<(), ControlError> {
+        for rule in self.faults(service).await? {
+            if doomed(&rule) {
+                self.delete_fault(service, rule.id).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_command_words_make_typed_scenarios() {
+        let cases = [
+            (Name::Rotate, "on", Scenario::Rotate(true)),
+            (Name::ExpireAccess, "5", Scenario::ExpireAccess(5)),
+            (Name::SlowToken, "off", Scenario::SlowToken(None)),
+            (Name::SlowToken, "250", Scenario::SlowToken(Some(250))),
+            (
+                Name::IntrospectDown,
+                "",
+                Scenario::IntrospectDown(Some(IntrospectionFailure::Unavailable)),
+            ),
+            (Name::Clock, "+30", Scenario::Clock(ClockMove::Advance(30))),
+            (Name::Clock, "reset", Scenario::Clock(ClockMove::Reset)),
+            (
+                Name::StepUp,
+                "add mcp:write+mcp:admin",
+                Scenario::StepUp {
+                    tool: "add".into(),
+                    scopes: Some("mcp:write mcp:admin".into()),
+                },
+            ),
+            (
+                Name::ReuseDetect,
+                "on 5",
+                Scenario::ReuseDetect {
+                    on: true,
+                    grace_seconds: 5,
+                },
+            ),
+        ];
+        for (name, values, expected) in cases {
+            let parsed = Scenario::parse(name, &words(values)).unwrap();
+            assert_eq!(parsed, expected, "{} {values}", name.as_str());
+            assert_eq!(parsed.name(), name);
+        }
+    }
+
+    #[test]
+    fn bad_words_say_what_the_scenario_needs() {
+        for (name, values, why) in [
+            (Name::Rotate, "maybe", "rotate needs on|off"),
+            (
+                Name::AsDown,
+                "0",
+                "as-down needs a number of requests (1 or more)",
+            ),
+            (Name::Revoke, "now", "revoke takes 0 value(s), not 1: now"),
+            (
+                Name::Fault,
+                "oauth {",
+                "fault needs a service (oauth or mcp) and a JSON rule",
+            ),
+        ] {
+            let error = Scenario::parse(name, &words(values))
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with(why), "{error}");
+        }
+    }
+
+    #[test]
+    fn every_name_is_its_clap_name() {
+        use clap::ValueEnum;
+        for name in Name::value_variants() {
+            let clap_name = name.to_possible_value().unwrap();
+            assert_eq!(clap_name.get_name(), name.as_str());
+        }
+    }
+}

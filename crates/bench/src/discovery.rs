@@ -9,7 +9,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::Error;
-use crate::http::{Conn, Connector, Origin, get, path_and_query, post};
+use crate::http::{Conn, Connector, get, origin_of, path_and_query, post};
 use crate::mcp;
 
 /// What a client needs to know to obtain a token for an MCP server.
@@ -47,7 +47,7 @@ struct ServerMetadata {
 
 /// Discovers the authorization server protecting the MCP server at `mcp_url`.
 pub async fn discover(connector: &Connector, mcp_url: &Url) -> Result<Discovered, Error> {
-    let mut conn = Conn::new(Origin::of(mcp_url)?, connector.clone());
+    let mut conn = Conn::new(origin_of(mcp_url)?, connector.clone());
     let mut request = post(
         &path_and_query(mcp_url),
         "application/json",
@@ -100,7 +100,7 @@ async fn fetch_first<T: for<'de> Deserialize<'de>>(
 ) -> Result<(Url, T), Error> {
     let mut tried = Vec::new();
     for url in candidates {
-        let mut conn = Conn::new(Origin::of(url)?, connector.clone());
+        let mut conn = Conn::new(origin_of(url)?, connector.clone());
         let reply = conn.send(get(&path_and_query(url))).await?;
         if reply.status == StatusCode::OK {
             let document = serde_json::from_slice(&reply.body).map_err(|error| {

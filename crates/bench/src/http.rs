@@ -6,7 +6,6 @@
 //! (the platform's roots plus an optional extra CA) are both served by hyper's client connection.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,11 +13,8 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::net::TcpStream;
-use url::Url;
 
 use crate::Error;
 
@@ -26,61 +22,23 @@ use crate::Error;
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where requests go: scheme, host and port, and the `Host` header that names them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub tls: bool,
-    pub host: String,
-    pub port: u16,
-    /// The `Host` header value.
-    pub authority: HeaderValue,
+pub use sim_http::outbound::{Origin, path_and_query};
+
+/// The origin of `url`, or why it has none a benchmark can reach.
+pub fn origin_of(url: &url::Url) -> Result<Origin, Error> {
+    Origin::of(url).map_err(Error::Usage)
 }
 
-impl Origin {
-    pub fn of(url: &Url) -> Result<Self, Error> {
-        let tls = match url.scheme() {
-            "http" => false,
-            "https" => true,
-            other => return Err(Error::Usage(format!("{url}: unsupported scheme '{other}'"))),
-        };
-        let host = url
-            .host_str()
-            .ok_or_else(|| Error::Usage(format!("{url}: no host")))?;
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| Error::Usage(format!("{url}: no port")))?;
-        let authority = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        Ok(Self {
-            tls,
-            // `[::1]` is how a URL spells an IPv6 host; a socket address wants `::1`.
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port,
-            authority: HeaderValue::from_str(&authority)
-                .map_err(|_| Error::Usage(format!("{url}: unusable host")))?,
-        })
+/// Opens connections; shared by every worker: the rig's own outbound connector, with the
+/// benchmark's connect timeout.
+#[derive(Clone)]
+pub struct Connector(sim_http::outbound::Connector);
+
+impl Default for Connector {
+    /// The platform's roots only.
+    fn default() -> Self {
+        Self(sim_http::outbound::Connector::default().connect_timeout(CONNECT_TIMEOUT))
     }
-}
-
-/// The path and query of `url`, as a request line wants them.
-pub fn path_and_query(url: &Url) -> String {
-    match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    }
-}
-
-/// Opens connections; shared by every worker. TLS is configured on first use, so a plain HTTP
-/// run never loads the platform's roots.
-#[derive(Clone, Default)]
-pub struct Connector {
-    extra_roots: Arc<Vec<CertificateDer<'static>>>,
-    tls: Arc<OnceLock<Result<tokio_rustls::TlsConnector, String>>>,
 }
 
 impl Connector {
@@ -92,54 +50,17 @@ impl Connector {
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                 .map_err(|error| Error::Usage(format!("{}: {error}", path.display())))?,
         };
-        Ok(Self {
-            extra_roots: Arc::new(extra_roots),
-            tls: Arc::default(),
-        })
-    }
-
-    fn tls(&self) -> Result<&tokio_rustls::TlsConnector, Error> {
-        self.tls
-            .get_or_init(|| sim_http::tls::client_connector(self.extra_roots.iter().cloned()))
-            .as_ref()
-            .map_err(|error| Error::Usage(format!("TLS client: {error}")))
+        Ok(Self(
+            sim_http::outbound::Connector::new(extra_roots).connect_timeout(CONNECT_TIMEOUT),
+        ))
     }
 
     async fn connect(&self, origin: &Origin) -> Result<SendRequest<Full<Bytes>>, Error> {
-        let connect = TcpStream::connect((origin.host.as_str(), origin.port));
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        self.0
+            .connect(origin)
             .await
-            .map_err(|_| Error::Transport(format!("connecting to {} timed out", origin.host)))?
-            .map_err(|error| {
-                Error::Transport(format!("{}:{}: {error}", origin.host, origin.port))
-            })?;
-        stream.set_nodelay(true).ok();
-        if !origin.tls {
-            return handshake(stream).await;
-        }
-        let name = ServerName::try_from(origin.host.clone())
-            .map_err(|error| Error::Usage(format!("{}: {error}", origin.host)))?;
-        let stream = self
-            .tls()?
-            .connect(name, stream)
-            .await
-            .map_err(|error| Error::Transport(format!("TLS with {}: {error}", origin.host)))?;
-        handshake(stream).await
+            .map_err(|error| Error::Transport(error.to_string()))
     }
-}
-
-async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|error| Error::Transport(error.to_string()))?;
-    tokio::spawn(async move {
-        // The connection ends when the sender is dropped or the server closes it.
-        let _ = connection.await;
-    });
-    Ok(sender)
 }
 
 /// A whole response.
@@ -262,35 +183,4 @@ pub fn post(path: &str, content_type: &'static str, body: Bytes) -> Request<Full
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     request
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_carry_the_host_header_clients_send() {
-        let origin = Origin::of(&Url::parse("http://localhost:3000/mcp").unwrap()).unwrap();
-        assert_eq!(origin.authority, "localhost:3000");
-        assert_eq!(
-            (origin.host.as_str(), origin.port, origin.tls),
-            ("localhost", 3000, false)
-        );
-        let origin = Origin::of(&Url::parse("https://example.com/mcp").unwrap()).unwrap();
-        assert_eq!(origin.authority, "example.com");
-        assert_eq!((origin.port, origin.tls), (443, true));
-        let origin = Origin::of(&Url::parse("http://[::1]:9/").unwrap()).unwrap();
-        assert_eq!(
-            (origin.host.as_str(), origin.authority.to_str().unwrap()),
-            ("::1", "[::1]:9")
-        );
-        assert!(Origin::of(&Url::parse("ftp://example.com/").unwrap()).is_err());
-    }
-
-    #[test]
-    fn request_targets_keep_the_query() {
-        let url = Url::parse("http://a/authorize?x=1&y=%20").unwrap();
-        assert_eq!(path_and_query(&url), "/authorize?x=1&y=%20");
-        assert_eq!(path_and_query(&Url::parse("http://a").unwrap()), "/");
-    }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::Error;
-use crate::http::{Conn, Connector, Origin, get, path_and_query};
+use crate::http::{Conn, Connector, get, origin_of, path_and_query};
 
 /// How long one readiness probe may wait for an answer.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -63,7 +63,7 @@ pub async fn start(
         .iter()
         .map(|url| {
             Ok((
-                Conn::new(Origin::of(url)?, Connector::default()),
+                Conn::new(origin_of(url)?, Connector::default()),
                 path_and_query(url),
             ))
         })

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::discovery::Discovered;
-use crate::http::{Conn, Connector, Origin, path_and_query};
+use crate::http::{Conn, Connector, origin_of, path_and_query};
 use crate::mcp::Caller;
 use crate::oauth::{Authorizer, Registration};
 use crate::stats::{Recorder, Report};
@@ -68,7 +68,7 @@ pub struct CallTarget {
 
 /// `tools/call` with `token` at `load.concurrency` for `load.duration`.
 pub async fn calls(target: &CallTarget, token: &str, load: Load) -> Result<Report, Error> {
-    let origin = Origin::of(&target.mcp_url)?;
+    let origin = origin_of(&target.mcp_url)?;
     let path = path_and_query(&target.mcp_url);
     let window = Window::after_warmup(&load);
     let mut workers = tokio::task::JoinSet::new();
@@ -111,7 +111,7 @@ pub async fn flows(
     registration: &Registration,
     load: Load,
 ) -> Result<Report, Error> {
-    let origin = Origin::of(&target.mcp_url)?;
+    let origin = origin_of(&target.mcp_url)?;
     let path = path_and_query(&target.mcp_url);
     let window = Window::after_warmup(&load);
     let mut workers = tokio::task::JoinSet::new();

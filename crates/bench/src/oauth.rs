@@ -15,7 +15,7 @@ use url::Url;
 use url::form_urlencoded::{Serializer, byte_serialize};
 
 use crate::discovery::Discovered;
-use crate::http::{Conn, Connector, Origin, get, path_and_query, post};
+use crate::http::{Conn, Connector, get, origin_of, path_and_query, post};
 use crate::{Error, Failure};
 
 /// Where the authorization server is asked to send the code. A loopback URI, as native clients
@@ -66,7 +66,7 @@ pub async fn register(
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     });
-    let mut conn = Conn::new(Origin::of(endpoint)?, connector.clone());
+    let mut conn = Conn::new(origin_of(endpoint)?, connector.clone());
     let reply = conn
         .send(post(
             &path_and_query(endpoint),
@@ -193,10 +193,10 @@ impl Authorizer {
         registration: Registration,
     ) -> Result<Self, Error> {
         let authorize = Conn::new(
-            Origin::of(&discovered.authorization_endpoint)?,
+            origin_of(&discovered.authorization_endpoint)?,
             connector.clone(),
         );
-        let token = Conn::new(Origin::of(&discovered.token_endpoint)?, connector.clone());
+        let token = Conn::new(origin_of(&discovered.token_endpoint)?, connector.clone());
         Ok(Self {
             discovered,
             registration,

@@ -13,8 +13,8 @@
 //! - [`config`]: start-up configuration and its defaults.
 //! - `urls`: the URLs announced (configured, or the loopback name the client used) and the
 //!   audiences accepted.
-//! - `bearer`, `introspection`: reading the token and checking it; `link`: the pooled
-//!   connections to the authorization server that the check goes over.
+//! - `bearer`, `introspection`: reading the token and checking it with each trusted
+//!   authorization server, over [`sim_http::outbound`]'s pooled connections.
 //! - `error`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
 //! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the fault rules.
 //! - `faults`: the endpoints fault rules may target, the `force-403` preset, and firing a rule.
@@ -45,7 +45,6 @@ mod endpoints;
 mod error;
 mod faults;
 mod introspection;
-mod link;
 mod router;
 mod rpc;
 pub mod snapshot;

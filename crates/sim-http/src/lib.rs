@@ -15,6 +15,7 @@
 //! - [`journal`]: the bounded, live record of requests behind `/control/events`.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
 //! - [`log`]: one log line per request, and the helpers that keep it short.
+//! - [`outbound`]: the one outbound HTTP client: pooled keep-alive connections to an origin.
 //! - [`public_url`]: the rule for a URL a server announces.
 //! - [`Running`]: a server in a background task, stopped when its handle drops.
 //! - [`secret`]: random tokens and constant-time comparison.
@@ -38,6 +39,7 @@ pub mod faults;
 pub mod form;
 pub mod journal;
 pub mod log;
+pub mod outbound;
 pub mod public_url;
 pub mod response;
 mod running;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::Tally;
-use crate::http::{Conn, Connector, Origin, path_and_query, post};
+use crate::http::{Conn, Connector, origin_of, path_and_query, post};
 use crate::{Error, Failure};
 
 /// When one switch was on. See the module documentation.
@@ -165,9 +165,9 @@ impl Controls {
         let issuer_url = Url::parse(issuer)
             .map_err(|error| Error::Protocol(format!("issuer '{issuer}': {error}")))?;
         Ok(Self {
-            auth: Conn::new(Origin::of(&issuer_url)?, connector.clone()),
+            auth: Conn::new(origin_of(&issuer_url)?, connector.clone()),
             auth_base: path_and_query(&issuer_url).trim_end_matches('/').to_owned(),
-            mcp: Conn::new(Origin::of(mcp_url)?, connector.clone()),
+            mcp: Conn::new(origin_of(mcp_url)?, connector.clone()),
             mcp_base: String::new(),
         })
     }

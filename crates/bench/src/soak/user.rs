@@ -12,7 +12,7 @@ use super::Tally;
 use super::switches::{Stamp, Switches};
 use crate::Failure;
 use crate::discovery;
-use crate::http::{Conn, Connector, Origin, path_and_query};
+use crate::http::{Conn, Connector, origin_of, path_and_query};
 use crate::mcp::Caller;
 use crate::oauth::{self, Authorizer, Grant};
 
@@ -64,7 +64,7 @@ impl User {
             .await
             .unwrap_or_else(|_| Err(Failure::new("register:timeout", "setup took too long")))?;
         let origin =
-            Origin::of(mcp_url).map_err(|error| Failure::new("usage", error.to_string()))?;
+            origin_of(mcp_url).map_err(|error| Failure::new("usage", error.to_string()))?;
         let tool_call =
             crate::mcp::tool_call_prefix("echo", &serde_json::json!({"message": "soak"}));
         Ok(Self {

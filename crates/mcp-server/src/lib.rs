@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! An OAuth-protected MCP server for testing OAuth-MCP clients.
 //!
 //! `POST /mcp` speaks MCP over Streamable HTTP (rmcp, stateless) with three tools, `echo`,
@@ -15,7 +16,7 @@
 //!   audiences accepted.
 //! - `bearer`, `introspection`: reading the token and checking it with each trusted
 //!   authorization server, over [`sim_http::outbound`]'s pooled connections.
-//! - `error`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
+//! - `challenge`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
 //! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the fault rules.
 //! - `faults`: the endpoints fault rules may target, the `force-403` preset, and firing a rule.
 //! - `tools`: the rmcp handler; `state`: fault rules, settings, the journal and the counters.
@@ -41,8 +42,8 @@
 pub mod config;
 
 mod bearer;
+mod challenge;
 mod endpoints;
-mod error;
 mod faults;
 mod introspection;
 mod router;
@@ -71,8 +72,10 @@ use crate::state::State;
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The configuration is invalid; the text says which setting and why.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Binding, reading the address of, or serving on a listener failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -18,6 +18,7 @@ pub struct Snapshot {
     /// Always `mcp`.
     #[serde(default)]
     pub service: String,
+    /// The MCP URL clients are normally given: the resource identifier of RFC 8707.
     pub resource: String,
     /// The first authorization server's issuer, as before there could be several.
     pub authorization_server: String,
@@ -26,7 +27,9 @@ pub struct Snapshot {
     /// Every authorization server trusted, in order.
     #[serde(default)]
     pub authorization_servers: Vec<AuthorizationServer>,
+    /// The switches that are fault presets.
     pub toggles: Toggles,
+    /// What happened since start-up or the last reset.
     pub counters: Tallies,
     /// How a failed token check is answered.
     #[serde(default)]
@@ -48,11 +51,20 @@ pub struct Toggles {
 pub struct Tallies {
     /// Requests to `/mcp`.
     pub requests: u64,
+    /// `/mcp` requests answered 401: no token, an invalid one, or an injected 401.
     pub unauthorized: u64,
+    /// `/mcp` requests answered 400: a malformed `Authorization` header or a body that is not a
+    /// JSON-RPC message the server understands.
     pub bad_requests: u64,
+    /// `/mcp` requests answered 403: a tool call lacking a scope, or an injected 403
+    /// (`force-403` included).
     pub forbidden: u64,
+    /// `/mcp` requests answered 503 because the token could not be checked.
     pub unavailable: u64,
+    /// Token checks with the trusted authorization servers: one per `/mcp` request with a
+    /// well-formed bearer token.
     pub introspections: u64,
+    /// Token checks that failed: the authorization server was down, slow or answered garbage.
     pub introspection_failures: u64,
     /// `tools/call` requests that reached the tools.
     pub tool_calls: u64,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! An in-memory OAuth 2.1 authorization server for testing OAuth-protected MCP clients.
 //!
 //! It is exactly as the specs say (RFC 8414 metadata, RFC 7591 registration, PKCE S256, the code
@@ -62,8 +63,10 @@ use crate::state::State;
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The configuration is invalid; the text says which setting and why.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Binding, reading the address of, or serving on a listener failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -14,19 +14,24 @@ pub struct Snapshot {
     /// Always `oauth`.
     #[serde(default)]
     pub service: String,
+    /// The issuer identifier, also the base URL of its endpoints.
     pub issuer: String,
     /// The issuer's name (`main`, …).
     #[serde(default)]
     pub name: String,
+    /// The failure switches.
     pub toggles: Toggles,
+    /// Live entries in the store.
     pub store: StoreSizes,
     /// What memory holds: expired entries the sweeper has not removed yet included.
     #[serde(default)]
     pub stored: Stored,
+    /// What happened since start-up or the last reset.
     pub counters: Tallies,
     /// The store caps the server was started with; `None` from a rig too old to show them.
     #[serde(default)]
     pub limits: Option<StoreLimits>,
+    /// The scopes the issuer knows (`SCOPES`); a request without `scope` is granted all of them.
     pub scopes: Vec<String>,
     /// The refresh token seeded at start-up (`SEED_REFRESH_TOKEN`), shortened. Tokens seeded
     /// later through the control plane count among the live refresh tokens instead.
@@ -37,6 +42,7 @@ pub struct Snapshot {
     /// Narrowed consent, when on.
     #[serde(default)]
     pub consent: Consent,
+    /// Refresh-token reuse detection: whether it is on, and its grace period.
     #[serde(default)]
     pub reuse_detection: ReuseDetection,
     /// Fault rules in place, presets included.
@@ -50,40 +56,62 @@ pub struct Snapshot {
 /// Live (unexpired) entries in the store.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct StoreSizes {
+    /// Registered clients.
     pub clients: u64,
+    /// Authorization codes issued and not yet redeemed or expired.
     pub codes: u64,
+    /// Access tokens not yet expired or revoked.
     pub access_tokens: u64,
+    /// Refresh tokens not yet expired, revoked or rotated out.
     pub refresh_tokens: u64,
 }
 
 /// Entries held in memory, expired ones not yet swept included.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 pub struct Stored {
+    /// Authorization codes, redeemed ones kept to detect a replay included.
     pub codes: u64,
+    /// Access and refresh tokens, rotated-out refresh tokens kept for reuse detection included.
     pub tokens: u64,
 }
 
 /// The store caps (`MAX_CLIENTS`, `MAX_TOKENS`, `MAX_CODES`).
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 pub struct StoreLimits {
+    /// Registered clients at most (`MAX_CLIENTS`).
     pub max_clients: u64,
+    /// Live access plus refresh tokens at most (`MAX_TOKENS`).
     pub max_tokens: u64,
+    /// Unredeemed authorization codes at most (`MAX_CODES`).
     pub max_codes: u64,
 }
 
 /// The counters, as read at one moment.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Tallies {
+    /// Clients registered at `/register`.
     pub registrations: u64,
+    /// Authorization codes issued by `/authorize`.
     pub authorizations: u64,
+    /// `/authorize` requests a fault rule answered `access_denied`, as the `deny-consent`
+    /// preset does.
     pub consent_denials: u64,
+    /// `POST /token` calls that sent a `grant_type`, by grant type.
     pub token_requests: TokenRequests,
+    /// Successful token responses, from either grant.
     pub tokens_issued: u64,
+    /// Successful refresh grants.
     pub refreshes: u64,
+    /// `POST /token` calls answered with an error, injected ones included.
     pub token_errors: u64,
+    /// `POST /token` calls a fault rule answered `invalid_grant`, as the `invalid-grant` preset
+    /// does.
     pub forced_invalid_grants: u64,
+    /// Introspection requests that named a token.
     pub introspections: u64,
+    /// Introspections that found a live access token (`active: true`).
     pub active_introspections: u64,
+    /// Revocations of a known token: an access token, or a refresh token with its whole grant.
     pub revocations: u64,
     /// Requests a fault rule answered or delayed.
     #[serde(default)]
@@ -96,14 +124,18 @@ pub struct Tallies {
 /// `POST /token` calls by grant type.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct TokenRequests {
+    /// Calls with `grant_type=authorization_code`.
     pub authorization_code: u64,
+    /// Calls with `grant_type=refresh_token`.
     pub refresh_token: u64,
+    /// Calls with any other `grant_type`.
     pub other: u64,
 }
 
 /// The clock offset (`POST /control/clock`).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize)]
 pub struct ClockOffset {
+    /// Seconds the clock is ahead of real time; 0 when it was never moved or was reset.
     pub offset_seconds: i64,
 }
 

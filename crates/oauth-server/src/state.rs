@@ -45,7 +45,9 @@ pub struct ReuseDetection {
 /// fault rule is in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Toggles {
+    /// A refresh grant returns a new refresh token and the presented one dies.
     pub rotate_refresh_tokens: bool,
+    /// Lifetime of access tokens issued from now on, in seconds.
     pub access_token_ttl_seconds: u64,
     /// Every refresh grant answers `invalid_grant` (the `invalid-grant` preset).
     pub invalid_grant: bool,

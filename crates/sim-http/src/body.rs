@@ -14,8 +14,10 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A body that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
+    /// The body was longer than the limit, announced or as read; answered 413.
     #[error("request body exceeds {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// The body broke off mid-way; the reason, as the connection gave it. Answered 400.
     #[error("request body could not be read: {0}")]
     Unreadable(String),
 }

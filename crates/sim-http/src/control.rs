@@ -114,12 +114,15 @@ impl Refusal {
 /// A control call that got past the guard, with its body read.
 #[derive(Debug)]
 pub struct Call {
+    /// The request method.
     pub method: Method,
     /// The path without a trailing slash, so `/control/state/` is `/control/state`.
     pub path: String,
     /// The raw query string, if any (`since=…` of the journal).
     pub query: Option<String>,
+    /// The request headers.
     pub headers: HeaderMap,
+    /// The whole body, at most [`MAX_BODY_BYTES`].
     pub body: Bytes,
 }
 
@@ -172,6 +175,7 @@ impl Call {
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Switch {
+    /// `true` to turn the switch on, `false` to turn it off.
     pub on: bool,
 }
 

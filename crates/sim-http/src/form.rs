@@ -13,8 +13,10 @@ use serde_json::{Map, Number, Value};
 /// A form or query parameter that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
+    /// A parameter's name or value is not UTF-8 once percent-decoded; holds its name.
     #[error("parameter '{0}' is not valid UTF-8 once decoded")]
     InvalidUtf8(String),
+    /// A parameter that may appear only once was sent twice; holds its name.
     #[error("parameter '{0}' is included more than once")]
     Duplicate(String),
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! HTTP plumbing shared by the two mcp-oauth-sim servers.
 //!
 //! Both the authorization server and the MCP server are plain hyper services routed with a

@@ -13,11 +13,15 @@ use http::{Method, StatusCode};
 pub struct RequestLine<'a> {
     /// `oauth` or `mcp`.
     pub service: &'static str,
+    /// The request method.
     pub method: &'a Method,
+    /// The request path.
     pub path: &'a str,
+    /// The status answered.
     pub status: StatusCode,
     /// Extra `key=value` facts; empty values are left out.
     pub fields: &'a [(&'static str, &'a str)],
+    /// Time to answer.
     pub elapsed: Duration,
 }
 

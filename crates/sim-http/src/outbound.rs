@@ -45,9 +45,11 @@ pub enum OutboundError {
 /// Where requests go: scheme, host and port, and the `Host` header that names them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
+    /// Whether to speak TLS: the URL was `https`.
     pub tls: bool,
     /// The host as a socket wants it: `::1`, not `[::1]`.
     pub host: String,
+    /// The URL's port, or 80 or 443 by its scheme.
     pub port: u16,
     /// The `Host` header value.
     pub authority: HeaderValue,
@@ -180,8 +182,11 @@ where
 /// A whole answer.
 #[derive(Debug)]
 pub struct Reply {
+    /// The status answered; a 3xx is not followed.
     pub status: StatusCode,
+    /// The answer's headers.
     pub headers: HeaderMap,
+    /// The whole body, within the caller's limit.
     pub body: Bytes,
 }
 
@@ -214,6 +219,7 @@ impl Pool {
         }
     }
 
+    /// The origin every request of this pool goes to.
     pub fn origin(&self) -> &Origin {
         &self.origin
     }

@@ -66,7 +66,9 @@ pub fn no_store(mut response: Response) -> Response {
 /// The body of an OAuth error (RFC 6749 §5.2, RFC 7591 §3.2.2).
 #[derive(Debug, Clone, Serialize)]
 pub struct OAuthErrorBody<'a> {
+    /// The error code, e.g. `invalid_grant`.
     pub error: &'a str,
+    /// A sentence for the developer reading it; left out when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_description: Option<&'a str>,
 }

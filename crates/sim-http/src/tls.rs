@@ -12,18 +12,27 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 /// can print it as the one line a user sees.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The certificate file could not be read or parsed as PEM certificates.
     #[error("cannot read certificate file {path}: {source}")]
     Certificate {
+        /// The certificate file.
         path: PathBuf,
+        /// What went wrong reading it.
         source: rustls_pki_types::pem::Error,
     },
+    /// The certificate file was read but holds no certificate; holds its path.
     #[error("certificate file {0} holds no certificate")]
     NoCertificate(PathBuf),
+    /// The key file could not be read or holds no PEM private key.
     #[error("cannot read private key file {path}: {source}")]
     Key {
+        /// The key file.
         path: PathBuf,
+        /// What went wrong reading it.
         source: rustls_pki_types::pem::Error,
     },
+    /// rustls refused the certificate chain and key, e.g. a key that does not match the
+    /// certificate.
     #[error("certificate and key do not form a usable TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }

@@ -16,7 +16,7 @@ use sim_http::response::plain_error;
 use sim_http::secret::redact;
 
 use crate::bearer::{self, Presented};
-use crate::error::Denial;
+use crate::challenge::Denial;
 use crate::faults;
 use crate::introspection::{self, Identity, Verdict};
 use crate::router::Facts;

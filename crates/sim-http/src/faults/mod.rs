@@ -39,8 +39,11 @@ pub const MAX_DELAY_MS: u64 = 60_000;
 /// `None`, and a rule matching on such a field never fires there.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Subject<'a> {
+    /// The endpoint's name among the server's targets (`token`, `mcp`, …).
     pub endpoint: &'a str,
+    /// The `grant_type` of a token request, as sent.
     pub grant_type: Option<&'a str>,
+    /// The client the request names, or on the MCP server the client of its token.
     pub client_id: Option<&'a str>,
     /// The JSON-RPC method of an MCP request.
     pub method: Option<&'a str>,
@@ -310,8 +313,11 @@ impl Faults {
 /// An injected error, for the endpoint to render in its own shape.
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorAnswer<'a> {
+    /// The status to answer.
     pub status: StatusCode,
+    /// The error code: the rule's, or `server_error` if it has none.
     pub error: &'a str,
+    /// The rule's description, or `injected by fault rule {id}` if it has none.
     pub description: &'a str,
 }
 

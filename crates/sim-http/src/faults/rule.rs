@@ -14,12 +14,16 @@ use super::{MAX_DELAY_MS, Subject};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Match {
+    /// Only token requests of this `grant_type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
+    /// Only requests of this client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Only MCP requests of this JSON-RPC method, e.g. `tools/call`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// Only calls of this tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
 }
@@ -65,14 +69,25 @@ pub enum Respond {
     /// `error`, the server picks one for the status (`temporarily_unavailable` for 429 and 5xx,
     /// `server_error` for 500), and lists the rule with it.
     Error {
+        /// The status answered, 400 to 599.
         status: u16,
+        /// The error code answered; `None` answers `server_error`.
         error: Option<String>,
+        /// The `error_description` answered; `None` answers `injected by fault rule {id}`.
         description: Option<String>,
     },
     /// `429` or `503` with `Retry-After: seconds`.
-    RetryAfter { status: u16, seconds: u64 },
+    RetryAfter {
+        /// `429` or `503`.
+        status: u16,
+        /// The `Retry-After` value, in seconds.
+        seconds: u64,
+    },
     /// Wait, then answer normally.
-    Delay { millis: u64 },
+    Delay {
+        /// How long to wait, in milliseconds.
+        millis: u64,
+    },
     /// `200` declared as JSON, cut off mid-object.
     Malformed,
     /// Close the connection without answering.
@@ -251,18 +266,26 @@ impl fmt::Display for Respond {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RespondSpec {
+    /// The status of an error answer (400 to 599), or of a `retry_after` one (429 or 503,
+    /// 429 if omitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The error code of an error answer; required below 500, except for 429.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The `error_description` of an error answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// Seconds for `Retry-After`, at most 86400: answer 429 or 503 with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Milliseconds to wait before answering normally, at most [`MAX_DELAY_MS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// `true`: answer `200` with JSON cut off mid-object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub malformed: Option<bool>,
+    /// `true`: close the connection without answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<bool>,
 }
@@ -333,8 +356,10 @@ pub struct RuleSpec {
     /// `metadata`, `register`, `authorize`, `token`, `introspect`, `revoke` on the authorization
     /// server; `prm`, `mcp` on the MCP server.
     pub endpoint: String,
+    /// Which of the endpoint's requests it applies to; written `match`, omitted for all.
     #[serde(default, rename = "match", skip_serializing_if = "Match::is_any")]
     pub matching: Match,
+    /// How it answers.
     pub respond: RespondSpec,
     /// How many times it fires before it disappears; `None`: until deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -386,14 +411,18 @@ impl RuleSpec {
 /// A rule the engine holds, as `GET /control/faults` lists it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Rule {
+    /// Its number on this server, for `DELETE /control/faults/{id}`.
     pub id: u64,
     /// The switch this rule stands for (`deny-consent`, `invalid-grant`, `force-403`), if it is
     /// a preset. Borrowed on the server, owned when a client reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<Cow<'static, str>>,
+    /// The endpoint it targets, as in [`RuleSpec::endpoint`].
     pub endpoint: String,
+    /// Which of the endpoint's requests it applies to; written `match`, omitted for all.
     #[serde(default, rename = "match", skip_serializing_if = "Match::is_any")]
     pub matching: Match,
+    /// How it answers.
     pub respond: Respond,
     /// How many times it was set to fire; `None`: until deleted.
     #[serde(default)]

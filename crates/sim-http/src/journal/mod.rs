@@ -6,29 +6,25 @@
 //! `GET /control/events/stream`. Events never hold a secret: credentials appear as a short
 //! prefix ([`crate::secret::redact`]), enough to tell which token a client presented.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::fmt;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
-use http_body::Frame;
-use http_body_util::BodyExt;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 
 use crate::Response;
 use crate::control::Call;
-use crate::faults::DropConnection;
 use crate::form::Params;
-use crate::log::short_id;
 use crate::response::{json_text, method_not_allowed, plain_error};
+
+use event::rfc3339;
+
+mod event;
+mod stream;
+
+pub use event::{Event, MAX_PATH, records};
 
 /// Events a journal keeps unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 1000;
@@ -44,130 +40,6 @@ pub const MAX_STREAMS: usize = 8;
 
 /// How often an idle stream sends a comment, so that proxies and tunnels keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// One request, as the journal records it: the wire type of `/control/events`, written by the
-/// servers and read back by the control client (`mcp_oauth_sim::Event` is this type). Every
-/// field is optional when read (`serde(default)`), so a client and a rig of different versions
-/// still agree.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Event {
-    /// Its number in the server's journal (each server numbers its own from 1).
-    pub seq: u64,
-    /// Wall-clock time the request finished, RFC 3339 in UTC with microseconds.
-    pub at: String,
-    /// `oauth` or `mcp`. Borrowed when a server records it, owned when a client reads it.
-    pub service: Cow<'static, str>,
-    /// The authorization server's issuer the request was for, by name (`main`, …); absent on
-    /// the MCP server and for requests that reached no issuer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    pub method: String,
-    pub path: String,
-    /// The status answered; 0 for a connection dropped by a fault rule.
-    pub status: u16,
-    /// Time to answer, in milliseconds.
-    pub ms: f64,
-    pub client_id: Option<String>,
-    pub grant_type: Option<String>,
-    /// The JSON-RPC method of an MCP request.
-    pub rpc_method: Option<String>,
-    pub tool: Option<String>,
-    /// The id of the fault rule that fired on this request.
-    pub fault: Option<u64>,
-    /// The OAuth or RFC 6750 error code answered, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The resource owner a token stood for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// The credential the request presented (refresh token, code, bearer), redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub presented: Option<String>,
-    /// The refresh token (or else access token) the answer issued, redacted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issued: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl fmt::Display for Event {
-    /// One line, like the request log:
-    /// `[oauth] #12 POST /token 200 grant=refresh_token client=abcd1234 presented=k3Jf2a… fault=3 0.4ms`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "[{}] #{} {} {} {}",
-            self.service, self.seq, self.method, self.path, self.status
-        )?;
-        let client = self.client_id.as_deref().map(short_id);
-        let fault = self.fault.map(|id| id.to_string());
-        for (key, value) in [
-            (
-                "issuer",
-                self.issuer.as_deref().filter(|name| *name != "main"),
-            ),
-            ("grant", self.grant_type.as_deref()),
-            ("client", client.as_deref()),
-            ("rpc", self.rpc_method.as_deref()),
-            ("tool", self.tool.as_deref()),
-            ("sub", self.subject.as_deref()),
-            ("error", self.error.as_deref()),
-            ("presented", self.presented.as_deref()),
-            ("issued", self.issued.as_deref()),
-            ("fault", fault.as_deref()),
-            ("note", self.note.as_deref()),
-        ] {
-            if let Some(value) = value.filter(|value| !value.is_empty()) {
-                write!(f, " {key}={value}")?;
-            }
-        }
-        write!(f, " {:.1}ms", self.ms)
-    }
-}
-
-/// The longest path an event keeps: paths come from clients.
-pub const MAX_PATH: usize = 256;
-
-/// Whether a request goes into the journal: every one but the reads of the control plane
-/// (polling the journal must not fill it) and CORS preflights.
-pub fn records(method: &Method, path: &str) -> bool {
-    let control_read = (*method == Method::GET || *method == Method::HEAD)
-        && (path == "/control" || path.starts_with("/control/"));
-    !control_read && *method != Method::OPTIONS
-}
-
-impl Event {
-    /// The event of a request answered with `response` after `elapsed`, for the server to add
-    /// what it learned. The path is cut at [`MAX_PATH`] characters, the time rounded to
-    /// hundredths of a millisecond, and a dropped connection, which answered nothing, has
-    /// status 0.
-    pub fn answered(
-        service: &'static str,
-        method: &Method,
-        mut path: String,
-        response: &Response,
-        elapsed: Duration,
-    ) -> Self {
-        if let Some((cut, _)) = path.char_indices().nth(MAX_PATH) {
-            path.truncate(cut);
-            path.push('…');
-        }
-        let dropped = response.extensions().get::<DropConnection>().is_some();
-        Self {
-            service: Cow::Borrowed(service),
-            method: method.to_string(),
-            path,
-            status: if dropped {
-                0
-            } else {
-                response.status().as_u16()
-            },
-            ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
-            ..Self::default()
-        }
-    }
-}
 
 /// A bounded, live journal of one server's requests.
 #[derive(Debug)]
@@ -386,124 +258,17 @@ impl Journal {
             self.since(since.unwrap_or(0), limit).to_json(),
         ))
     }
-
-    /// A Server-Sent Events response: events from `since` still in the ring (if given), then
-    /// every new event as it is recorded. `503` when [`MAX_STREAMS`] are already open.
-    pub fn stream(&self, since: Option<u64>) -> Response {
-        let Ok(permit) = self.streams.clone().try_acquire_owned() else {
-            return plain_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("at most {MAX_STREAMS} event streams at once; close one first"),
-            );
-        };
-        // Subscribe before reading the ring, so that no event falls between the two.
-        let live = self.live.subscribe();
-        let backlog = since.map_or_else(Vec::new, |since| self.since(since, usize::MAX).events);
-        let (sender, receiver) = mpsc::channel(64);
-        tokio::spawn(forward(
-            backlog,
-            live,
-            self.closed.subscribe(),
-            sender,
-            permit,
-        ));
-        let mut response = Response::new(SseBody { receiver }.boxed());
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        // Tells nginx-like proxies not to buffer the stream.
-        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        response
-    }
-}
-
-/// Feeds one stream: the backlog, then live events, with keep-alive comments when idle. Ends
-/// when the client goes away or the server stops.
-async fn forward(
-    backlog: Vec<(u64, Bytes)>,
-    mut live: broadcast::Receiver<(u64, Bytes)>,
-    mut closed: watch::Receiver<bool>,
-    sender: mpsc::Sender<Bytes>,
-    _permit: OwnedSemaphorePermit,
-) {
-    let mut last = 0;
-    if sender
-        .send(Bytes::from_static(b": mcp-oauth-sim events\n\n"))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    for (seq, json) in backlog {
-        last = seq;
-        if sender.send(frame(seq, &json)).await.is_err() {
-            return;
-        }
-    }
-    loop {
-        let chunk = tokio::select! {
-            received = live.recv() => match received {
-                Ok((seq, _)) if seq <= last => continue,
-                Ok((seq, json)) => {
-                    last = seq;
-                    frame(seq, &json)
-                }
-                Err(broadcast::error::RecvError::Lagged(missed)) => Bytes::from(format!(
-                    "event: lagged\ndata: {}\n\n",
-                    json!({ "missed": missed })
-                )),
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            _ = closed.wait_for(|closed| *closed) => return,
-            () = tokio::time::sleep(KEEP_ALIVE) => Bytes::from_static(b": keep-alive\n\n"),
-        };
-        if sender.send(chunk).await.is_err() {
-            return;
-        }
-    }
-}
-
-fn frame(seq: u64, json: &[u8]) -> Bytes {
-    let mut frame = format!("id: {seq}\nevent: request\ndata: ").into_bytes();
-    frame.extend_from_slice(json);
-    frame.extend_from_slice(b"\n\n");
-    Bytes::from(frame)
-}
-
-/// The body of a stream: whatever the forwarding task sends, ending when it stops.
-struct SseBody {
-    receiver: mpsc::Receiver<Bytes>,
-}
-
-impl http_body::Body for SseBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.receiver
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|chunk| Ok(Frame::data(chunk))))
-    }
-}
-
-/// `2026-11-22T04:31:02.123456Z`: microseconds, so that events of the two servers merged by
-/// time keep their order even when they are less than a millisecond apart (a call's answer and
-/// the refresh the client sends right after it).
-fn rfc3339(time: SystemTime) -> String {
-    humantime::format_rfc3339_micros(time).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::UNIX_EPOCH;
 
+    use http::header;
+    use http_body_util::BodyExt;
+
     use super::*;
+    use crate::faults::DropConnection;
 
     fn event(path: &str) -> Event {
         Event {

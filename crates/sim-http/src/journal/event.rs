@@ -1,0 +1,152 @@
+//! One journal entry: what a request did, as the servers record it and the control client reads
+//! it back.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::Response;
+use crate::faults::DropConnection;
+use crate::log::short_id;
+
+/// One request, as the journal records it: the wire type of `/control/events`, written by the
+/// servers and read back by the control client (`mcp_oauth_sim::Event` is this type). Every
+/// field is optional when read (`serde(default)`), so a client and a rig of different versions
+/// still agree.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Event {
+    /// Its number in the server's journal (each server numbers its own from 1).
+    pub seq: u64,
+    /// Wall-clock time the request finished, RFC 3339 in UTC with microseconds.
+    pub at: String,
+    /// `oauth` or `mcp`. Borrowed when a server records it, owned when a client reads it.
+    pub service: Cow<'static, str>,
+    /// The authorization server's issuer the request was for, by name (`main`, …); absent on
+    /// the MCP server and for requests that reached no issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The HTTP method.
+    pub method: String,
+    /// The request path, without the query, cut at [`MAX_PATH`] characters.
+    pub path: String,
+    /// The status answered; 0 for a connection dropped by a fault rule.
+    pub status: u16,
+    /// Time to answer, in milliseconds.
+    pub ms: f64,
+    /// The client: the registered client the request named on the authorization server, the
+    /// token's client on the MCP server.
+    pub client_id: Option<String>,
+    /// The grant of a token request: `authorization_code`, `refresh_token` or `other`.
+    pub grant_type: Option<String>,
+    /// The JSON-RPC method of an MCP request.
+    pub rpc_method: Option<String>,
+    /// The tool named by a `tools/call`.
+    pub tool: Option<String>,
+    /// The id of the fault rule that fired on this request.
+    pub fault: Option<u64>,
+    /// The OAuth or RFC 6750 error code answered, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The resource owner a token stood for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The credential the request presented (refresh token, code, bearer), redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presented: Option<String>,
+    /// The refresh token (or else access token) the answer issued, redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued: Option<String>,
+    /// Anything else the server noted, e.g. `consent narrowed`, `inactive`, or a fault rule's
+    /// `delayed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl fmt::Display for Event {
+    /// One line, like the request log:
+    /// `[oauth] #12 POST /token 200 grant=refresh_token client=abcd1234 presented=k3Jf2a… fault=3 0.4ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{}] #{} {} {} {}",
+            self.service, self.seq, self.method, self.path, self.status
+        )?;
+        let client = self.client_id.as_deref().map(short_id);
+        let fault = self.fault.map(|id| id.to_string());
+        for (key, value) in [
+            (
+                "issuer",
+                self.issuer.as_deref().filter(|name| *name != "main"),
+            ),
+            ("grant", self.grant_type.as_deref()),
+            ("client", client.as_deref()),
+            ("rpc", self.rpc_method.as_deref()),
+            ("tool", self.tool.as_deref()),
+            ("sub", self.subject.as_deref()),
+            ("error", self.error.as_deref()),
+            ("presented", self.presented.as_deref()),
+            ("issued", self.issued.as_deref()),
+            ("fault", fault.as_deref()),
+            ("note", self.note.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|value| !value.is_empty()) {
+                write!(f, " {key}={value}")?;
+            }
+        }
+        write!(f, " {:.1}ms", self.ms)
+    }
+}
+
+/// The longest path an event keeps: paths come from clients.
+pub const MAX_PATH: usize = 256;
+
+/// Whether a request goes into the journal: every one but the reads of the control plane
+/// (polling the journal must not fill it) and CORS preflights.
+pub fn records(method: &Method, path: &str) -> bool {
+    let control_read = (*method == Method::GET || *method == Method::HEAD)
+        && (path == "/control" || path.starts_with("/control/"));
+    !control_read && *method != Method::OPTIONS
+}
+
+impl Event {
+    /// The event of a request answered with `response` after `elapsed`, for the server to add
+    /// what it learned. The path is cut at [`MAX_PATH`] characters, the time rounded to
+    /// hundredths of a millisecond, and a dropped connection, which answered nothing, has
+    /// status 0.
+    pub fn answered(
+        service: &'static str,
+        method: &Method,
+        mut path: String,
+        response: &Response,
+        elapsed: Duration,
+    ) -> Self {
+        if let Some((cut, _)) = path.char_indices().nth(MAX_PATH) {
+            path.truncate(cut);
+            path.push('…');
+        }
+        let dropped = response.extensions().get::<DropConnection>().is_some();
+        Self {
+            service: Cow::Borrowed(service),
+            method: method.to_string(),
+            path,
+            status: if dropped {
+                0
+            } else {
+                response.status().as_u16()
+            },
+            ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
+            ..Self::default()
+        }
+    }
+}
+
+/// `2026-11-22T04:31:02.123456Z`: microseconds, so that events of the two servers merged by
+/// time keep their order even when they are less than a millisecond apart (a call's answer and
+/// the refresh the client sends right after it).
+pub(super) fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_micros(time).to_string()
+}

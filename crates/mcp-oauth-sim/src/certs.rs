@@ -32,15 +32,26 @@ pub const LEAF_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Why certificates could not be made, written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
+    /// rcgen could not make a key or sign a certificate.
     #[error("cannot generate certificates: {0}")]
     Generate(#[from] rcgen::Error),
+    /// A certificate or key file could not be written.
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// A PEM file could not be read or parsed.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What went wrong reading it.
         source: rustls_pki_types::pem::Error,
     },
+    /// The certificates do not make a TLS configuration (a key that does not match, …).
     #[error(transparent)]
     Tls(#[from] TlsError),
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! mcp-oauth-sim: an OAuth 2.1 authorization server and an OAuth-protected MCP server, started
 //! together, for testing OAuth-MCP clients against failures a real provider will not produce on
 //! demand.
@@ -26,6 +27,7 @@
 
 pub mod certs;
 pub mod control;
+pub mod flags;
 pub mod settings;
 
 use std::net::{IpAddr, SocketAddr};

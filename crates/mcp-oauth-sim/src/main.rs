@@ -15,16 +15,14 @@ macro_rules! say {
 mod logging;
 mod scenario;
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 use mcp_oauth_sim::certs;
-use mcp_oauth_sim::settings::{VARIABLES, parse_tool_scopes};
-use mcp_oauth_sim::{Control, Settings, Sim, TlsSource};
+use mcp_oauth_sim::flags::{Flags, variables};
+use mcp_oauth_sim::{Control, Sim, TlsSource};
 
 #[derive(Parser)]
 #[command(
@@ -36,7 +34,7 @@ use mcp_oauth_sim::{Control, Settings, Sim, TlsSource};
 )]
 struct Cli {
     #[command(flatten)]
-    rig: RigArgs,
+    rig: Flags,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -55,229 +53,6 @@ enum Command {
     /// Flip a failure on the running rig and print both servers' state; or read what the rig
     /// did (`events`, `watch`).
     Scenario(scenario::ScenarioArgs),
-}
-
-/// Options shared by `serve` and `scenario` (which must find the rig `serve` started).
-#[derive(Args)]
-struct RigArgs {
-    /// Port of the authorization server.
-    #[arg(
-        long,
-        env = "OAUTH_PORT",
-        value_name = "OAUTH_PORT",
-        default_value_t = 9100,
-        global = true
-    )]
-    oauth_port: u16,
-    /// Port of the MCP server.
-    #[arg(
-        long,
-        env = "MCP_PORT",
-        value_name = "MCP_PORT",
-        default_value_t = 9101,
-        global = true
-    )]
-    mcp_port: u16,
-    /// Address both servers listen on.
-    #[arg(
-        long,
-        env = "BIND",
-        value_name = "BIND",
-        default_value = "127.0.0.1",
-        global = true
-    )]
-    bind: IpAddr,
-    /// Public URL of the authorization server, its issuer [default: http(s)://localhost:OAUTH_PORT].
-    #[arg(
-        long,
-        env = "OAUTH_BASE_URL",
-        value_name = "OAUTH_BASE_URL",
-        global = true
-    )]
-    oauth_base_url: Option<String>,
-    /// Public origin of the MCP server; clients get <this>/mcp [default: http(s)://localhost:MCP_PORT].
-    #[arg(long, env = "MCP_BASE_URL", value_name = "MCP_BASE_URL", global = true)]
-    mcp_base_url: Option<String>,
-    /// Where the MCP server introspects tokens [default: the authorization server on loopback].
-    #[arg(
-        long,
-        env = "OAUTH_INTERNAL_URL",
-        value_name = "OAUTH_INTERNAL_URL",
-        global = true
-    )]
-    oauth_internal_url: Option<String>,
-    /// PEM certificate chain for HTTPS [default: CERTS_DIR/localhost.pem when it exists].
-    #[arg(
-        long,
-        env = "TLS_CERT_FILE",
-        value_name = "TLS_CERT_FILE",
-        global = true
-    )]
-    tls_cert_file: Option<PathBuf>,
-    /// PEM private key for HTTPS [default: CERTS_DIR/localhost-key.pem when it exists].
-    #[arg(long, env = "TLS_KEY_FILE", value_name = "TLS_KEY_FILE", global = true)]
-    tls_key_file: Option<PathBuf>,
-    /// Where `certs` writes and `serve` looks for certificates.
-    #[arg(
-        long,
-        visible_alias = "dir",
-        env = "CERTS_DIR",
-        value_name = "CERTS_DIR",
-        default_value = certs::DEFAULT_DIR,
-        global = true
-    )]
-    certs_dir: PathBuf,
-    /// A refresh token valid from start-up for any client.
-    #[arg(
-        long,
-        env = "SEED_REFRESH_TOKEN",
-        value_name = "SEED_REFRESH_TOKEN",
-        global = true
-    )]
-    seed_refresh_token: Option<String>,
-    /// Access-token lifetime at start-up, in seconds.
-    #[arg(
-        long,
-        env = "TOKEN_TTL_SECONDS",
-        value_name = "TOKEN_TTL_SECONDS",
-        default_value_t = 3600,
-        global = true
-    )]
-    token_ttl_seconds: u64,
-    /// Issuers hosted beside `main`, comma-separated: `NAME=/PATH` (under a path of OAUTH_PORT),
-    /// `NAME=:PORT` (a port of its own; 0 picks one) or `NAME=:PORT/PATH`.
-    #[arg(long, env = "ISSUERS", value_name = "ISSUERS", global = true)]
-    issuers: Option<String>,
-    /// The issuers the MCP server trusts, by name, comma-separated, in order.
-    #[arg(
-        long,
-        env = "MCP_AUTHORIZATION_SERVERS",
-        value_name = "MCP_AUTHORIZATION_SERVERS",
-        default_value = "main",
-        global = true
-    )]
-    mcp_authorization_servers: String,
-    /// Space-separated scopes both servers announce; tool calls require the first.
-    #[arg(
-        long,
-        env = "SCOPES",
-        value_name = "SCOPES",
-        default_value = "mcp:tools",
-        global = true
-    )]
-    scopes: String,
-    /// Scopes a tool needs too, announced besides SCOPES: `add=mcp:write,whoami=mcp:admin`
-    /// (several for one tool: `add=mcp:write+mcp:admin`).
-    #[arg(long, env = "TOOL_SCOPES", value_name = "TOOL_SCOPES", global = true)]
-    tool_scopes: Option<String>,
-    /// Requests each server's journal keeps for /control/events (1 to 100000).
-    #[arg(
-        long,
-        env = "JOURNAL_SIZE",
-        value_name = "JOURNAL_SIZE",
-        default_value_t = sim_http::journal::DEFAULT_CAPACITY,
-        global = true
-    )]
-    journal_size: usize,
-    /// Registered clients the authorization server keeps (1 to 1000000); registering beyond
-    /// evicts the least recently used client holding no live code or token.
-    #[arg(
-        long,
-        env = "MAX_CLIENTS",
-        value_name = "MAX_CLIENTS",
-        default_value_t = oauth_server::Limits::default().max_clients,
-        global = true
-    )]
-    max_clients: usize,
-    /// Live access and refresh tokens the authorization server keeps (2 to 10000000); beyond,
-    /// the token endpoint answers 503.
-    #[arg(
-        long,
-        env = "MAX_TOKENS",
-        value_name = "MAX_TOKENS",
-        default_value_t = oauth_server::Limits::default().max_tokens,
-        global = true
-    )]
-    max_tokens: usize,
-    /// Unredeemed authorization codes the authorization server keeps (1 to 1000000).
-    #[arg(
-        long,
-        env = "MAX_CODES",
-        value_name = "MAX_CODES",
-        default_value_t = oauth_server::Limits::default().max_codes,
-        global = true
-    )]
-    max_codes: usize,
-    /// Bearer token /control requires [default: none on loopback; generated when exposed].
-    #[arg(
-        long,
-        env = "CONTROL_TOKEN",
-        value_name = "CONTROL_TOKEN",
-        global = true,
-        hide_env_values = true
-    )]
-    control_token: Option<String>,
-    /// Log filter (info, warn, debug, …), optionally with `json`: `json` or `json,warn`.
-    #[arg(
-        long,
-        env = "LOG",
-        value_name = "LOG",
-        default_value = "info",
-        global = true
-    )]
-    log: String,
-}
-
-impl RigArgs {
-    fn tls(&self) -> anyhow::Result<Option<TlsSource>> {
-        let ca = Some(self.certs_dir.join(certs::CA_FILE)).filter(|path| path.is_file());
-        match (&self.tls_cert_file, &self.tls_key_file) {
-            (Some(cert), Some(key)) => Ok(Some(TlsSource::Files {
-                cert: cert.clone(),
-                key: key.clone(),
-                ca,
-            })),
-            (Some(_), None) => bail!("TLS_CERT_FILE is set but TLS_KEY_FILE is not"),
-            (None, Some(_)) => bail!("TLS_KEY_FILE is set but TLS_CERT_FILE is not"),
-            (None, None) => Ok(certs::files_in(&self.certs_dir)
-                .map(|(cert, key)| TlsSource::Files { cert, key, ca })),
-        }
-    }
-
-    fn settings(&self) -> anyhow::Result<Settings> {
-        Ok(Settings {
-            bind: self.bind,
-            oauth_port: self.oauth_port,
-            mcp_port: self.mcp_port,
-            oauth_base_url: self.oauth_base_url.clone(),
-            mcp_base_url: self.mcp_base_url.clone(),
-            oauth_internal_url: self.oauth_internal_url.clone(),
-            issuers: match &self.issuers {
-                Some(text) => Settings::parse_issuers(text)?,
-                None => Vec::new(),
-            },
-            mcp_authorization_servers: self
-                .mcp_authorization_servers
-                .split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            tls: self.tls()?,
-            seed_refresh_token: self.seed_refresh_token.clone(),
-            token_ttl: Duration::from_secs(self.token_ttl_seconds),
-            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
-            tool_scopes: match &self.tool_scopes {
-                Some(text) => parse_tool_scopes(text)?,
-                None => Default::default(),
-            },
-            journal_size: self.journal_size,
-            max_clients: self.max_clients,
-            max_tokens: self.max_tokens,
-            max_codes: self.max_codes,
-            control_token: self.control_token.clone(),
-        })
-    }
 }
 
 fn write_out(text: std::fmt::Arguments<'_>) {
@@ -311,11 +86,11 @@ fn load_environment() -> anyhow::Result<()> {
     if path.is_file() {
         dotenvy::from_path(path).context("cannot read .env")?;
     }
-    for name in VARIABLES {
-        if std::env::var_os(name).is_some_and(|value| value.to_string_lossy().trim().is_empty()) {
+    for name in variables() {
+        if std::env::var_os(&name).is_some_and(|value| value.to_string_lossy().trim().is_empty()) {
             // SAFETY: called first thing in `main`, before the runtime or any other thread
             // exists, so nothing can read the environment concurrently.
-            unsafe { std::env::remove_var(name) };
+            unsafe { std::env::remove_var(&name) };
         }
     }
     Ok(())
@@ -354,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(args: &RigArgs) -> anyhow::Result<()> {
+async fn serve(args: &Flags) -> anyhow::Result<()> {
     let log = logging::init(&args.log).map_err(anyhow::Error::msg)?;
     let settings = args.settings()?;
     let shutdown = shutdown_signal()?;
@@ -430,7 +205,7 @@ fn certs_command(dir: &Path, oauth_port: u16, new_ca: bool) -> anyhow::Result<()
     Ok(())
 }
 
-async fn scenario(args: &RigArgs, scenario: scenario::ScenarioArgs) -> anyhow::Result<()> {
+async fn scenario(args: &Flags, scenario: scenario::ScenarioArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let control = Control::local(
         &settings,

@@ -22,31 +22,6 @@ use url::Url;
 
 use crate::certs::{self, CertError, Pki};
 
-/// Every environment variable the binary reads (each also a flag). An empty one counts as unset.
-pub const VARIABLES: [&str; 21] = [
-    "OAUTH_PORT",
-    "MCP_PORT",
-    "BIND",
-    "OAUTH_BASE_URL",
-    "MCP_BASE_URL",
-    "OAUTH_INTERNAL_URL",
-    "TLS_CERT_FILE",
-    "TLS_KEY_FILE",
-    "CERTS_DIR",
-    "SEED_REFRESH_TOKEN",
-    "TOKEN_TTL_SECONDS",
-    "ISSUERS",
-    "MCP_AUTHORIZATION_SERVERS",
-    "SCOPES",
-    "TOOL_SCOPES",
-    "JOURNAL_SIZE",
-    "MAX_CLIENTS",
-    "MAX_TOKENS",
-    "MAX_CODES",
-    "CONTROL_TOKEN",
-    "LOG",
-];
-
 /// How the rig is started.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -130,8 +105,11 @@ pub enum TlsSource {
     /// PEM files: the chain (leaf first) and its key, plus an optional CA file to trust on the
     /// introspection link (the `certs` directory's `ca.pem`).
     Files {
+        /// The certificate chain, leaf first (`TLS_CERT_FILE`).
         cert: PathBuf,
+        /// Its private key (`TLS_KEY_FILE`).
         key: PathBuf,
+        /// A CA the MCP server trusts when it introspects over HTTPS.
         ca: Option<PathBuf>,
     },
     /// Certificates made in memory (tests).
@@ -141,22 +119,32 @@ pub enum TlsSource {
 /// Why the rig could not start. Each message is the one line a user sees.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
+    /// A setting's value is wrong; the message names the setting.
     #[error("{0}")]
     Config(String),
+    /// A port could not be bound.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Listen {
+        /// The address.
         addr: SocketAddr,
+        /// The setting that named it (`OAUTH_PORT`, `MCP_PORT`).
         what: &'static str,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// The certificates could not be made or read.
     #[error(transparent)]
     Cert(#[from] CertError),
+    /// The authorization server refused its configuration.
     #[error("authorization server: {0}")]
     Auth(#[from] oauth_server::Error),
+    /// The MCP server refused its configuration.
     #[error("MCP server: {0}")]
     Mcp(#[from] mcp_server::Error),
+    /// Anything else the operating system refused.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The control client for the rig could not be made.
     #[error(transparent)]
     Control(#[from] crate::ControlError),
 }

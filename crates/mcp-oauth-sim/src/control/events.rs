@@ -101,6 +101,7 @@ impl Control {
 /// A page of `GET /control/events?since=N`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct EventPage {
+    /// The events, oldest first.
     pub events: Vec<Event>,
     /// What to pass as `since` for the events after these.
     pub next: u64,
@@ -115,7 +116,12 @@ pub enum Watched {
     /// Boxed: an event is large next to the other variant.
     Event(Box<Event>),
     /// The watcher fell behind and the server skipped `missed` events of `service`.
-    Missed { service: Service, missed: u64 },
+    Missed {
+        /// The server whose events were skipped.
+        service: Service,
+        /// How many.
+        missed: u64,
+    },
 }
 
 /// Live events from one or both servers, in the order they arrive. Dropping it closes the

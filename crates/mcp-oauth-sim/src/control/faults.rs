@@ -91,7 +91,9 @@ pub(crate) struct Listing {
 /// Both servers' fault rules.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RigFaults {
+    /// The authorization server's (its `main` issuer's), oldest first.
     pub oauth: Vec<FaultRule>,
+    /// The MCP server's, oldest first.
     pub mcp: Vec<FaultRule>,
 }
 

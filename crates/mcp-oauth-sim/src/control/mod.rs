@@ -39,16 +39,35 @@ pub use state::{IntrospectionFailure, McpState, OAuthState, RigState};
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// The server could not be reached (not running, another port or scheme).
     #[error("cannot reach {url}: {reason} (is mcp-oauth-sim running with these ports and scheme?)")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        /// The control URL called.
+        url: String,
+        /// The innermost cause.
+        reason: String,
+    },
+    /// The server refused the call: a bad argument (400), an unknown path (404), a missing
+    /// control token (401), …
     #[error("{url} answered {status}: {body}")]
     Refused {
+        /// The control URL called.
         url: String,
+        /// The status it answered.
         status: StatusCode,
+        /// Its answer, which says why.
         body: String,
     },
+    /// The answer is not the document this client expects (a rig of another version, or not
+    /// the rig at all).
     #[error("{url} answered something this client cannot read: {reason}")]
-    BadAnswer { url: String, reason: String },
+    BadAnswer {
+        /// The control URL called.
+        url: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// The HTTP client could not be made (a CA certificate it cannot use, …).
     #[error("cannot build the control client: {0}")]
     Client(String),
 }
@@ -56,7 +75,9 @@ pub enum ControlError {
 /// One of the two servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
+    /// The authorization server.
     OAuth,
+    /// The MCP server.
     Mcp,
 }
 

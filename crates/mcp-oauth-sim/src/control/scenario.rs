@@ -141,19 +141,36 @@ pub enum Scenario {
     Clock(ClockMove),
     /// Calls of `tool` also need `scopes` (space-separated; `None`: only the required ones).
     StepUp {
+        /// `echo`, `add` or `whoami`.
         tool: String,
+        /// The scopes it needs besides the required ones.
         scopes: Option<String>,
     },
     /// `/authorize` grants exactly this scope (`None`: what was asked).
     NarrowConsent(Option<String>),
     /// Refresh-token reuse detection, with a grace period in seconds.
-    ReuseDetect { on: bool, grace_seconds: u64 },
+    ReuseDetect {
+        /// Whether a rotated-out refresh token presented again revokes its grant.
+        on: bool,
+        /// How long after its rotation it is still honoured as a retry.
+        grace_seconds: u64,
+    },
     /// Every fault rule of both servers deleted, presets included.
     ClearFaults,
     /// A fault rule added to a server: a [`Fault`] or the JSON a tester would post.
-    Fault { service: Service, rule: Value },
+    Fault {
+        /// Which server.
+        service: Service,
+        /// The rule, as JSON.
+        rule: Value,
+    },
     /// One fault rule deleted.
-    DeleteFault { service: Service, id: u64 },
+    DeleteFault {
+        /// Which server.
+        service: Service,
+        /// The rule's id.
+        id: u64,
+    },
 }
 
 /// Why the words given do not make a scenario: the message a user reads.

@@ -8,7 +8,9 @@ use std::fmt;
 /// Both servers' state, as `scenario state` prints it.
 #[derive(Clone, Debug)]
 pub struct RigState {
+    /// The authorization server's (its `main` issuer's).
     pub oauth: OAuthState,
+    /// The MCP server's.
     pub mcp: McpState,
 }
 

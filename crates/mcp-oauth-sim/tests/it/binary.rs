@@ -582,9 +582,10 @@ fn env_example_shows_every_variable_the_binary_reads() {
     .expect("read .env.example");
 
     // Act
-    let missing: Vec<&str> = VARIABLES
+    let variables = variables();
+    let missing: Vec<&str> = variables
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|name| {
             !example
                 .lines()
@@ -594,4 +595,78 @@ fn env_example_shows_every_variable_the_binary_reads() {
 
     // Assert
     assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+}
+
+#[test]
+fn env_example_and_the_readme_table_give_each_variable_its_declared_default_and_nothing_else() {
+    // Arrange: the one declaration (the flags), and the two documents written from it.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = std::fs::read_to_string(root.join(".env.example")).expect("read .env.example");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let declared = mcp_oauth_sim::flags::defaults();
+
+    // Act: `NAME=VALUE` lines of .env.example; the variable rows of README's Configuration table.
+    let example: Vec<(&str, &str)> = example
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    let table = readme
+        .split("## Configuration")
+        .nth(1)
+        .expect("a Configuration section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<(Vec<&str>, &str)> = table
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let names = cells[0]
+                .trim_start_matches("| ")
+                .split(", ")
+                .map(|name| name.trim_matches('`'))
+                .collect();
+            (names, cells[1])
+        })
+        .collect();
+
+    // Assert
+    let names: Vec<&str> = declared.iter().map(|(name, _)| name.as_str()).collect();
+    for (name, _) in &example {
+        assert!(
+            names.contains(name),
+            ".env.example sets {name}, which the rig does not read"
+        );
+    }
+    for (row, _) in &rows {
+        for name in row {
+            assert!(
+                names.contains(name),
+                "README documents {name}, which the rig does not read"
+            );
+        }
+    }
+    for (name, default) in &declared {
+        let shown = example
+            .iter()
+            .find(|(line, _)| line == name)
+            .map(|(_, value)| *value);
+        assert_eq!(
+            shown,
+            Some(default.as_deref().unwrap_or("")),
+            ".env.example must show {name} with its default"
+        );
+        let (_, cell) = rows
+            .iter()
+            .find(|(row, _)| row.contains(&name.as_str()))
+            .unwrap_or_else(|| panic!("README's Configuration table has no row for {name}"));
+        if let Some(default) = default {
+            assert!(
+                cell.contains(&format!("`{default}`")),
+                "README gives {name} the default {cell}, the flag {default}"
+            );
+        }
+    }
 }

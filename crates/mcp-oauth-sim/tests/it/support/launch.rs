@@ -16,7 +16,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-oauth-sim");
 
 /// Each run starts with none of the binary's variables, so that the machine's environment cannot
 /// change what a test sees.
-pub use mcp_oauth_sim::settings::VARIABLES;
+pub use mcp_oauth_sim::flags::variables;
 
 /// Flags for a rig on ports the OS picks.
 pub const EPHEMERAL_PORTS: [&str; 4] = ["--oauth-port", "0", "--mcp-port", "0"];
@@ -97,7 +97,7 @@ impl Launch {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for name in VARIABLES {
+        for name in variables() {
             command.env_remove(name);
         }
         Self { command }

@@ -1,0 +1,262 @@
+//! The rig's flags and environment variables, declared once (clap derives the flag, the
+//! variable, the default and the `--help` line from each field), and turned into [`Settings`].
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::certs;
+use crate::settings::{LaunchError, Settings, TlsSource, parse_tool_scopes};
+
+/// The rig's settings as flags and environment variables: options shared by `serve` and
+/// `scenario` (which must find the rig `serve` started). Each field is the one declaration of
+/// its setting: flag, variable, default and help line; [`variables`] lists the variables from
+/// it, and a test checks `.env.example` and the README's table against it.
+#[derive(Args, Debug)]
+pub struct Flags {
+    /// Port of the authorization server.
+    #[arg(
+        long,
+        env = "OAUTH_PORT",
+        value_name = "OAUTH_PORT",
+        default_value_t = 9100,
+        global = true
+    )]
+    pub oauth_port: u16,
+    /// Port of the MCP server.
+    #[arg(
+        long,
+        env = "MCP_PORT",
+        value_name = "MCP_PORT",
+        default_value_t = 9101,
+        global = true
+    )]
+    pub mcp_port: u16,
+    /// Address both servers listen on.
+    #[arg(
+        long,
+        env = "BIND",
+        value_name = "BIND",
+        default_value = "127.0.0.1",
+        global = true
+    )]
+    pub bind: IpAddr,
+    /// Public URL of the authorization server, its issuer [default: http(s)://localhost:OAUTH_PORT].
+    #[arg(
+        long,
+        env = "OAUTH_BASE_URL",
+        value_name = "OAUTH_BASE_URL",
+        global = true
+    )]
+    pub oauth_base_url: Option<String>,
+    /// Public origin of the MCP server; clients get <this>/mcp [default: http(s)://localhost:MCP_PORT].
+    #[arg(long, env = "MCP_BASE_URL", value_name = "MCP_BASE_URL", global = true)]
+    pub mcp_base_url: Option<String>,
+    /// Where the MCP server introspects tokens [default: the authorization server on loopback].
+    #[arg(
+        long,
+        env = "OAUTH_INTERNAL_URL",
+        value_name = "OAUTH_INTERNAL_URL",
+        global = true
+    )]
+    pub oauth_internal_url: Option<String>,
+    /// PEM certificate chain for HTTPS [default: CERTS_DIR/localhost.pem when it exists].
+    #[arg(
+        long,
+        env = "TLS_CERT_FILE",
+        value_name = "TLS_CERT_FILE",
+        global = true
+    )]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS [default: CERTS_DIR/localhost-key.pem when it exists].
+    #[arg(long, env = "TLS_KEY_FILE", value_name = "TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<PathBuf>,
+    /// Where `certs` writes and `serve` looks for certificates.
+    #[arg(
+        long,
+        visible_alias = "dir",
+        env = "CERTS_DIR",
+        value_name = "CERTS_DIR",
+        default_value = certs::DEFAULT_DIR,
+        global = true
+    )]
+    pub certs_dir: PathBuf,
+    /// A refresh token valid from start-up for any client.
+    #[arg(
+        long,
+        env = "SEED_REFRESH_TOKEN",
+        value_name = "SEED_REFRESH_TOKEN",
+        global = true
+    )]
+    pub seed_refresh_token: Option<String>,
+    /// Access-token lifetime at start-up, in seconds.
+    #[arg(
+        long,
+        env = "TOKEN_TTL_SECONDS",
+        value_name = "TOKEN_TTL_SECONDS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub token_ttl_seconds: u64,
+    /// Issuers hosted beside `main`, comma-separated: `NAME=/PATH` (under a path of OAUTH_PORT),
+    /// `NAME=:PORT` (a port of its own; 0 picks one) or `NAME=:PORT/PATH`.
+    #[arg(long, env = "ISSUERS", value_name = "ISSUERS", global = true)]
+    pub issuers: Option<String>,
+    /// The issuers the MCP server trusts, by name, comma-separated, in order.
+    #[arg(
+        long,
+        env = "MCP_AUTHORIZATION_SERVERS",
+        value_name = "MCP_AUTHORIZATION_SERVERS",
+        default_value = "main",
+        global = true
+    )]
+    pub mcp_authorization_servers: String,
+    /// Space-separated scopes both servers announce; tool calls require the first.
+    #[arg(
+        long,
+        env = "SCOPES",
+        value_name = "SCOPES",
+        default_value = "mcp:tools",
+        global = true
+    )]
+    pub scopes: String,
+    /// Scopes a tool needs too, announced besides SCOPES: `add=mcp:write,whoami=mcp:admin`
+    /// (several for one tool: `add=mcp:write+mcp:admin`).
+    #[arg(long, env = "TOOL_SCOPES", value_name = "TOOL_SCOPES", global = true)]
+    pub tool_scopes: Option<String>,
+    /// Requests each server's journal keeps for /control/events (1 to 100000).
+    #[arg(
+        long,
+        env = "JOURNAL_SIZE",
+        value_name = "JOURNAL_SIZE",
+        default_value_t = sim_http::journal::DEFAULT_CAPACITY,
+        global = true
+    )]
+    pub journal_size: usize,
+    /// Registered clients the authorization server keeps (1 to 1000000); registering beyond
+    /// evicts the least recently used client holding no live code or token.
+    #[arg(
+        long,
+        env = "MAX_CLIENTS",
+        value_name = "MAX_CLIENTS",
+        default_value_t = oauth_server::Limits::default().max_clients,
+        global = true
+    )]
+    pub max_clients: usize,
+    /// Live access and refresh tokens the authorization server keeps (2 to 10000000); beyond,
+    /// the token endpoint answers 503.
+    #[arg(
+        long,
+        env = "MAX_TOKENS",
+        value_name = "MAX_TOKENS",
+        default_value_t = oauth_server::Limits::default().max_tokens,
+        global = true
+    )]
+    pub max_tokens: usize,
+    /// Unredeemed authorization codes the authorization server keeps (1 to 1000000).
+    #[arg(
+        long,
+        env = "MAX_CODES",
+        value_name = "MAX_CODES",
+        default_value_t = oauth_server::Limits::default().max_codes,
+        global = true
+    )]
+    pub max_codes: usize,
+    /// Bearer token /control requires [default: none on loopback; generated when exposed].
+    #[arg(
+        long,
+        env = "CONTROL_TOKEN",
+        value_name = "CONTROL_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+    /// Log filter (info, warn, debug, …), optionally with `json`: `json` or `json,warn`.
+    #[arg(
+        long,
+        env = "LOG",
+        value_name = "LOG",
+        default_value = "info",
+        global = true
+    )]
+    pub log: String,
+}
+
+impl Flags {
+    fn tls(&self) -> Result<Option<TlsSource>, LaunchError> {
+        let ca = Some(self.certs_dir.join(certs::CA_FILE)).filter(|path| path.is_file());
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Ok(Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca,
+            })),
+            (Some(_), None) => Err(LaunchError::Config(
+                "TLS_CERT_FILE is set but TLS_KEY_FILE is not".into(),
+            )),
+            (None, Some(_)) => Err(LaunchError::Config(
+                "TLS_KEY_FILE is set but TLS_CERT_FILE is not".into(),
+            )),
+            (None, None) => Ok(certs::files_in(&self.certs_dir)
+                .map(|(cert, key)| TlsSource::Files { cert, key, ca })),
+        }
+    }
+
+    /// The settings these flags say.
+    pub fn settings(&self) -> Result<Settings, LaunchError> {
+        Ok(Settings {
+            bind: self.bind,
+            oauth_port: self.oauth_port,
+            mcp_port: self.mcp_port,
+            oauth_base_url: self.oauth_base_url.clone(),
+            mcp_base_url: self.mcp_base_url.clone(),
+            oauth_internal_url: self.oauth_internal_url.clone(),
+            issuers: match &self.issuers {
+                Some(text) => Settings::parse_issuers(text)?,
+                None => Vec::new(),
+            },
+            mcp_authorization_servers: self
+                .mcp_authorization_servers
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            tls: self.tls()?,
+            seed_refresh_token: self.seed_refresh_token.clone(),
+            token_ttl: Duration::from_secs(self.token_ttl_seconds),
+            scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            tool_scopes: match &self.tool_scopes {
+                Some(text) => parse_tool_scopes(text)?,
+                None => Default::default(),
+            },
+            journal_size: self.journal_size,
+            max_clients: self.max_clients,
+            max_tokens: self.max_tokens,
+            max_codes: self.max_codes,
+            control_token: self.control_token.clone(),
+        })
+    }
+}
+
+/// Every environment variable the rig reads, in the order `--help` lists them.
+pub fn variables() -> Vec<String> {
+    defaults().into_iter().map(|(name, _)| name).collect()
+}
+
+/// Every variable with its default as `--help` shows it (`None` when it has none).
+pub fn defaults() -> Vec<(String, Option<String>)> {
+    Flags::augment_args(clap::Command::new("mcp-oauth-sim"))
+        .get_arguments()
+        .filter_map(|arg| {
+            let name = arg.get_env()?.to_string_lossy().into_owned();
+            let default = arg
+                .get_default_values()
+                .first()
+                .map(|value| value.to_string_lossy().into_owned());
+            Some((name, default))
+        })
+        .collect()
+}

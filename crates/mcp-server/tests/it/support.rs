@@ -2,17 +2,14 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_server::McpServer;
 use oauth_server::AuthServer;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use url::Url;
 
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+use sim_test_kit::oauth::Flow;
+pub use sim_test_kit::pki::TestPki;
 /// What a Streamable HTTP client must accept.
 pub const ACCEPT: &str = "application/json, text/event-stream";
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -427,117 +424,13 @@ pub async fn obtain_tokens(
     resource: Option<&str>,
     scope: Option<&str>,
 ) -> Tokens {
-    let response = http
-        .post(format!("{auth_base}/register"))
-        .json(&json!({
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "client_name": "mcp-server tests",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let client: Value = response.json().await.unwrap();
-    let client_id = client["client_id"].as_str().unwrap().to_owned();
-    let verifier = sim_http::secret::random_token();
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let mut query = vec![
-        ("response_type", "code"),
-        ("client_id", client_id.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("state", "s"),
-    ];
-    query.extend(resource.map(|resource| ("resource", resource)));
-    query.extend(scope.map(|scope| ("scope", scope)));
-    let response = http
-        .get(format!("{auth_base}/authorize"))
-        .query(&query)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::FOUND);
-    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(name, _)| name == "code")
-        .map(|(_, value)| value.into_owned())
-        .expect("redirect carries a code");
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("code_verifier", verifier.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("client_id", client_id.as_str()),
-    ];
-    form.extend(resource.map(|resource| ("resource", resource)));
-    let response = http
-        .post(format!("{auth_base}/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let tokens = Flow::new(http.clone(), auth_base)
+        .log_in("mcp-server tests", resource, scope)
+        .await;
     Tokens {
-        client_id,
-        access: body["access_token"].as_str().unwrap().to_owned(),
-        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
-    }
-}
-
-/// A throwaway certificate authority and a leaf it signed for `localhost`, `127.0.0.1` and
-/// `::1`, made fresh for each test.
-pub struct TestPki {
-    /// The CA certificate, which clients (and the MCP server's introspection client) may trust.
-    pub ca_der: rustls_pki_types::CertificateDer<'static>,
-    leaf_der: rustls_pki_types::CertificateDer<'static>,
-    leaf_key_pkcs8: Vec<u8>,
-}
-
-impl TestPki {
-    pub fn generate() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
-            .expect("self-signed CA");
-        let leaf_key = KeyPair::generate().expect("leaf key");
-        let leaf = CertificateParams::new(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ])
-        .expect("leaf params")
-        .signed_by(&leaf_key, &ca)
-        .expect("leaf signed by the CA");
-        Self {
-            ca_der: ca.der().clone(),
-            leaf_der: leaf.der().clone(),
-            leaf_key_pkcs8: leaf_key.serialize_der(),
-        }
-    }
-
-    /// A server acceptor presenting the leaf.
-    pub fn tls(&self) -> sim_http::tls::Tls {
-        sim_http::tls::Tls::from_der(
-            vec![self.leaf_der.clone()],
-            rustls_pki_types::PrivateKeyDer::Pkcs8(self.leaf_key_pkcs8.clone().into()),
-        )
-        .expect("the leaf and its key make a TLS configuration")
-    }
-
-    /// A client that trusts this CA and nothing else.
-    pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_der(&self.ca_der).expect("CA DER parses")])
-            .redirect(Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap()
+        refresh: tokens.refresh.expect("the client may refresh"),
+        client_id: tokens.client_id,
+        access: tokens.access,
     }
 }
 
@@ -554,7 +447,7 @@ impl TlsRig {
     /// With `trust_ca_for_introspection` false, the MCP server trusts only the system roots for
     /// its introspection calls, so it cannot verify the authorization server.
     pub async fn start(trust_ca_for_introspection: bool) -> Self {
-        let pki = TestPki::generate();
+        let pki = TestPki::generate("mcp-server test CA");
         let auth = AuthServer::start(oauth_server::Config {
             tls: Some(pki.tls()),
             ..oauth_server::Config::default()
@@ -654,17 +547,8 @@ impl Rig {
     }
 }
 
-/// Writes a raw HTTP/1.1 request and reads until the server closes the connection: what a
-/// client receives, byte for byte (a reset counts as closed).
-pub async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> Vec<u8> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the connection stayed open");
-    answer
-}
+/// Writes a raw HTTP/1.1 request and reads until the server closes the connection.
+pub use sim_test_kit::raw::exchange as raw_exchange;
 
 /// A raw `tools/call` of `echo` to the MCP server with `token`, closing after the answer.
 pub fn raw_tool_call(addr: std::net::SocketAddr, token: &str) -> String {

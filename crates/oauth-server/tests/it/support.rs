@@ -3,16 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_server::{AuthServer, Config};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use url::Url;
 
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
+use sim_test_kit::oauth::Flow;
+pub use sim_test_kit::oauth::{Pkce, REDIRECT_URI, location, query_param};
 
 pub struct Rig {
     pub server: Arc<AuthServer>,
@@ -30,23 +28,6 @@ const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,
-}
-
-/// A PKCE verifier and its S256 challenge.
-pub struct Pkce {
-    pub verifier: String,
-    pub challenge: String,
-}
-
-impl Pkce {
-    pub fn new() -> Self {
-        let verifier = sim_http::secret::random_token();
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        Self {
-            verifier,
-            challenge,
-        }
-    }
 }
 
 /// The tokens of a successful token response.
@@ -156,6 +137,11 @@ impl Rig {
         }
     }
 
+    /// The OAuth flow against this issuer's endpoints.
+    fn flow(&self) -> Flow {
+        Flow::new(self.http.clone(), format!("{}{}", self.base, self.prefix))
+    }
+
     /// GETs `/authorize` with the standard parameters plus `extra` (an empty value drops a
     /// standard parameter) and returns the raw response.
     pub async fn authorize_raw(
@@ -164,43 +150,16 @@ impl Rig {
         pkce: &Pkce,
         extra: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut params: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("client_id", &client.id),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", &pkce.challenge),
-            ("code_challenge_method", "S256"),
-            ("state", "st4te"),
-        ];
-        for (name, value) in extra {
-            params.retain(|(existing, _)| existing != name);
-            if !value.is_empty() {
-                params.push((name, value));
-            }
-        }
-        self.http
-            .get(self.url("/authorize"))
-            .query(&params)
-            .send()
-            .await
-            .unwrap()
+        self.flow().authorize_raw(&client.id, pkce, extra).await
     }
 
     /// Runs `/authorize` and returns the redirect's URL, asserting that it is a redirect.
     pub async fn authorize(&self, client: &TestClient, pkce: &Pkce, extra: &[(&str, &str)]) -> Url {
-        let response = self.authorize_raw(client, pkce, extra).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::FOUND,
-            "{:?}",
-            response.text().await
-        );
-        location(&response)
+        self.flow().authorize(&client.id, pkce, extra).await
     }
 
     pub async fn code(&self, client: &TestClient, pkce: &Pkce) -> String {
-        let redirect = self.authorize(client, pkce, &[]).await;
-        query_param(&redirect, "code").expect("redirect carries a code")
+        self.flow().code(&client.id, pkce, &[]).await
     }
 
     /// POSTs a form to `/token` and returns status, headers and JSON body.
@@ -208,21 +167,11 @@ impl Rig {
         &self,
         form: &[(&str, &str)],
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let response = self
-            .http
-            .post(self.url("/token"))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        (status, headers, response.json().await.unwrap())
+        self.flow().token_raw(form).await
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let (status, _, body) = self.token_raw(form).await;
-        (status, body)
+        self.flow().token(form).await
     }
 
     pub async fn exchange(
@@ -231,14 +180,7 @@ impl Rig {
         code: &str,
         pkce: &Pkce,
     ) -> (StatusCode, Value) {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("code_verifier", &pkce.verifier),
-            ("redirect_uri", REDIRECT_URI),
-            ("client_id", &client.id),
-        ])
-        .await
+        self.flow().exchange(&client.id, code, pkce, &[]).await
     }
 
     /// Registration, authorization and code exchange for a public client.
@@ -251,12 +193,7 @@ impl Rig {
     }
 
     pub async fn refresh(&self, client: &TestClient, refresh_token: &str) -> (StatusCode, Value) {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", &client.id),
-        ])
-        .await
+        self.flow().refresh(&client.id, refresh_token, &[]).await
     }
 
     pub async fn introspect(&self, token: &str) -> Value {
@@ -336,15 +273,4 @@ pub fn tokens(body: Value) -> Tokens {
         refresh: body["refresh_token"].as_str().map(str::to_owned),
         body,
     }
-}
-
-pub fn location(response: &reqwest::Response) -> Url {
-    let location = response.headers()["location"].to_str().unwrap();
-    Url::parse(location).unwrap()
-}
-
-pub fn query_param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
 }

@@ -4,8 +4,8 @@
 //! - [`harness`]: [`harness::TestServer`], the one way these tests start a server (port 0, a
 //!   shutdown sender), plus bounded waiting and a minimal raw HTTP/1.1 client for the tests that
 //!   must control the wire byte by byte.
-//! - [`pki`]: a throwaway CA and a `localhost` leaf made with rcgen, written as PEM files into a
-//!   temporary directory.
+//! - A throwaway CA and a `localhost` leaf come from `sim_test_kit::pki`, written as PEM files
+//!   into a temporary directory.
 //! - One module per behaviour of the server: [`plain`], [`tls`], [`body_cap`], [`shutdown`],
 //!   [`limits`] (connection cap, header-read timeout) and [`cors`].
 //!
@@ -15,7 +15,6 @@ mod body_cap;
 mod cors;
 mod harness;
 mod limits;
-mod pki;
 mod plain;
 mod shutdown;
 mod tls;

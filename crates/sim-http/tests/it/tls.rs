@@ -13,7 +13,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::harness::{STEP, TestServer, within};
-use crate::pki::{TempDir, TestPki};
+use sim_test_kit::pki::{TempDir, TestPki};
 
 async fn describe_connection(request: Request<Incoming>) -> Response {
     let tls = request.extensions().get::<ConnInfo>().map(|info| info.tls);

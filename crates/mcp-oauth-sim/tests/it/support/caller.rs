@@ -4,12 +4,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 /// The public URLs of a rig "behind a tunnel". They resolve nowhere, which is the point: every
@@ -19,10 +16,8 @@ pub const PUBLIC_MCP_ORIGIN: &str = "https://mcp.example.test";
 pub const PUBLIC_MCP_URL: &str = "https://mcp.example.test/mcp";
 
 /// Where the stand-in client says it listens for the authorization redirect (nothing does).
-pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
-/// A PKCE verifier: 43+ unreserved characters. A fixed one is enough, since every flow
-/// registers its own client.
-const PKCE_VERIFIER: &str = "mcp-oauth-sim-end-to-end-tests-pkce-verifier-0123456789";
+pub use sim_test_kit::oauth::REDIRECT_URI;
+use sim_test_kit::oauth::{Flow, Pkce};
 /// What a Streamable HTTP client must accept.
 const ACCEPT: &str = "application/json, text/event-stream";
 pub const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -102,74 +97,40 @@ impl Caller {
         (status, body_json(response).await)
     }
 
+    /// The OAuth flow against the authorization server.
+    fn flow(&self) -> Flow {
+        Flow::new(self.http.clone(), &self.auth)
+    }
+
     /// Dynamic client registration of a public client.
     pub async fn register(&self) -> String {
-        let response = self
-            .http
-            .post(format!("{}/register", self.auth))
-            .json(&json!({
-                "client_name": "mcp-oauth-sim end-to-end tests",
-                "redirect_uris": [REDIRECT_URI],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "token_endpoint_auth_method": "none",
-            }))
-            .send()
+        self.flow()
+            .register_public("mcp-oauth-sim end-to-end tests")
             .await
-            .expect("POST /register");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        body_json(response).await["client_id"]
-            .as_str()
-            .expect("registration answers a client_id")
-            .to_owned()
     }
 
     /// `GET /authorize` with PKCE S256 for `resource`; returns where the server redirects to.
     pub async fn authorize(&self, client_id: &str, resource: &str) -> Url {
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(PKCE_VERIFIER));
-        let response = self
-            .http
-            .get(format!("{}/authorize", self.auth))
-            .query(&[
-                ("response_type", "code"),
-                ("client_id", client_id),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-                ("state", "xyz"),
-                ("resource", resource),
-            ])
-            .send()
+        self.flow()
+            .authorize(
+                client_id,
+                &Pkce::new(),
+                &[("resource", resource), ("state", "xyz")],
+            )
             .await
-            .expect("GET /authorize");
-        assert_eq!(response.status(), StatusCode::FOUND);
-        let location = response.headers()["location"]
-            .to_str()
-            .expect("an ASCII Location");
-        Url::parse(location).expect("Location is a URL")
     }
 
     /// Registration, authorization and code exchange for `resource`.
     pub async fn log_in(&self, resource: &str) -> Tokens {
-        let client_id = self.register().await;
-        let redirect = self.authorize(&client_id, resource).await;
-        let code = query_value(&redirect, "code")
-            .unwrap_or_else(|| panic!("no code in the redirect {redirect}"));
-        let (status, body) = self
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("code_verifier", PKCE_VERIFIER),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", &client_id),
-                ("resource", resource),
-            ])
+        let tokens = self
+            .flow()
+            .log_in("mcp-oauth-sim end-to-end tests", Some(resource), None)
             .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         Tokens {
-            access: string_field(&body, "access_token"),
-            refresh: string_field(&body, "refresh_token"),
-            scope: body["scope"].as_str().unwrap_or_default().to_owned(),
-            client_id,
+            refresh: tokens.refresh.expect("the client may refresh"),
+            access: tokens.access,
+            scope: tokens.scope,
+            client_id: tokens.client_id,
         }
     }
 
@@ -291,13 +252,6 @@ pub fn query_value(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
-}
-
-fn string_field(body: &Value, name: &str) -> String {
-    body[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        .to_owned()
 }
 
 /// The text of the first content block of a `tools/call` result.

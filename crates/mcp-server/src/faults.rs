@@ -46,17 +46,9 @@ pub async fn fire(
         .fire(subject, |answer| render(answer, facts))
         .await?;
     Counters::bump(&state.counters.faults_fired);
-    facts.fault = Some(fired.id);
+    facts.fired(&fired);
     if fired.preset.as_deref() == Some(FORCE_403) {
-        facts.note = "forced";
-    }
-    if let Some(note) = fired.note {
-        facts.note = note;
-    }
-    if facts.error.is_empty()
-        && let Some(error) = fired.error
-    {
-        facts.error = error;
+        facts.note = "forced".into();
     }
     fired.response
 }

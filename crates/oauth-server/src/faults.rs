@@ -75,13 +75,7 @@ pub async fn inject(
 ) -> Option<Response> {
     let fired = state.faults.fire(subject, render).await?;
     Counters::bump(&state.counters.faults_fired);
-    facts.fault = Some(fired.id);
-    if let Some(error) = fired.error {
-        facts.error = Some(error);
-    }
-    if let Some(note) = fired.note {
-        facts.note = note.into();
-    }
+    facts.fired(&fired);
     fired.response
 }
 

@@ -16,6 +16,7 @@
 //! - [`journal`]: the bounded, live record of requests behind `/control/events`.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
 //! - [`log`]: one log line per request, and the helpers that keep it short.
+//! - [`observe`]: what every request leaves behind: its facts, its log line, its journal event.
 //! - [`outbound`]: the one outbound HTTP client: pooled keep-alive connections to an origin.
 //! - [`public_url`]: the rule for a URL a server announces.
 //! - [`Running`]: a server in a background task, stopped when its handle drops.
@@ -40,6 +41,7 @@ pub mod faults;
 pub mod form;
 pub mod journal;
 pub mod log;
+pub mod observe;
 pub mod outbound;
 pub mod public_url;
 pub mod response;

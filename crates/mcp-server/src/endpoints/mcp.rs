@@ -13,13 +13,12 @@ use sim_http::body::{self, MAX_BODY_BYTES};
 use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::has_content_type;
 use sim_http::response::plain_error;
-use sim_http::secret::redact;
 
 use crate::bearer::{self, Presented};
 use crate::challenge::Denial;
 use crate::faults;
 use crate::introspection::{self, Identity, Verdict};
-use crate::router::Facts;
+use crate::router::{Facts, identify};
 use crate::rpc::{self, Glance, Unreadable};
 use crate::snapshot::IntrospectionFailure;
 use crate::state::{Counters, State};
@@ -38,7 +37,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
         Err(denial) => return deny(state, request.headers(), request.uri(), denial, facts),
     };
-    facts.identify(&identity);
+    identify(facts, &identity);
     let (mut parts, body) = request.into_parts();
     let body = match body::read(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
@@ -51,7 +50,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
             Ok(glance) => glance,
             Err(unreadable) => {
                 Counters::bump(&counters.bad_requests);
-                facts.error = unreadable.code().to_string();
+                facts.error = Some(unreadable.code().to_string());
                 return unreadable.into_response();
             }
         }
@@ -59,12 +58,14 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Glance::default()
     };
     let injected = inject(state, &parts, &identity, &glance, facts).await;
-    facts.rpc = glance;
+    let given = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+    facts.rpc_method = given(&glance.method);
+    facts.tool = given(&glance.tool);
     if let Some(answer) = injected {
         return answer;
     }
-    if facts.rpc.is_tool_call() {
-        if let Some(denial) = scope_denial(state, &identity, &facts.rpc.tool) {
+    if glance.is_tool_call() {
+        if let Some(denial) = scope_denial(state, &identity, &glance.tool) {
             return deny(state, &parts.headers, &parts.uri, denial, facts);
         }
         Counters::bump(&counters.tool_calls);
@@ -94,7 +95,7 @@ async fn authenticate<B>(
         Presented::TooLong => return Err(Denial::InvalidToken("the access token is too long")),
         Presented::Token(token) => token,
     };
-    facts.presented = Some(redact(token));
+    facts.presented(token);
     Counters::bump(&state.counters.introspections);
     let trusted = state.trusted();
     let identity = match introspection::check(&trusted, token).await {
@@ -106,7 +107,7 @@ async fn authenticate<B>(
         }
         Err((failure, url)) => {
             Counters::bump(&state.counters.introspection_failures);
-            facts.note = failure.kind();
+            facts.note = failure.kind().into();
             tracing::warn!(
                 target: "introspection",
                 "[mcp] token check at {url} failed: {failure}",
@@ -165,7 +166,7 @@ async fn inject(
                 }
             }
             _ => {
-                facts.error = answer.error.to_owned();
+                facts.error = Some(answer.error.to_owned());
                 return oauth_shaped(answer);
             }
         };
@@ -280,7 +281,7 @@ fn deny_naming(
         StatusCode::FORBIDDEN => &counters.forbidden,
         _ => &counters.unavailable,
     });
-    facts.error = denial.code().to_owned();
+    facts.error = Some(denial.code().to_owned());
     let base = state.urls.base_for(headers, uri);
     denial.into_response(&urls::metadata_url(&base), scope)
 }

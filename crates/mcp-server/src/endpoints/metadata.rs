@@ -18,7 +18,7 @@ pub async fn handle(state: &State, headers: &HeaderMap, uri: &Uri, facts: &mut F
         ..Subject::default()
     };
     let injected = faults::fire(state, &subject, facts, |answer, facts| {
-        facts.error = answer.error.to_owned();
+        facts.error = Some(answer.error.to_owned());
         oauth_shaped(answer)
     });
     if let Some(answer) = injected.await {

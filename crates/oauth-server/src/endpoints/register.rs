@@ -184,7 +184,7 @@ pub(crate) fn note_evictions(facts: &mut Facts, evicted: &[String]) {
         return;
     }
     let ids: Vec<String> = evicted.iter().map(|id| short_id(id)).collect();
-    facts.note = format!("evicted={}", ids.join(","));
+    facts.note = format!("evicted={}", ids.join(",")).into();
 }
 
 fn redirect_uris(metadata: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {

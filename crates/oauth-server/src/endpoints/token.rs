@@ -28,7 +28,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     };
     let grant_type = params.single("grant_type").ok().flatten();
     if let Some(grant_type) = grant_type {
-        facts.grant = count_grant(state, grant_type);
+        facts.grant = Some(count_grant(state, grant_type));
         let credential = GrantType::parse(grant_type).map(|grant| match grant {
             GrantType::AuthorizationCode => "code",
             GrantType::RefreshToken => "refresh_token",

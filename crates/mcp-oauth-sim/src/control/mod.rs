@@ -308,10 +308,30 @@ impl Control {
         }
     }
 
-    /// Both servers' state.
+    /// Both servers' state: every issuer the authorization server hosts, and the MCP server.
     pub async fn state(&self) -> Result<RigState, ControlError> {
         let (oauth, mcp) = tokio::try_join!(self.oauth_state(), self.mcp_state())?;
-        Ok(RigState { oauth, mcp })
+        let issuers = self.other_issuers(&oauth).await?;
+        Ok(RigState {
+            oauth,
+            issuers,
+            mcp,
+        })
+    }
+
+    /// The state of each issuer `oauth` lists besides itself (the plain `/control/state` of
+    /// `main` lists them all; an issuer's own lists none).
+    async fn other_issuers(&self, oauth: &OAuthState) -> Result<Vec<OAuthState>, ControlError> {
+        let others = oauth
+            .issuers
+            .iter()
+            .flatten()
+            .filter(|place| place.name != oauth.name);
+        let mut states = Vec::new();
+        for place in others {
+            states.push(self.issuer(&place.name).oauth_state().await?);
+        }
+        Ok(states)
     }
 
     /// The authorization server's toggles, store sizes and counters.
@@ -442,10 +462,15 @@ impl Control {
     /// journals are forgotten, so every client must register and consent again.
     pub async fn reset(&self) -> Result<RigState, ControlError> {
         let (oauth, mcp) = tokio::try_join!(
-            self.call(Service::OAuth, Method::POST, "reset", None),
+            self.call::<OAuthState>(Service::OAuth, Method::POST, "reset", None),
             self.call(Service::Mcp, Method::POST, "reset", None),
         )?;
-        Ok(RigState { oauth, mcp })
+        let issuers = self.other_issuers(&oauth).await?;
+        Ok(RigState {
+            oauth,
+            issuers,
+            mcp,
+        })
     }
 
     async fn oauth_post(&self, name: &str, body: Value) -> Result<OAuthState, ControlError> {

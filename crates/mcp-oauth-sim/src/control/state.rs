@@ -10,6 +10,8 @@ use std::fmt;
 pub struct RigState {
     /// The authorization server's (its `main` issuer's).
     pub oauth: OAuthState,
+    /// Every other issuer the authorization server hosts, in the order it lists them.
+    pub issuers: Vec<OAuthState>,
     /// The MCP server's.
     pub mcp: McpState,
 }
@@ -30,72 +32,13 @@ fn on_off(on: bool) -> &'static str {
 }
 
 impl fmt::Display for RigState {
-    /// The state as a tester reads it: switches by their scenario names, then what happened.
+    /// The state as a tester reads it: switches by their scenario names, then what happened;
+    /// each issuer beyond `main` after it, the same way.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let OAuthState {
-            issuer,
-            toggles,
-            store,
-            counters,
-            scopes,
-            seed_refresh_token,
-            clock,
-            consent,
-            reuse_detection,
-            ..
-        } = &self.oauth;
-        writeln!(f, "oauth  {issuer}")?;
-        writeln!(
-            f,
-            "  rotate {:<5} dead-refresh {:<5} deny-consent {:<5} access-token TTL {} s",
-            on_off(toggles.rotate_refresh_tokens),
-            on_off(toggles.invalid_grant),
-            on_off(toggles.deny_consent),
-            toggles.access_token_ttl_seconds,
-        )?;
-        let reuse = if reuse_detection.on {
-            format!("on (grace {} s)", reuse_detection.grace_seconds)
-        } else {
-            "off".to_owned()
-        };
-        writeln!(
-            f,
-            "  clock {:+} s   narrow-consent {}   reuse-detect {}",
-            clock.offset_seconds,
-            consent.grant_scope.as_deref().unwrap_or("off"),
-            reuse,
-        )?;
-        writeln!(
-            f,
-            "  live: {} clients, {} codes, {} access tokens, {} refresh tokens",
-            store.clients, store.codes, store.access_tokens, store.refresh_tokens
-        )?;
-        writeln!(
-            f,
-            "  registrations {}  authorizations {} ({} denied)  token requests: {} code, {} refresh, {} other ({} failed)",
-            counters.registrations,
-            counters.authorizations,
-            counters.consent_denials,
-            counters.token_requests.authorization_code,
-            counters.token_requests.refresh_token,
-            counters.token_requests.other,
-            counters.token_errors,
-        )?;
-        writeln!(
-            f,
-            "  introspections {} ({} active)  revocations {}  reuse detected {}  faults fired {}",
-            counters.introspections,
-            counters.active_introspections,
-            counters.revocations,
-            counters.reuse_detections,
-            counters.faults_fired,
-        )?;
-        writeln!(
-            f,
-            "  scopes {}  start-up seed {}",
-            scopes.join(" "),
-            seed_refresh_token.as_deref().unwrap_or("none"),
-        )?;
+        write_issuer(f, &self.oauth)?;
+        for issuer in &self.issuers {
+            write_issuer(f, issuer)?;
+        }
         let McpState {
             resource,
             toggles,
@@ -135,4 +78,78 @@ impl fmt::Display for RigState {
             counters.faults_fired,
         )
     }
+}
+
+/// One issuer's part of [`RigState`]'s text.
+fn write_issuer(f: &mut fmt::Formatter<'_>, oauth: &OAuthState) -> fmt::Result {
+    let OAuthState {
+        issuer,
+        toggles,
+        store,
+        counters,
+        scopes,
+        seed_refresh_token,
+        clock,
+        consent,
+        reuse_detection,
+        ..
+    } = oauth;
+    match &oauth.name {
+        name if name.is_empty() || name == oauth_server::MAIN_ISSUER => {
+            writeln!(f, "oauth  {issuer}")?
+        }
+        name => writeln!(f, "oauth  {issuer}  (issuer {name})")?,
+    }
+    writeln!(
+        f,
+        "  rotate {:<5} dead-refresh {:<5} deny-consent {:<5} access-token TTL {} s",
+        on_off(toggles.rotate_refresh_tokens),
+        on_off(toggles.invalid_grant),
+        on_off(toggles.deny_consent),
+        toggles.access_token_ttl_seconds,
+    )?;
+    let reuse = if reuse_detection.on {
+        format!("on (grace {} s)", reuse_detection.grace_seconds)
+    } else {
+        "off".to_owned()
+    };
+    writeln!(
+        f,
+        "  clock {:+} s   narrow-consent {}   reuse-detect {}",
+        clock.offset_seconds,
+        consent.grant_scope.as_deref().unwrap_or("off"),
+        reuse,
+    )?;
+    writeln!(
+        f,
+        "  live: {} clients, {} codes, {} access tokens, {} refresh tokens",
+        store.clients, store.codes, store.access_tokens, store.refresh_tokens
+    )?;
+    writeln!(
+        f,
+        "  registrations {}  authorizations {} ({} denied)  token requests: {} code, {} refresh, {} other ({} failed)",
+        counters.registrations,
+        counters.authorizations,
+        counters.consent_denials,
+        counters.token_requests.authorization_code,
+        counters.token_requests.refresh_token,
+        counters.token_requests.other,
+        counters.token_errors,
+    )?;
+    writeln!(
+        f,
+        "  introspections {} ({} active)  revocations {}  reuse detected {}  faults fired {}",
+        counters.introspections,
+        counters.active_introspections,
+        counters.revocations,
+        counters.reuse_detections,
+        counters.faults_fired,
+    )?;
+    writeln!(
+        f,
+        "  scopes {}  start-up seed {}",
+        scopes.join(" "),
+        seed_refresh_token.as_deref().unwrap_or("none"),
+    )?;
+    Ok(())
 }

@@ -380,3 +380,46 @@ async fn watch_all_delivers_requests_as_they_happen_and_ends_when_the_sim_stops(
         "the stream ends with the rig: {end:?}"
     );
 }
+
+#[tokio::test]
+async fn the_rig_state_shows_every_issuer_and_a_switch_flipped_on_one_shows_there_only() {
+    // Arrange
+    let sim = Sim::builder()
+        .issuer("tenant1=/tenant1")
+        .issuer("other=:0")
+        .start()
+        .await
+        .expect("the rig starts");
+
+    // Act
+    sim.control()
+        .issuer("tenant1")
+        .rotate_refresh_tokens(true)
+        .await
+        .expect("rotate on tenant1");
+    let state = sim.control().state().await.expect("state");
+    let shown = state.to_string();
+
+    // Assert
+    let names: Vec<&str> = state
+        .issuers
+        .iter()
+        .map(|issuer| issuer.name.as_str())
+        .collect();
+    assert_eq!(names, ["tenant1", "other"]);
+    assert!(!state.oauth.toggles.rotate_refresh_tokens);
+    assert!(state.issuers[0].toggles.rotate_refresh_tokens);
+    assert!(!state.issuers[1].toggles.rotate_refresh_tokens);
+    assert!(
+        shown.contains(&format!("oauth  {}\n", sim.issuer())),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "oauth  {}/tenant1  (issuer tenant1)",
+            sim.issuer()
+        )),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("  rotate on ").count(), 1, "{shown}");
+}

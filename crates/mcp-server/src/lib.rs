@@ -58,7 +58,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sim_http::{AbortOnDrop, Running, ServeOptions};
+use sim_http::{AbortOnDrop, Handle, ServeOptions};
 use tokio::net::TcpListener;
 
 pub use config::{AuthorizationServer, Config, MCP_PATH};
@@ -133,43 +133,32 @@ async fn forget_closed_connections(state: Arc<State>) {
 
 /// A running MCP server. Dropping it stops the server; [`McpServer::stop`] also waits for
 /// in-flight requests to finish.
-pub struct McpServer {
-    addr: SocketAddr,
-    state: Arc<State>,
-    running: Running<Error>,
-}
+pub struct McpServer(Handle<State, Error>);
 
 impl McpServer {
     /// Starts a server on an ephemeral port of 127.0.0.1.
     pub async fn start(config: Config) -> Result<Self, Error> {
-        Self::start_on(TcpListener::bind("127.0.0.1:0").await?, config).await
+        Self::start_on(sim_http::loopback().await?, config).await
     }
 
     /// Starts a server on a listener the caller bound.
     pub async fn start_on(listener: TcpListener, config: Config) -> Result<Self, Error> {
-        let addr = listener.local_addr()?;
         let state = prepare(&listener, config)?;
-        let serving = Arc::clone(&state);
-        let running = Running::spawn(|stop| run(listener, serving, stop));
-        Ok(Self {
-            addr,
-            state,
-            running,
-        })
+        Ok(Self(Handle::spawn(listener, state, run)?))
     }
 
     /// The socket address the server listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     /// The MCP URL to give a client: `<base URL>/mcp`, which is also the resource identifier.
     pub fn url(&self) -> String {
-        self.state.urls.default_resource()
+        self.0.state().urls.default_resource()
     }
 
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.
     pub async fn stop(self) -> Result<(), Error> {
-        self.running.stop().await
+        self.0.stop().await
     }
 }

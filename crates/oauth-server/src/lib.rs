@@ -49,7 +49,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use sim_http::{AbortOnDrop, Clock, Running};
+use sim_http::{AbortOnDrop, Clock, Handle};
 use tokio::net::TcpListener;
 
 pub use config::{Config, IssuerConfig, Limits, MAIN_ISSUER};
@@ -151,36 +151,30 @@ fn release_freed_memory() {}
 /// A running authorization server. Dropping it stops the server; [`AuthServer::stop`] also waits
 /// for in-flight requests to finish.
 pub struct AuthServer {
-    addr: SocketAddr,
-    host: Arc<Host>,
+    handle: Handle<Host, Error>,
     /// `main`, which is never replaced or removed.
     main: Arc<State>,
-    running: Running<Error>,
 }
 
 impl AuthServer {
     /// Starts a server on an ephemeral port of 127.0.0.1.
     pub async fn start(config: Config) -> Result<Self, Error> {
-        Self::start_on(TcpListener::bind("127.0.0.1:0").await?, config).await
+        Self::start_on(sim_http::loopback().await?, config).await
     }
 
     /// Starts a server on a listener the caller bound.
     pub async fn start_on(listener: TcpListener, config: Config) -> Result<Self, Error> {
-        let addr = listener.local_addr()?;
-        let (host, bound) = Host::new(config, addr, Clock::new()).await?;
-        let serving = Arc::clone(&host);
-        let running = Running::spawn(|stop| run(listener, serving, bound, stop));
-        Ok(Self {
-            addr,
-            main: host.main_issuer(),
-            host,
-            running,
-        })
+        let (host, bound) = Host::new(config, listener.local_addr()?, Clock::new()).await?;
+        let main = host.main_issuer();
+        let handle = Handle::spawn(listener, host, |listener, host, stop| {
+            run(listener, host, bound, stop)
+        })?;
+        Ok(Self { handle, main })
     }
 
     /// The socket address the server listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.handle.addr()
     }
 
     /// The default issuer's identifier (also the base URL of its endpoints).
@@ -191,22 +185,25 @@ impl AuthServer {
     /// Every issuer served now, `main` first: name, issuer URL, port and internal
     /// introspection URL.
     pub fn issuers(&self) -> Vec<Place> {
-        self.host.places()
+        self.handle.state().places()
     }
 
     /// The issuer named `name`, if it is served now.
     pub fn issuer_named(&self, name: &str) -> Option<Place> {
-        self.host.issuer(name).map(|issuer| issuer.place.clone())
+        self.handle
+            .state()
+            .issuer(name)
+            .map(|issuer| issuer.place.clone())
     }
 
     /// The server's clock, which every issuer shares: move it forward to expire codes and
     /// tokens without waiting.
     pub fn clock(&self) -> &Clock {
-        &self.host.clock
+        &self.handle.state().clock
     }
 
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.
     pub async fn stop(self) -> Result<(), Error> {
-        self.running.stop().await
+        self.handle.stop().await
     }
 }

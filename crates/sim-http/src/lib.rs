@@ -51,7 +51,7 @@ mod server;
 pub mod tls;
 
 pub use clock::Clock;
-pub use running::{AbortOnDrop, Running, StopSignal};
+pub use running::{AbortOnDrop, Handle, Running, StopSignal, loopback};
 pub use server::{ConnInfo, ServeOptions, serve};
 
 /// The response body type of every handler: boxed so that our own small JSON answers and rmcp's

@@ -242,7 +242,11 @@ impl Host {
         let wanted = issuer.port.filter(|port| *port != self.main.port());
         let (port, listener) = match wanted {
             None => (self.main.port(), None),
-            Some(port) if port != 0 && self.lock_listeners().contains_key(&port) => (port, None),
+            // A port another issuer is served on already (bound now, or at start-up and not
+            // served yet) is shared, not bound twice.
+            Some(port) if port != 0 && self.read().iter().any(|other| other.place.port == port) => {
+                (port, None)
+            }
             Some(port) => {
                 let listener = TcpListener::bind(SocketAddr::new(self.main.ip(), port))
                     .await

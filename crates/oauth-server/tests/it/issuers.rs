@@ -283,3 +283,32 @@ async fn bad_issuer_requests_get_a_4xx_that_says_why_and_change_nothing() {
     let (_, listed) = main.get_json("/control/issuers").await;
     assert_eq!(listed["issuers"].as_array().unwrap().len(), 3, "{listed}");
 }
+
+#[tokio::test]
+async fn two_issuers_on_one_port_of_their_own_share_its_listener() {
+    // A port free a moment ago; the server binds it at start-up.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let config = Config {
+        issuers: vec![
+            IssuerConfig::parse(&format!("a=:{port}")).unwrap(),
+            IssuerConfig::parse(&format!("b=:{port}/b")).unwrap(),
+        ],
+        ..Config::default()
+    };
+    let main = Rig::start_with(config).await;
+
+    let (_, a) = main
+        .at(port, "")
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    let (_, b) = main
+        .at(port, "/b")
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+
+    assert_eq!(a["issuer"], json!(format!("http://localhost:{port}")));
+    assert_eq!(b["issuer"], json!(format!("http://localhost:{port}/b")));
+}

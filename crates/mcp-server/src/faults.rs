@@ -6,7 +6,7 @@ use sim_http::Response;
 use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 
 use crate::router::Facts;
-use crate::state::{Counters, State};
+use crate::state::State;
 
 /// `prm`: both metadata paths, before anything else. `mcp`: requests whose token is valid, once
 /// the JSON-RPC body is read, so a rule may match the client, the method and the tool.
@@ -45,7 +45,7 @@ pub async fn fire(
         .faults
         .fire(subject, |answer| render(answer, facts))
         .await?;
-    Counters::bump(&state.counters.faults_fired);
+    state.counters.faults_fired.bump();
     facts.fired(&fired);
     if fired.preset.as_deref() == Some(FORCE_403) {
         facts.note = "forced".into();

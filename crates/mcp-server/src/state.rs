@@ -2,11 +2,12 @@
 //! client, the rmcp service, the tester's fault rules and settings, the journal and the counters.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sim_http::counter::Counter;
 use sim_http::faults::Faults;
 use sim_http::journal::Journal;
 
@@ -48,26 +49,22 @@ pub struct State {
 #[derive(Debug, Default)]
 pub struct Counters {
     /// Requests to `/mcp`.
-    pub requests: AtomicU64,
-    pub unauthorized: AtomicU64,
-    pub bad_requests: AtomicU64,
-    pub forbidden: AtomicU64,
-    pub unavailable: AtomicU64,
-    pub introspections: AtomicU64,
-    pub introspection_failures: AtomicU64,
+    pub requests: Counter,
+    pub unauthorized: Counter,
+    pub bad_requests: Counter,
+    pub forbidden: Counter,
+    pub unavailable: Counter,
+    pub introspections: Counter,
+    pub introspection_failures: Counter,
     /// `tools/call` requests that reached the tools.
-    pub tool_calls: AtomicU64,
+    pub tool_calls: Counter,
     /// Requests a fault rule (a preset included) delayed or answered.
-    pub faults_fired: AtomicU64,
+    pub faults_fired: Counter,
 }
 
 impl Counters {
-    pub fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
     fn snapshot(&self) -> Tallies {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let get = Counter::get;
         Tallies {
             requests: get(&self.requests),
             unauthorized: get(&self.unauthorized),
@@ -81,7 +78,7 @@ impl Counters {
         }
     }
 
-    fn all(&self) -> [(&'static str, &AtomicU64); 9] {
+    fn all(&self) -> [(&'static str, &Counter); 9] {
         [
             ("requests", &self.requests),
             ("unauthorized", &self.unauthorized),
@@ -229,7 +226,7 @@ impl State {
         *self.tool_scopes() = configured_tool_scopes(&self.config).unwrap_or_default();
         self.set_outage_answer(IntrospectionFailure::Unavailable);
         for (_, counter) in self.counters.all() {
-            counter.store(0, Ordering::Relaxed);
+            counter.reset();
         }
     }
 

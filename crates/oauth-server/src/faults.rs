@@ -15,7 +15,7 @@ use sim_http::Response;
 use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 
 use crate::router::Facts;
-use crate::state::{Counters, State};
+use crate::state::State;
 
 /// The endpoints rules may target, and the `match` keys each knows.
 pub const TARGETS: &[Target] = &[
@@ -74,7 +74,7 @@ pub async fn inject(
     render: impl FnOnce(&ErrorAnswer<'_>) -> Response,
 ) -> Option<Response> {
     let fired = state.faults.fire(subject, render).await?;
-    Counters::bump(&state.counters.faults_fired);
+    state.counters.faults_fired.bump();
     facts.fired(&fired);
     fired.response
 }

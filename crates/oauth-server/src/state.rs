@@ -2,12 +2,12 @@
 //! counters. What the issuers of a server share (the clock, the journal, the listeners) is the
 //! [`Host`](crate::host::Host)'s.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
 use serde::Serialize;
 use sim_http::Clock;
+use sim_http::counter::Counter;
 use sim_http::faults::Faults;
 use sim_http::secret::{random_token, redact};
 
@@ -58,32 +58,28 @@ pub struct Toggles {
 /// What happened since start-up (or the last reset), for testers to assert on.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub registrations: AtomicU64,
-    pub authorizations: AtomicU64,
-    pub consent_denials: AtomicU64,
-    pub code_grants: AtomicU64,
-    pub refresh_grants: AtomicU64,
-    pub other_grants: AtomicU64,
-    pub tokens_issued: AtomicU64,
-    pub refreshes: AtomicU64,
-    pub token_errors: AtomicU64,
-    pub forced_invalid_grants: AtomicU64,
-    pub introspections: AtomicU64,
-    pub active_introspections: AtomicU64,
-    pub revocations: AtomicU64,
+    pub registrations: Counter,
+    pub authorizations: Counter,
+    pub consent_denials: Counter,
+    pub code_grants: Counter,
+    pub refresh_grants: Counter,
+    pub other_grants: Counter,
+    pub tokens_issued: Counter,
+    pub refreshes: Counter,
+    pub token_errors: Counter,
+    pub forced_invalid_grants: Counter,
+    pub introspections: Counter,
+    pub active_introspections: Counter,
+    pub revocations: Counter,
     /// Requests a fault rule (a preset included) delayed or answered.
-    pub faults_fired: AtomicU64,
+    pub faults_fired: Counter,
     /// Rotated-out refresh tokens presented after the grace period, whose grants were revoked.
-    pub reuse_detections: AtomicU64,
+    pub reuse_detections: Counter,
 }
 
 impl Counters {
-    pub fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
     fn snapshot(&self) -> Tallies {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let get = Counter::get;
         Tallies {
             registrations: get(&self.registrations),
             authorizations: get(&self.authorizations),
@@ -123,7 +119,7 @@ impl Counters {
             &self.faults_fired,
             &self.reuse_detections,
         ] {
-            counter.store(0, Ordering::Relaxed);
+            counter.reset();
         }
     }
 }
@@ -336,7 +332,7 @@ impl State {
                 Some(token)
             }
         };
-        Counters::bump(&self.counters.tokens_issued);
+        self.counters.tokens_issued.bump();
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

@@ -12,6 +12,7 @@
 //! - [`body`] and [`form`]: bounded body reading and strict `x-www-form-urlencoded` / JSON parsing.
 //! - [`response`]: JSON, redirect, page and OAuth-error answers, CORS.
 //! - [`control`]: the guard in front of every `/control` plane.
+//! - [`counter`]: the counts behind each server's `/control/state`.
 //! - [`faults`]: the fault engine behind `/control/faults` and the failure switches.
 //! - [`journal`]: the bounded, live record of requests behind `/control/events`.
 //! - [`clock`]: the rig's clock, which a tester can move forward.
@@ -37,6 +38,7 @@
 pub mod body;
 pub mod clock;
 pub mod control;
+pub mod counter;
 pub mod faults;
 pub mod form;
 pub mod journal;

@@ -21,7 +21,7 @@ use crate::introspection::{self, Identity, Verdict};
 use crate::router::{Facts, identify};
 use crate::rpc::{self, Glance, Unreadable};
 use crate::snapshot::IntrospectionFailure;
-use crate::state::{Counters, State};
+use crate::state::State;
 use crate::urls;
 
 /// The media type of a JSON-RPC message.
@@ -29,7 +29,7 @@ const JSON: &str = "application/json";
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let counters = &state.counters;
-    Counters::bump(&counters.requests);
+    counters.requests.bump();
     let identity = match authenticate(state, &request, facts).await {
         Ok(identity) => identity,
         Err(denial) if denial.status() == StatusCode::UNAUTHORIZED => {
@@ -49,7 +49,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         match rpc::glance(&body) {
             Ok(glance) => glance,
             Err(unreadable) => {
-                Counters::bump(&counters.bad_requests);
+                counters.bad_requests.bump();
                 facts.error = Some(unreadable.code().to_string());
                 return unreadable.into_response();
             }
@@ -68,7 +68,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         if let Some(denial) = scope_denial(state, &identity, &glance.tool) {
             return deny(state, &parts.headers, &parts.uri, denial, facts);
         }
-        Counters::bump(&counters.tool_calls);
+        counters.tool_calls.bump();
     }
     parts.extensions.insert(identity);
     let answer = state
@@ -78,7 +78,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     // rmcp answers 415 for a JSON body it cannot deserialize; the media type was right, the
     // message was not.
     if message && answer.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        Counters::bump(&counters.bad_requests);
+        counters.bad_requests.bump();
         return Unreadable::Invalid("not a message this server understands").into_response();
     }
     answer
@@ -96,7 +96,7 @@ async fn authenticate<B>(
         Presented::Token(token) => token,
     };
     facts.presented(token);
-    Counters::bump(&state.counters.introspections);
+    state.counters.introspections.bump();
     let trusted = state.trusted();
     let identity = match introspection::check(&trusted, token).await {
         Ok(Verdict::Active(identity)) => identity,
@@ -106,7 +106,7 @@ async fn authenticate<B>(
             ));
         }
         Err((failure, url)) => {
-            Counters::bump(&state.counters.introspection_failures);
+            state.counters.introspection_failures.bump();
             facts.note = failure.kind().into();
             tracing::warn!(
                 target: "introspection",
@@ -275,12 +275,13 @@ fn deny_naming(
     scope: &str,
 ) -> Response {
     let counters = &state.counters;
-    Counters::bump(match denial.status() {
+    let counter = match denial.status() {
         StatusCode::UNAUTHORIZED => &counters.unauthorized,
         StatusCode::BAD_REQUEST => &counters.bad_requests,
         StatusCode::FORBIDDEN => &counters.forbidden,
         _ => &counters.unavailable,
-    });
+    };
+    counter.bump();
     facts.error = Some(denial.code().to_owned());
     let base = state.urls.base_for(headers, uri);
     denial.into_response(&urls::metadata_url(&base), scope)

@@ -23,7 +23,7 @@ use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
 use crate::redirect_uri;
 use crate::router::Facts;
-use crate::state::{Counters, State};
+use crate::state::State;
 use crate::store::{AuthCode, Client};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
@@ -80,13 +80,13 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     .await;
     if let Some(answer) = injected {
         if facts.error.as_deref() == Some("access_denied") {
-            Counters::bump(&state.counters.consent_denials);
+            state.counters.consent_denials.bump();
         }
         return answer;
     }
     match issue_code(state, &client, &target, request, facts) {
         Ok(code) => {
-            Counters::bump(&state.counters.authorizations);
+            state.counters.authorizations.bump();
             facts.issued(&code);
             reply.send(&[("code", &code)])
         }

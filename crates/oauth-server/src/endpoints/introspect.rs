@@ -15,7 +15,7 @@ use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::router::Facts;
-use crate::state::{Counters, State};
+use crate::state::State;
 use crate::store::AccessToken;
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
@@ -46,7 +46,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
     };
     facts.presented(token);
-    Counters::bump(&state.counters.introspections);
+    state.counters.introspections.bump();
     // Every MCP request is checked here: answer from the stored token in place (the map's read
     // guard is held only while serializing, never across an await) instead of copying it.
     let answer = state
@@ -58,7 +58,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         });
     match answer {
         Some(answer) => {
-            Counters::bump(&state.counters.active_introspections);
+            state.counters.active_introspections.bump();
             answer
         }
         None => {

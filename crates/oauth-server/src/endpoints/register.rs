@@ -18,7 +18,7 @@ use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;
-use crate::state::{Counters, State};
+use crate::state::State;
 use crate::store::{AuthMethod, Client, GrantType};
 
 /// Metadata fields that, when present, must be strings (RFC 7591 §2).
@@ -45,7 +45,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     match register(state, request, facts).await {
         Ok(client) => {
             facts.client(&client.id);
-            Counters::bump(&state.counters.registrations);
+            state.counters.registrations.bump();
             json_no_store(StatusCode::CREATED, &client.registration)
         }
         Err(error) => {

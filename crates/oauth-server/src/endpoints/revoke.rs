@@ -17,7 +17,7 @@ use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::router::Facts;
-use crate::state::{Counters, State};
+use crate::state::State;
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let (parts, params) = match read_form(request).await {
@@ -82,7 +82,7 @@ fn revoke(
             ));
         }
         store.revoke_grant(grant);
-        Counters::bump(&state.counters.revocations);
+        state.counters.revocations.bump();
         facts.note = "refresh_token".into();
         return Ok(());
     }
@@ -97,7 +97,7 @@ fn revoke(
             ));
         }
         store.access_tokens.remove(token);
-        Counters::bump(&state.counters.revocations);
+        state.counters.revocations.bump();
         facts.note = "access_token".into();
     }
     Ok(())

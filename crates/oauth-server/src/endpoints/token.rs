@@ -18,7 +18,7 @@ use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::pkce::{is_valid_verifier, verify_s256};
 use crate::router::Facts;
-use crate::state::{Counters, GrantTerms, RefreshIssue, ReuseDetection, State, TokenResponse};
+use crate::state::{GrantTerms, RefreshIssue, ReuseDetection, State, TokenResponse};
 use crate::store::{Client, GrantType, RedeemedCode, RefreshToken, RetiredRefreshToken};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
@@ -51,10 +51,10 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     };
     if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
         if answer.status().is_client_error() || answer.status().is_server_error() {
-            Counters::bump(&state.counters.token_errors);
+            state.counters.token_errors.bump();
         }
         if facts.error.as_deref() == Some("invalid_grant") {
-            Counters::bump(&state.counters.forced_invalid_grants);
+            state.counters.forced_invalid_grants.bump();
         }
         return answer;
     }
@@ -73,7 +73,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
 }
 
 fn refuse(state: &State, facts: &mut Facts, error: OAuthError) -> Response {
-    Counters::bump(&state.counters.token_errors);
+    state.counters.token_errors.bump();
     facts.error = Some(error.code().into());
     error.into_response()
 }
@@ -81,11 +81,12 @@ fn refuse(state: &State, facts: &mut Facts, error: OAuthError) -> Response {
 /// Counts a token request by its grant type, and names the grant for the log.
 fn count_grant(state: &State, grant_type: &str) -> &'static str {
     let grant = GrantType::parse(grant_type);
-    Counters::bump(match grant {
+    let counter = match grant {
         Some(GrantType::AuthorizationCode) => &state.counters.code_grants,
         Some(GrantType::RefreshToken) => &state.counters.refresh_grants,
         None => &state.counters.other_grants,
-    });
+    };
+    counter.bump();
     grant.map_or("other", GrantType::as_str)
 }
 
@@ -325,7 +326,7 @@ fn refresh(
         RefreshIssue::Keep(presented.to_owned())
     };
     let tokens = state.issue_tokens(&terms, refresh)?;
-    Counters::bump(&state.counters.refreshes);
+    state.counters.refreshes.bump();
     facts.subject = Some(terms.subject);
     Ok(tokens)
 }
@@ -367,7 +368,7 @@ fn rotated_out(
         return Ok(retired.token);
     }
     state.store.revoke_grant(retired.token.grant);
-    Counters::bump(&state.counters.reuse_detections);
+    state.counters.reuse_detections.bump();
     facts.note = "reuse detected".into();
     Err(OAuthError::InvalidGrant(
         "refresh token reuse detected; the grant was revoked".into(),

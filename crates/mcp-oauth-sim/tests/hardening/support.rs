@@ -4,13 +4,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use mcp_oauth_sim::Sim;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::redirect::Policy;
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// Where clients of the table say they listen (nothing does).
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
@@ -605,7 +604,7 @@ impl Expect {
 }
 
 pub fn challenge_of(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier))
+    sim_test_kit::oauth::Pkce::from_verifier(verifier).challenge
 }
 
 pub fn query_value(url: &Url, name: &str) -> Option<String> {

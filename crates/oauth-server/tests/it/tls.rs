@@ -1,26 +1,12 @@
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sim_http::tls::Tls;
+use sim_test_kit::pki::TestPki;
 
-/// A CA and a localhost leaf it signed, as PEM.
+/// A CA and a localhost leaf it signed: the CA as PEM, the leaf as a server acceptor.
 fn ca_and_leaf() -> (String, Tls) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    let tls = Tls::from_der(
-        vec![leaf.der().clone()],
-        rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-    )
-    .unwrap();
-    (ca_cert.pem(), tls)
+    let pki = TestPki::generate("oauth-server test CA");
+    (pki.ca_pem.clone(), pki.tls())
 }
 
 #[tokio::test]

@@ -137,6 +137,9 @@ impl Facts {
     }
 }
 
+/// How many facts a log line can show: one of each [`Field`].
+const FIELDS: usize = 9;
+
 /// A fact a server's log line may show, named as the line names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
@@ -206,18 +209,21 @@ impl Observation {
     ) {
         let elapsed = self.started.elapsed();
         {
-            let values: Vec<(&'static str, Cow<'_, str>)> = shown
-                .iter()
-                .filter_map(|field| Some((field.key(), facts.shown(*field)?)))
-                .collect();
-            let fields: Vec<(&str, &str)> =
-                values.iter().map(|(key, value)| (*key, &**value)).collect();
+            // Arrays rather than vectors: this runs on every request, and the line shows at
+            // most one of each field. An empty value is left out of the line.
+            let values: [(&str, Cow<'_, str>); FIELDS] = std::array::from_fn(|at| {
+                shown.get(at).map_or(("", Cow::Borrowed("")), |field| {
+                    (field.key(), facts.shown(*field).unwrap_or_default())
+                })
+            });
+            let fields: [(&str, &str); FIELDS] =
+                std::array::from_fn(|at| (values[at].0, &*values[at].1));
             RequestLine {
                 service,
                 method: &self.method,
                 path: &self.path,
                 status: response.status(),
-                fields: &fields,
+                fields: &fields[..shown.len().min(FIELDS)],
                 elapsed,
             }
             .emit();

@@ -312,3 +312,42 @@ async fn two_issuers_on_one_port_of_their_own_share_its_listener() {
     assert_eq!(a["issuer"], json!(format!("http://localhost:{port}")));
     assert_eq!(b["issuer"], json!(format!("http://localhost:{port}/b")));
 }
+
+#[tokio::test]
+async fn without_the_control_token_no_issuer_is_added_and_no_port_is_bound() {
+    let rig = Rig::start_with(Config {
+        control: sim_http::control::ControlGuard::with_token("s3cret-control"),
+        ..Config::default()
+    })
+    .await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let add = json!({"name": "sneaky", "port": port});
+
+    let refused = rig
+        .http
+        .post(rig.url("/control/issuers"))
+        .json(&add)
+        .send()
+        .await
+        .unwrap();
+    let listed = rig
+        .http
+        .get(rig.url("/control/issuers"))
+        .bearer_auth("s3cret-control")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(listed["issuers"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "port {port} was not bound"
+    );
+}

@@ -300,7 +300,7 @@ impl Host {
 
     /// The scheme and authority of `main`'s issuer: path issuers on the main listener extend it.
     fn main_origin(&self) -> String {
-        let main = &self.read()[0].issuer;
+        let main = &self.read()[0].place.issuer;
         match url::Url::parse(main) {
             Ok(url) => url.origin().ascii_serialization(),
             Err(_) => main.clone(),

@@ -179,7 +179,7 @@ impl AuthServer {
 
     /// The default issuer's identifier (also the base URL of its endpoints).
     pub fn issuer(&self) -> &str {
-        &self.main.issuer
+        &self.main.place.issuer
     }
 
     /// Every issuer served now, `main` first: name, issuer URL, port and internal

@@ -177,9 +177,8 @@ pub struct Place {
 
 /// One issuer: everything of its own a request to it reads and changes.
 pub struct State {
-    /// Its identity and place; `issuer` is kept apart because every endpoint reads it.
+    /// Its name, issuer identifier and where it is served.
     pub place: Place,
-    pub issuer: String,
     pub config: Config,
     pub store: Store,
     pub clock: Clock,
@@ -199,7 +198,6 @@ impl State {
         let state = Self {
             settings: RwLock::new(Self::initial_settings(&config)),
             faults: Faults::new(TARGETS),
-            issuer: place.issuer.clone(),
             place,
             config,
             store: Store::default(),
@@ -399,7 +397,7 @@ impl State {
         let limits = &self.config.limits;
         Snapshot {
             service: "oauth".to_owned(),
-            issuer: self.issuer.clone(),
+            issuer: self.place.issuer.clone(),
             name: self.place.name.clone(),
             toggles: self.toggles(),
             store: StoreSizes {

@@ -306,7 +306,7 @@ impl Reply<'_> {
             if let Ok(Some(client_state)) = self.client_state {
                 query.append_pair("state", client_state);
             }
-            query.append_pair("iss", &self.state.issuer);
+            query.append_pair("iss", &self.state.place.issuer);
         }
         redirect(url.as_str())
     }

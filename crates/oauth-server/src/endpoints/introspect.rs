@@ -54,7 +54,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         .with_live_access_token(token, state.now(), |access| {
             facts.client(&access.client_id);
             facts.subject = Some(access.subject.clone());
-            json_no_store(StatusCode::OK, &Active::new(access, &state.issuer))
+            json_no_store(StatusCode::OK, &Active::new(access, &state.place.issuer))
         });
     match answer {
         Some(answer) => {

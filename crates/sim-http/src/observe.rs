@@ -19,7 +19,7 @@ use http::{Method, Request};
 
 use crate::Response;
 use crate::faults::Fired;
-use crate::journal::{self, Event, Journal};
+use crate::journal::{self, Asked, Event, Journal};
 use crate::log::{RequestLine, short_id};
 use crate::secret::redact;
 
@@ -53,6 +53,8 @@ pub struct Facts {
     pub presented: Option<String>,
     /// The credential issued (code; refresh token, else access token), redacted.
     pub issued: Option<String>,
+    /// What the request asked for (scope, resource, PKCE method, client authentication, …).
+    pub asked: Asked,
 }
 
 impl Facts {
@@ -97,6 +99,7 @@ impl Facts {
             fault,
             presented,
             issued,
+            asked,
         } = self;
         Event {
             issuer,
@@ -110,6 +113,7 @@ impl Facts {
             presented,
             issued,
             note: (!note.is_empty()).then(|| note.into_owned()),
+            asked,
             ..answered
         }
     }

@@ -64,6 +64,54 @@ pub struct Event {
     /// `delayed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the request asked for, as a tester judging a client needs it (the conformance
+    /// suite's checks read these).
+    #[serde(flatten)]
+    pub asked: Asked,
+}
+
+/// What a request asked for, beyond who and which grant: the parameters by which a client is
+/// judged. A field is absent when the request did not carry it (or it does not apply); none
+/// holds a secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Asked {
+    /// `scope` as sent to `/authorize`, `/token` or `/register`; `""` when sent empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The RFC 8707 `resource` values sent to `/authorize` or `/token`, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Vec<String>>,
+    /// `/authorize`: the `code_challenge_method` (`S256`, `plain`, …), or `none` when no
+    /// `code_challenge` came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkce_method: Option<String>,
+    /// `/authorize`: whether a `state` came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<bool>,
+    /// `/authorize`: the `iss` the redirect carried back (RFC 9207); absent when it carried none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// `/token`, `/revoke`: how the client authenticated, whatever it was registered with
+    /// (`none`, `client_secret_basic`, `client_secret_post`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<String>,
+    /// `/register`: the `grant_types` asked for, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// `/register`: the `application_type` (SEP-837: `native` or `web`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+    /// `/register`: the `token_endpoint_auth_method` asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `/register`: the `redirect_uris`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    /// The MCP server: the scheme of the `Authorization` header (`Bearer`, `DPoP`, …), absent
+    /// when there was none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_scheme: Option<String>,
 }
 
 impl fmt::Display for Event {
@@ -91,6 +139,8 @@ impl fmt::Display for Event {
             ("presented", self.presented.as_deref()),
             ("issued", self.issued.as_deref()),
             ("fault", fault.as_deref()),
+            ("scope", self.asked.scope.as_deref()),
+            ("auth", self.asked.client_auth.as_deref()),
             ("note", self.note.as_deref()),
         ] {
             if let Some(value) = value.filter(|value| !value.is_empty()) {

@@ -11,6 +11,7 @@ use anyhow::bail;
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 use mcp_oauth_sim::control::Watched;
+use mcp_oauth_sim::control::conformance::{PRE_REGISTERED_CLIENT, Situation};
 use mcp_oauth_sim::control::scenario::Name;
 use mcp_oauth_sim::{Control, Scenario, Service};
 use serde_json::json;
@@ -87,6 +88,15 @@ pub async fn run(control: &Control, args: ScenarioArgs) -> anyhow::Result<()> {
         json,
         since,
     } = args;
+    if name == Preset::Flip(Name::Conformance) {
+        match values.as_slice() {
+            [list] if list == "list" => return list_situations(json),
+            [check, situation] if check == "check" => {
+                return check_situation(control, situation, json).await;
+            }
+            _ => {}
+        }
+    }
     let scenario = match name {
         Preset::Flip(name) => Some(Scenario::parse(name, &values)?),
         Preset::Read(_) if !values.is_empty() => {
@@ -120,6 +130,77 @@ pub async fn run(control: &Control, args: ScenarioArgs) -> anyhow::Result<()> {
     print_state(control, json).await?;
     if let Some(caveat) = scenario.as_ref().and_then(Scenario::caveat) {
         eprintln!("{caveat}");
+    }
+    if let Some(Scenario::Conformance(situation)) = &scenario {
+        staged(*situation);
+    }
+    Ok(())
+}
+
+/// What a tester needs once a situation is staged: what to expect of the client, and how to
+/// judge it.
+fn staged(situation: Situation) {
+    eprintln!(
+        "staged {} ({})",
+        situation.suite_name(),
+        situation.revision()
+    );
+    eprintln!("a passing client {}", situation.passing());
+    if situation == Situation::PreRegistration {
+        let (id, secret) = PRE_REGISTERED_CLIENT;
+        eprintln!("give the client: client_id={id} client_secret={secret} (client_secret_basic)");
+    }
+    eprintln!(
+        "then: mcp-oauth-sim scenario conformance check {}",
+        situation.name()
+    );
+}
+
+/// `scenario conformance list`: every situation, a line each.
+fn list_situations(json: bool) -> anyhow::Result<()> {
+    if json {
+        let all: Vec<_> = Situation::ALL
+            .iter()
+            .map(|situation| {
+                json!({
+                    "scenario": situation.suite_name(),
+                    "revision": situation.revision(),
+                    "passing": situation.passing(),
+                })
+            })
+            .collect();
+        say!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    for situation in Situation::ALL {
+        say!(
+            "{:<42} {}  {}",
+            situation.suite_name(),
+            situation.revision(),
+            situation.passing()
+        );
+    }
+    Ok(())
+}
+
+/// `scenario conformance check NAME`: the suite's checks, computed from the journals. Fails
+/// (exit 1) when the suite would fail the run.
+async fn check_situation(control: &Control, name: &str, json: bool) -> anyhow::Result<()> {
+    let Some(situation) = Situation::parse(name) else {
+        bail!("'{name}' is not a scenario the rig stages; `scenario conformance list` lists them");
+    };
+    let verdict = control.judge(situation).await?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else {
+        say!("{}", verdict.to_string().trim_end());
+    }
+    if !verdict.passed() {
+        bail!(
+            "{} fails: {}",
+            verdict.scenario,
+            verdict.problems().join("; ")
+        );
     }
     Ok(())
 }

@@ -33,7 +33,12 @@ impl Control {
         Ok(oauth)
     }
 
-    async fn drain_events(&self, service: Service, since: u64) -> Result<Vec<Event>, ControlError> {
+    /// Every event `service`'s journal still holds from `since` on, page by page.
+    pub(super) async fn drain_events(
+        &self,
+        service: Service,
+        since: u64,
+    ) -> Result<Vec<Event>, ControlError> {
         let mut events = Vec::new();
         let mut cursor = since;
         loop {

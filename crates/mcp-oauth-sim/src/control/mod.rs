@@ -12,6 +12,7 @@
 //! - [`faults`]: fault rules to add ([`Fault`], [`Respond`]) and as listed ([`FaultRule`]).
 //! - [`events`]: journal entries ([`Event`]) and live streams of them ([`EventStream`]).
 
+pub mod conformance;
 pub mod events;
 pub mod faults;
 pub mod scenario;
@@ -206,17 +207,8 @@ impl Control {
         &self,
         issuer: &oauth_server::IssuerConfig,
     ) -> Result<oauth_server::Place, ControlError> {
-        let url = format!("{}/control/issuers", self.oauth);
-        let body = json!({ "name": issuer.name, "path": issuer.path, "port": issuer.port });
-        let listed: Issuers = self.fetch(Method::POST, url.clone(), Some(body)).await?;
-        listed
-            .issuers
-            .into_iter()
-            .find(|place| place.name == issuer.name)
-            .ok_or_else(|| ControlError::BadAnswer {
-                url,
-                reason: format!("issuer '{}' is not listed after adding it", issuer.name),
-            })
+        self.host_issuer(json!({ "name": issuer.name, "path": issuer.path, "port": issuer.port }))
+            .await
     }
 
     /// Stops hosting the issuer `name`; everything it held is forgotten.
@@ -257,8 +249,27 @@ impl Control {
     /// Makes the MCP server trust the rig's issuers named `names`, in order, each checked at
     /// its introspection URL on this machine.
     pub async fn trust_issuers(&self, names: &[&str]) -> Result<McpState, ControlError> {
+        let servers = self.servers_named(names).await?;
+        self.trust(&servers).await
+    }
+
+    /// After `after` more authenticated MCP requests (0: now), the MCP server trusts only the
+    /// rig's issuers named `names`: its metadata lists them and the old issuers' tokens are
+    /// refused. The request that reaches the count is still served under the old list.
+    pub async fn migrate(&self, names: &[&str], after: u64) -> Result<McpState, ControlError> {
+        let servers = self.servers_named(names).await?;
+        let body = json!({ "authorization_servers": servers, "after": after });
+        self.call(Service::Mcp, Method::POST, "migrate", Some(body))
+            .await
+    }
+
+    /// The rig's issuers named `names`, as the MCP server trusts them.
+    async fn servers_named(
+        &self,
+        names: &[&str],
+    ) -> Result<Vec<mcp_server::AuthorizationServer>, ControlError> {
         let places = self.issuers().await?;
-        let servers = names
+        names
             .iter()
             .map(|name| {
                 places
@@ -276,8 +287,51 @@ impl Control {
                         body: format!("no issuer is named '{name}'"),
                     })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.trust(&servers).await
+            .collect()
+    }
+
+    /// Changes the knobs of the issuer addressed (`main` unless [`Control::issuer`] chose
+    /// another): the fields of `patch` replace the current values, a `null` restores the
+    /// configured one. See `GET /control` for the fields.
+    pub async fn oauth_profile(&self, patch: Value) -> Result<OAuthState, ControlError> {
+        self.oauth_post("profile", patch).await
+    }
+
+    /// Changes the MCP server's knobs, as [`Control::oauth_profile`] does the issuer's.
+    pub async fn mcp_profile(&self, patch: Value) -> Result<McpState, ControlError> {
+        self.call(Service::Mcp, Method::POST, "profile", Some(patch))
+            .await
+    }
+
+    /// Pre-registers a client at the issuer addressed (`{"client_id", "client_secret",
+    /// "auth_method", "redirect_uris": [...] | "any-loopback", "grant_types"}`); a reset forgets
+    /// it. Answers the issuer's state.
+    pub async fn add_client(&self, client: Value) -> Result<OAuthState, ControlError> {
+        self.oauth_post("clients", client).await
+    }
+
+    /// Hosts another issuer from its whole description (`name`, `path`, `port`, `profile`,
+    /// `clients`) and answers where it is.
+    pub async fn host_issuer(&self, body: Value) -> Result<oauth_server::Place, ControlError> {
+        let name = body["name"].as_str().unwrap_or_default().to_owned();
+        let url = format!("{}/control/issuers", self.oauth);
+        let listed: Issuers = self.fetch(Method::POST, url.clone(), Some(body)).await?;
+        listed
+            .issuers
+            .into_iter()
+            .find(|place| place.name == name)
+            .ok_or_else(|| ControlError::BadAnswer {
+                url,
+                reason: format!("issuer '{name}' is not listed after adding it"),
+            })
+    }
+
+    /// The port of the MCP server this client reaches, where a co-hosted issuer is served.
+    pub fn mcp_port(&self) -> Result<u16, ControlError> {
+        reqwest::Url::parse(&self.mcp)
+            .ok()
+            .and_then(|url| url.port_or_known_default())
+            .ok_or_else(|| ControlError::Client(format!("'{}' has no port", self.mcp)))
     }
 
     /// A client for a rig on this machine started with `settings`, listening on these ports,

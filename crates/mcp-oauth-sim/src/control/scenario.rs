@@ -13,6 +13,7 @@
 
 use serde_json::Value;
 
+use super::conformance::Situation;
 use super::faults::{Fault, FaultRule, Respond};
 use super::{Control, ControlError, Service};
 use crate::IntrospectionFailure;
@@ -60,6 +61,8 @@ pub enum Name {
     Fault,
     /// oauth|mcp ID: delete one fault rule.
     DeleteFault,
+    /// NAME|list|check NAME: reset, then stage the conformance suite's scenario NAME (auth/…).
+    Conformance,
 }
 
 impl Name {
@@ -85,6 +88,7 @@ impl Name {
             Self::ClearFaults => "clear-faults",
             Self::Fault => "fault",
             Self::DeleteFault => "delete-fault",
+            Self::Conformance => "conformance",
         }
     }
 
@@ -92,7 +96,7 @@ impl Name {
     pub fn arity(self) -> usize {
         match self {
             Self::Revoke | Self::Reset | Self::ClearFaults => 0,
-            Self::Fault | Self::DeleteFault | Self::ReuseDetect => 2,
+            Self::Fault | Self::DeleteFault | Self::ReuseDetect | Self::Conformance => 2,
             Self::StepUp | Self::NarrowConsent => usize::MAX,
             _ => 1,
         }
@@ -171,6 +175,8 @@ pub enum Scenario {
         /// The rule's id.
         id: u64,
     },
+    /// Both servers reset, then put in a situation of the MCP conformance suite.
+    Conformance(Situation),
 }
 
 /// Why the words given do not make a scenario: the message a user reads.
@@ -201,6 +207,7 @@ impl Scenario {
             Self::ClearFaults => Name::ClearFaults,
             Self::Fault { .. } => Name::Fault,
             Self::DeleteFault { .. } => Name::DeleteFault,
+            Self::Conformance(_) => Name::Conformance,
         }
     }
 
@@ -305,6 +312,23 @@ impl Scenario {
                     service: service(named)?,
                     rule,
                 }
+            }
+            Name::Conformance => {
+                let usage = || {
+                    needs(
+                        "a scenario of the conformance suite (`scenario conformance list` lists them)",
+                    )
+                };
+                let [named] = values else {
+                    return Err(usage());
+                };
+                let situation = Situation::parse(named).ok_or_else(|| {
+                    ScenarioError(format!(
+                        "'{named}' is not a scenario the rig stages; `scenario conformance list` \
+                         lists them"
+                    ))
+                })?;
+                Self::Conformance(situation)
             }
             Name::DeleteFault => {
                 let usage = || needs("a service (oauth or mcp) and a rule id");
@@ -429,6 +453,9 @@ impl Control {
             }
             Scenario::DeleteFault { service, id } => {
                 self.delete_fault(*service, *id).await?;
+            }
+            Scenario::Conformance(situation) => {
+                self.stage(*situation).await?;
             }
         }
         Ok(added)

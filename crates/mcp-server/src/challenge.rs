@@ -56,21 +56,25 @@ impl Denial {
         }
     }
 
-    /// The answer. `metadata_url` is the absolute URL of the protected-resource metadata and
-    /// `scope` the space-separated scopes a client should ask for; both go into every challenge
-    /// so that a client can start or repeat authorization from this answer alone. A refusal for
-    /// a missing scope names its own scopes instead.
-    pub fn into_response(self, metadata_url: &str, scope: &str) -> Response {
+    /// The answer. Every challenge carries what `context` says — where the protected-resource
+    /// metadata is and the scopes a client should ask for — so that a client can start or
+    /// repeat authorization from this answer alone. A refusal for a missing scope names its
+    /// own scopes instead.
+    pub fn into_response(self, context: &Context<'_>) -> Response {
         let status = self.status();
         let code = self.code();
+        let metadata_url = context.metadata_url;
+        let scope = context.scope;
         let (description, params) = match &self {
+            Self::NoToken if context.error_without_token => (
+                NO_TOKEN,
+                Some(invalid("invalid_token", NO_TOKEN, metadata_url, scope)),
+            ),
             Self::NoToken => {
-                let mut params = vec![("resource_metadata", metadata_url)];
+                let mut params = Vec::new();
+                with_metadata(&mut params, metadata_url);
                 with_scope(&mut params, scope);
-                (
-                    "this MCP server requires an OAuth bearer token",
-                    Some(params),
-                )
+                (NO_TOKEN, Some(params))
             }
             Self::Malformed(why) | Self::InvalidToken(why) => {
                 (*why, Some(invalid(code, why, metadata_url, scope)))
@@ -109,6 +113,21 @@ impl Denial {
     }
 }
 
+/// What the description of a missing token says, in the body and (when asked) the challenge.
+const NO_TOKEN: &str = "this MCP server requires an OAuth bearer token";
+
+/// What every challenge of one answer carries besides the refusal itself, as the profile
+/// shapes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The absolute URL of the protected-resource metadata; `None`: challenges do not name it.
+    pub metadata_url: Option<&'a str>,
+    /// The space-separated scopes a 401 names; empty: none.
+    pub scope: &'a str,
+    /// Whether the missing-token 401 carries `error="invalid_token"` and a description.
+    pub error_without_token: bool,
+}
+
 type Params<'a> = Vec<(&'a str, &'a str)>;
 
 fn with_scope<'a>(params: &mut Params<'a>, scope: &'a str) {
@@ -117,13 +136,21 @@ fn with_scope<'a>(params: &mut Params<'a>, scope: &'a str) {
     }
 }
 
+fn with_metadata<'a>(params: &mut Params<'a>, metadata_url: Option<&'a str>) {
+    if let Some(url) = metadata_url {
+        params.push(("resource_metadata", url));
+    }
+}
+
 /// The challenge of a refused token (RFC 6750 §3.1): the error first, then where to start over.
-fn invalid<'a>(code: &'a str, why: &'a str, metadata_url: &'a str, scope: &'a str) -> Params<'a> {
-    let mut params = vec![
-        ("error", code),
-        ("error_description", why),
-        ("resource_metadata", metadata_url),
-    ];
+fn invalid<'a>(
+    code: &'a str,
+    why: &'a str,
+    metadata_url: Option<&'a str>,
+    scope: &'a str,
+) -> Params<'a> {
+    let mut params = vec![("error", code), ("error_description", why)];
+    with_metadata(&mut params, metadata_url);
     with_scope(&mut params, scope);
     params
 }
@@ -133,12 +160,12 @@ fn invalid<'a>(code: &'a str, why: &'a str, metadata_url: &'a str, scope: &'a st
 fn insufficient<'a>(
     code: &'a str,
     why: &'a str,
-    metadata_url: &'a str,
+    metadata_url: Option<&'a str>,
     scope: &'a str,
 ) -> Params<'a> {
     let mut params = vec![("error", code)];
     with_scope(&mut params, scope);
-    params.push(("resource_metadata", metadata_url));
+    with_metadata(&mut params, metadata_url);
     params.push(("error_description", why));
     params
 }
@@ -149,8 +176,18 @@ mod tests {
 
     const PRM: &str = "http://localhost:9101/.well-known/oauth-protected-resource/mcp";
 
+    const CONTEXT: Context<'static> = Context {
+        metadata_url: Some(PRM),
+        scope: "mcp:tools",
+        error_without_token: false,
+    };
+
     fn www_authenticate(denial: Denial) -> (StatusCode, String) {
-        let response = denial.into_response(PRM, "mcp:tools");
+        www_authenticate_in(denial, &CONTEXT)
+    }
+
+    fn www_authenticate_in(denial: Denial, context: &Context<'_>) -> (StatusCode, String) {
+        let response = denial.into_response(context);
         let value = response
             .headers()
             .get(header::WWW_AUTHENTICATE)
@@ -229,9 +266,44 @@ mod tests {
 
     #[test]
     fn unavailable_is_503_without_a_challenge() {
-        let response = Denial::Unavailable("connection refused".into()).into_response(PRM, "");
+        let context = Context {
+            scope: "",
+            ..CONTEXT
+        };
+        let response = Denial::Unavailable("connection refused".into()).into_response(&context);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn the_profile_may_drop_the_metadata_and_the_scope_or_add_an_error() {
+        let bare = Context {
+            metadata_url: None,
+            scope: "",
+            error_without_token: false,
+        };
+        assert_eq!(www_authenticate_in(Denial::NoToken, &bare).1, "Bearer");
+        let mock = Context {
+            error_without_token: true,
+            ..CONTEXT
+        };
+        assert_eq!(
+            www_authenticate_in(Denial::NoToken, &mock).1,
+            format!(
+                r#"Bearer error="invalid_token", error_description="{NO_TOKEN}", resource_metadata="{PRM}", scope="mcp:tools""#
+            )
+        );
+        let (_, value) = www_authenticate_in(
+            Denial::InsufficientScope {
+                why: "short",
+                scope: "b".into(),
+            },
+            &bare,
+        );
+        assert_eq!(
+            value,
+            r#"Bearer error="insufficient_scope", scope="b", error_description="short""#
+        );
     }
 }

@@ -12,6 +12,8 @@ use sim_http::tls::Tls;
 use url::Url;
 
 use crate::Error;
+use crate::cohost::Cohost;
+use crate::profile::Profile;
 use crate::tools::TOOL_NAMES;
 
 /// The path of the MCP endpoint. Fixed: clients are given `<base URL>/mcp`.
@@ -60,6 +62,13 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// Connections served at once.
     pub max_connections: usize,
+    /// How discovery is laid out and challenges are shaped; the control plane may change it
+    /// at run time, a reset restores this one. Its `required_scopes`, when set, wins over
+    /// [`Config::required_scopes`].
+    pub profile: Profile,
+    /// Another server answering, on this origin, every request the MCP server does not route
+    /// itself: an authorization server co-hosted on the MCP origin (the 2025-03-26 layout).
+    pub cohost: Option<Cohost>,
 }
 
 /// An authorization server this resource trusts, and how its tokens are checked.
@@ -141,6 +150,8 @@ impl Default for Config {
             control: ControlGuard::open(),
             tls: None,
             max_connections: 1024,
+            profile: Profile::default(),
+            cohost: None,
         }
     }
 }
@@ -172,6 +183,9 @@ impl Config {
         for (tool, scopes) in &self.tool_scopes {
             check_tool_scopes(tool, scopes, &self.scopes).map_err(Error::Config)?;
         }
+        self.profile
+            .validate()
+            .map_err(|why| Error::Config(format!("profile: {why}")))?;
         if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
             return Err(Error::Config(format!(
                 "the journal size must be from 1 to {}",

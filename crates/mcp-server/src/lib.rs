@@ -8,10 +8,16 @@
 //! authorization server from the 401 challenge and the RFC 9728 protected-resource metadata.
 //! A `/control` plane makes it fail on demand — fault rules on the metadata and on `/mcp`
 //! (`force-403` is one of them), a 401 instead of a 503 when tokens cannot be checked, scopes a
-//! single tool needs (step-up) — and records every request in a journal a test can read or follow.
+//! single tool needs (step-up), a profile reshaping discovery and challenges, a switch of
+//! authorization servers after N requests — and records every request in a journal a test can
+//! read or follow.
 //!
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults.
+//! - [`profile`]: how discovery is laid out and challenges are shaped (metadata locations,
+//!   challenge scope and error, lazy authentication), at start-up and at run time.
+//! - [`cohost`]: a server co-hosted on the MCP origin, answering every path the MCP server
+//!   does not route itself.
 //! - `urls`: the URLs announced (configured, or the loopback name the client used) and the
 //!   audiences accepted.
 //! - `bearer`, `introspection`: reading the token and checking it with each trusted
@@ -39,7 +45,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cohost;
 pub mod config;
+pub mod profile;
 
 mod bearer;
 mod challenge;
@@ -61,9 +69,11 @@ use std::time::Duration;
 use sim_http::{AbortOnDrop, Handle, ServeOptions};
 use tokio::net::TcpListener;
 
+pub use cohost::Cohost;
 pub use config::{AuthorizationServer, Config, MCP_PATH};
 pub use introspection::Identity;
-pub use snapshot::{IntrospectionFailure, Snapshot};
+pub use profile::Profile;
+pub use snapshot::{IntrospectionFailure, Migration, Snapshot};
 pub use tools::TOOL_NAMES;
 pub use urls::{PRM_PATH, PRM_ROOT_PATH};
 

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::AuthorizationServer;
+use crate::profile::Profile;
 
 /// The MCP server's switches, settings and counters, and the URLs in use.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -37,6 +38,23 @@ pub struct Snapshot {
     /// Scopes each tool needs besides the required ones (tool → space-separated scopes).
     #[serde(default)]
     pub tool_scopes: BTreeMap<String, String>,
+    /// The profile in force, every field given (`required_scopes` as the list in force).
+    #[serde(default)]
+    pub profile: Profile,
+    /// The switch of authorization servers `POST /control/migrate` scheduled, until it
+    /// happens; `null` when none is waiting.
+    #[serde(default)]
+    pub migration: Option<Migration>,
+}
+
+/// A scheduled switch of the trusted authorization servers.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Migration {
+    /// The issuers trusted after the switch, in order.
+    pub to: Vec<String>,
+    /// Authenticated `/mcp` requests still served under the current list; the last of them
+    /// makes the switch.
+    pub remaining: u64,
 }
 
 /// The switches that are fault presets.

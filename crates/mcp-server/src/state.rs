@@ -2,7 +2,7 @@
 //! client, the rmcp service, the tester's fault rules and settings, the journal and the counters.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -16,22 +16,28 @@ use crate::config::{AuthorizationServer, check_authorization_servers};
 use crate::config::{Config, check_tool, check_tool_scopes};
 use crate::faults::{FORCE_403, TARGETS};
 use crate::introspection::{self, Trusted};
-use crate::snapshot::{IntrospectionFailure, Snapshot, Tallies, Toggles};
+use crate::profile::{ChallengeScope, Profile};
+use crate::snapshot::{IntrospectionFailure, Migration, Snapshot, Tallies, Toggles};
 use crate::tools::Tools;
 use crate::urls::PublicUrls;
 
 pub struct State {
     pub config: Config,
     pub urls: PublicUrls,
-    /// The scopes a 401 challenge names, space-separated: those every call needs
-    /// (`required_scopes`), or all announced scopes when none is required. Naming only what is
-    /// needed (least privilege) is what makes a tool's wider scope a step-up rather than
-    /// something every client asks for up front.
-    pub scope: String,
+    /// The profile in force; swapped whole, so that a request reads one consistent profile
+    /// however the control plane changes it meanwhile.
+    profile: RwLock<Arc<Profile>>,
+    /// The configured profile, its `required_scopes` filled in from the configuration: what a
+    /// reset and a `null` field go back to.
+    configured_profile: Profile,
     /// The authorization servers trusted now; swapped whole by the control plane.
     trusted: RwLock<Trusted>,
     /// The configured ones, kept (with their pooled connections) for a reset.
     configured: Trusted,
+    /// A switch of the trusted list waiting for its count of authenticated requests. A plain
+    /// mutex, never held across an `.await`; the switch itself happens under it, so that a
+    /// reset or a new migration cannot interleave with it.
+    migration: Mutex<Option<Arc<PendingMigration>>>,
     pub service: StreamableHttpService<Tools, NeverSessionManager>,
     /// The fault rules of `prm` and `mcp`, the `force-403` preset included.
     pub faults: Faults,
@@ -43,6 +49,15 @@ pub struct State {
     /// Whether a token that could not be checked is answered 401 (else 503).
     outage_unauthorized: AtomicBool,
     pub counters: Counters,
+}
+
+/// A migration `POST /control/migrate` scheduled.
+struct PendingMigration {
+    /// The list to trust, checkers ready, so that the switch itself cannot fail.
+    to: Trusted,
+    /// Authenticated requests still to be served under the old list. The request that takes
+    /// it from 1 to 0 — exactly one, whatever the concurrency — makes the switch.
+    remaining: AtomicU64,
 }
 
 /// What happened since start-up or the last reset, for assertions.
@@ -112,12 +127,20 @@ impl State {
             Arc::new(NeverSessionManager::default()),
             transport,
         );
+        let configured_profile = Profile {
+            required_scopes: Some(
+                config
+                    .profile
+                    .required_scopes
+                    .clone()
+                    .unwrap_or_else(|| config.required_scopes.clone()),
+            ),
+            ..config.profile.clone()
+        };
         Ok(Self {
-            scope: if config.required_scopes.is_empty() {
-                config.scopes.join(" ")
-            } else {
-                config.required_scopes.join(" ")
-            },
+            profile: RwLock::new(Arc::new(configured_profile.clone())),
+            configured_profile,
+            migration: Mutex::new(None),
             tool_scopes: Mutex::new(configured_tool_scopes(&config)?),
             journal: Journal::new(config.journal_size),
             config,
@@ -129,6 +152,109 @@ impl State {
             outage_unauthorized: AtomicBool::new(false),
             counters: Counters::default(),
         })
+    }
+
+    /// The profile in force now.
+    pub fn profile(&self) -> Arc<Profile> {
+        // A poisoned lock only means a panic elsewhere mid-swap of a pointer.
+        Arc::clone(
+            &self
+                .profile
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Applies `POST /control/profile` (see [`Profile::merge`]). The write lock is held for
+    /// the merge, so that two concurrent calls cannot lose each other's fields.
+    pub fn merge_profile(&self, patch: serde_json::Value) -> Result<(), String> {
+        let mut slot = self
+            .profile
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut profile = Profile::clone(&slot);
+        profile.merge(patch, &self.configured_profile)?;
+        *slot = Arc::new(profile);
+        Ok(())
+    }
+
+    /// The scopes every `tools/call` needs under `profile`.
+    pub fn required_scopes<'a>(&'a self, profile: &'a Profile) -> &'a [String] {
+        profile
+            .required_scopes
+            .as_deref()
+            .unwrap_or(&self.config.required_scopes)
+    }
+
+    /// The `scope` of a 401 under `profile`, space-separated (empty: none). `Required` names
+    /// those every call needs, or all announced scopes when none is required: naming only what
+    /// is needed (least privilege) is what makes a tool's wider scope a step-up rather than
+    /// something every client asks for up front.
+    pub fn challenge_scope(&self, profile: &Profile) -> String {
+        match &profile.challenge_scope {
+            ChallengeScope::Required => {
+                let required = self.required_scopes(profile);
+                if required.is_empty() {
+                    self.config.scopes.join(" ")
+                } else {
+                    required.join(" ")
+                }
+            }
+            ChallengeScope::Omit => String::new(),
+            ChallengeScope::List(scopes) => scopes.join(" "),
+        }
+    }
+
+    fn migration(&self) -> MutexGuard<'_, Option<Arc<PendingMigration>>> {
+        // A poisoned lock only means a panic elsewhere mid-swap of a pointer.
+        self.migration
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies `POST /control/migrate`: after `after` more authenticated `/mcp` requests the
+    /// trusted list becomes `servers` (`0`: now). Replaces a migration already scheduled.
+    pub fn migrate(&self, servers: &[AuthorizationServer], after: u64) -> Result<(), String> {
+        check_authorization_servers(servers)?;
+        let to = introspection::trusted(servers, &self.config)?;
+        let mut slot = self.migration();
+        if after == 0 {
+            *slot = None;
+            self.swap_trusted(to);
+        } else {
+            *slot = Some(Arc::new(PendingMigration {
+                to,
+                remaining: AtomicU64::new(after),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Counts one successfully authenticated `/mcp` request towards a scheduled migration;
+    /// `true` when this request made the switch.
+    pub fn count_authenticated(&self) -> bool {
+        let Some(pending) = self.migration().clone() else {
+            return false;
+        };
+        let before = pending
+            .remaining
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(1)
+            });
+        if before != Ok(1) {
+            return false;
+        }
+        let mut slot = self.migration();
+        // A reset or another migration between the count and here has the last word.
+        if !slot
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, &pending))
+        {
+            return false;
+        }
+        *slot = None;
+        self.swap_trusted(Arc::clone(&pending.to));
+        true
     }
 
     fn tool_scopes(&self) -> MutexGuard<'_, BTreeMap<String, Vec<String>>> {
@@ -216,10 +342,20 @@ impl State {
         );
     }
 
-    /// Back to start-up: no fault rules, no events (numbering goes on), the configured tool
-    /// scopes and authorization servers, 503 on an introspection failure, every counter zero.
+    /// Back to start-up: no fault rules, no events (numbering goes on), the configured profile,
+    /// tool scopes and authorization servers, no migration, 503 on an introspection failure, every counter zero.
     pub fn reset(&self) {
-        self.swap_trusted(Arc::clone(&self.configured));
+        {
+            // Under the migration lock, so that a migration being made cannot undo the reset.
+            let mut migration = self.migration();
+            *migration = None;
+            self.swap_trusted(Arc::clone(&self.configured));
+        }
+        *self
+            .profile
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Arc::new(self.configured_profile.clone());
         self.faults.clear();
         self.journal.clear();
         // Validated at start-up, so this cannot fail now.
@@ -257,6 +393,15 @@ impl State {
             counters: self.counters.snapshot(),
             introspection_failure: self.outage_answer(),
             tool_scopes,
+            profile: Profile::clone(&self.profile()),
+            migration: self.migration().as_ref().map(|pending| Migration {
+                to: pending
+                    .to
+                    .iter()
+                    .map(|checker| checker.server.issuer.clone())
+                    .collect(),
+                remaining: pending.remaining.load(Ordering::Acquire),
+            }),
         }
     }
 }

@@ -150,11 +150,6 @@ pub fn resource(base: &str) -> String {
     format!("{base}{MCP_PATH}")
 }
 
-/// The absolute URL of the path-inserted metadata for a base URL.
-pub fn metadata_url(base: &str) -> String {
-    format!("{base}{PRM_PATH}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! `/control/*` of the MCP server: fault rules, the journal, its failure switches, state and
-//! counters. Fault and journal calls answer as [`sim_http`] defines them; every other call
+//! `/control/*` of the MCP server: fault rules, the journal, its failure switches, the
+//! profile, the trusted authorization servers and their migration, state and counters. Fault and journal calls answer as [`sim_http`] defines them; every other call
 //! answers the resulting state.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use crate::state::State;
 
 pub const PREFIX: &str = "/control";
 
-const INDEX: [Entry; 14] = [
+const INDEX: [Entry; 17] = [
     (
         "GET",
         "/control/state",
@@ -74,8 +74,23 @@ const INDEX: [Entry; 14] = [
     ),
     (
         "POST",
+        "/control/migrate",
+        r#"{"authorization_servers": [{"issuer": "…", "introspection_url": "…"}], "after": N} — after N more authenticated /mcp requests (0: now) trust these instead"#,
+    ),
+    (
+        "GET",
+        "/control/profile",
+        "the profile in force: metadata locations, challenge shaping, lazy auth, required scopes",
+    ),
+    (
+        "POST",
+        "/control/profile",
+        r#"{"prm": ["path","root","custom:/p"], "challenge_scope": "required"|"omit"|[…], …} — change these fields (null: back to start-up)"#,
+    ),
+    (
+        "POST",
         "/control/reset",
-        "faults, events, settings, authorization servers and counters back to start-up",
+        "faults, events, settings, profile, authorization servers and counters back to start-up; no migration",
     ),
     ("GET", "/control", "this list"),
 ];
@@ -98,6 +113,32 @@ struct Mode {
 #[serde(deny_unknown_fields)]
 struct Servers {
     authorization_servers: Vec<AuthorizationServer>,
+}
+
+/// The arguments of `POST /control/migrate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Migrate {
+    authorization_servers: Vec<AuthorizationServer>,
+    /// Authenticated requests still served under the current list; absent: switch now.
+    #[serde(default)]
+    after: u64,
+}
+
+/// `after` is a count of requests a test makes; more than this is a mistake.
+const MAX_AFTER: u64 = 1_000_000;
+
+fn migrate(
+    state: &State,
+    Migrate {
+        authorization_servers,
+        after,
+    }: Migrate,
+) -> Result<(), String> {
+    if after > MAX_AFTER {
+        return Err(format!("after: at most {MAX_AFTER} requests, not {after}"));
+    }
+    state.migrate(&authorization_servers, after)
 }
 
 fn trusted(state: &State) -> Response {
@@ -140,6 +181,15 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
                  authorization_servers,
              }| state.trust(&authorization_servers),
         ),
+        (&Method::POST, "/control/migrate") => call
+            .arguments()
+            .and_then(|arguments| migrate(state, arguments)),
+        (&Method::GET, "/control/profile") => {
+            return json(StatusCode::OK, &*state.profile());
+        }
+        (&Method::POST, "/control/profile") => call
+            .arguments::<serde_json::Value>()
+            .and_then(|patch| state.merge_profile(patch)),
         (&Method::POST, "/control/reset") => call.no_arguments().map(|()| state.reset()),
         (_, path) => return control::unrouted(path, &INDEX),
     };

@@ -8,7 +8,7 @@ use sim_http::faults::{ErrorAnswer, Match, Respond, Rule, Subject, Target};
 use crate::router::Facts;
 use crate::state::State;
 
-/// `prm`: both metadata paths, before anything else. `mcp`: requests whose token is valid, once
+/// `prm`: every metadata location the profile serves, before anything else. `mcp`: requests whose token is valid, once
 /// the JSON-RPC body is read, so a rule may match the client, the method and the tool.
 pub const TARGETS: &[Target] = &[("prm", &[]), ("mcp", &["client_id", "method", "tool"])];
 

@@ -2,7 +2,8 @@
 //! An OAuth-protected MCP server for testing OAuth-MCP clients.
 //!
 //! `POST /mcp` speaks MCP over Streamable HTTP (rmcp, stateless) with three tools, `echo`,
-//! `add` and `whoami`. Every request must carry a bearer token, and every token is checked by
+//! `add` and `whoami`. Every request must carry a bearer token (unless the profile lets its
+//! JSON-RPC method pass without one), and every token is checked by
 //! calling the authorization server's RFC 7662 introspection endpoint over HTTP — nothing is
 //! cached, so a revocation or expiry shows on the very next call. Clients discover the
 //! authorization server from the 401 challenge and the RFC 9728 protected-resource metadata.

@@ -58,7 +58,8 @@ pub struct Profile {
     /// The `scope` a 403 `insufficient_scope` names.
     pub insufficient_scope: InsufficientScope,
     /// JSON-RPC methods served without a token (lazy authentication); a trailing `*` matches a
-    /// prefix (`notifications/*`). A token, if sent, is still checked.
+    /// prefix (`notifications/*`). A token, if sent, is still checked. A `tools/call` served
+    /// so has no token whose scopes could be checked, and `whoami` has nobody to describe.
     pub unauthenticated: Vec<String>,
     /// The scopes every `tools/call` needs. `None` (JSON `null`): the configured
     /// [`Config::required_scopes`](crate::Config::required_scopes); the state always shows the

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use sim_http::Response;
 use sim_http::control::{self, Alias, Call, Entry, Switch};
 use sim_http::faults;
@@ -115,30 +116,38 @@ struct Servers {
     authorization_servers: Vec<AuthorizationServer>,
 }
 
-/// The arguments of `POST /control/migrate`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Migrate {
-    authorization_servers: Vec<AuthorizationServer>,
-    /// Authenticated requests still served under the current list; absent: switch now.
-    #[serde(default)]
-    after: u64,
-}
-
 /// `after` is a count of requests a test makes; more than this is a mistake.
 const MAX_AFTER: u64 = 1_000_000;
 
-fn migrate(
-    state: &State,
-    Migrate {
-        authorization_servers,
-        after,
-    }: Migrate,
-) -> Result<(), String> {
+/// Applies `POST /control/migrate` `{"authorization_servers": […], "after": N}` (`after`
+/// absent: now). Read field by field, so that an error names its field.
+fn migrate(state: &State, arguments: Map<String, Value>) -> Result<(), String> {
+    let mut servers = None;
+    let mut after = 0;
+    for (field, value) in arguments {
+        match field.as_str() {
+            "authorization_servers" => {
+                servers = Some(
+                    Vec::<AuthorizationServer>::deserialize(value)
+                        .map_err(|error| format!("authorization_servers: {error}"))?,
+                );
+            }
+            "after" => {
+                after = u64::deserialize(value).map_err(|error| format!("after: {error}"))?;
+            }
+            _ => {
+                let shown: String = field.chars().take(64).collect();
+                return Err(format!(
+                    "unknown field '{shown}'; the fields are authorization_servers, after"
+                ));
+            }
+        }
+    }
+    let servers = servers.ok_or("authorization_servers: missing; list the servers to trust")?;
     if after > MAX_AFTER {
         return Err(format!("after: at most {MAX_AFTER} requests, not {after}"));
     }
-    state.migrate(&authorization_servers, after)
+    state.migrate(&servers, after)
 }
 
 fn trusted(state: &State) -> Response {
@@ -188,7 +197,7 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
             return json(StatusCode::OK, &*state.profile());
         }
         (&Method::POST, "/control/profile") => call
-            .arguments::<serde_json::Value>()
+            .arguments::<Value>()
             .and_then(|patch| state.merge_profile(patch)),
         (&Method::POST, "/control/reset") => call.no_arguments().map(|()| state.reset()),
         (_, path) => return control::unrouted(path, &INDEX),

@@ -6,12 +6,15 @@ mod support;
 
 mod auth;
 mod authorization_servers;
+mod cohost;
 mod control;
 mod drain;
 mod faults;
 mod journal;
 mod metadata;
+mod migration;
 mod outage;
+mod profile;
 mod scope;
 mod step_up;
 mod tls;

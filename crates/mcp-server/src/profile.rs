@@ -676,3 +676,90 @@ mod tests {
         assert_eq!(profile.metadata_path(), None);
     }
 }
+
+/// Property tests: any patch is merged or refused without panicking, a refused one changes
+/// nothing, and whatever is accepted is valid and reads back as written.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const FIELDS: [&str; 11] = [
+        "prm",
+        "prm_root_resource",
+        "prm_resource",
+        "prm_scopes_supported",
+        "resource_metadata",
+        "challenge_scope",
+        "challenge_error",
+        "insufficient_scope",
+        "unauthenticated",
+        "required_scopes",
+        "other",
+    ];
+
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(
+                &[
+                    "path",
+                    "root",
+                    "omit",
+                    "required",
+                    "missing",
+                    "origin",
+                    "mcp-url",
+                    "required+granted",
+                    "custom:/p",
+                    "custom:/mcp",
+                    "custom:x",
+                    "initialize",
+                    "notifications/*",
+                    "a*b",
+                    "",
+                    "mcp:tools",
+                ][..]
+            )
+            .prop_map(str::to_owned),
+            "\\PC{0,12}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            word().prop_map(Value::String),
+            prop::collection::vec(word().prop_map(Value::String), 0..4).prop_map(Value::Array),
+            Just(json!({"a": 1})),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_patch_is_merged_or_refused_without_panicking(
+            patch in prop::collection::btree_map(prop::sample::select(&FIELDS[..]), value(), 0..5),
+        ) {
+            let patch: Map<String, Value> =
+                patch.into_iter().map(|(field, value)| (field.to_owned(), value)).collect();
+            let configured = Profile::default();
+            let mut profile = Profile::default();
+            match profile.merge(Value::Object(patch), &configured) {
+                Ok(()) => {
+                    prop_assert!(profile.validate().is_ok());
+                    let json = serde_json::to_value(&profile).unwrap();
+                    prop_assert_eq!(serde_json::from_value::<Profile>(json).unwrap(), profile);
+                }
+                Err(_) => prop_assert_eq!(profile, Profile::default()),
+            }
+        }
+    }
+}

@@ -55,6 +55,18 @@ pub fn presented_client_id(headers: &HeaderMap, params: &Params) -> Option<Strin
         .map(|presented| presented.client_id)
 }
 
+/// How the request authenticates, whatever its client registered: a Basic header is
+/// `client_secret_basic`, a `client_secret` in the body `client_secret_post`, a bare
+/// `client_id` `none`. `None` when it names no client or the credentials are malformed.
+pub fn presented_method(headers: &HeaderMap, params: &Params) -> Option<&'static str> {
+    let presented = presented(headers, params).ok().flatten()?;
+    Some(match (presented.basic, presented.secret.is_some()) {
+        (true, _) => "client_secret_basic",
+        (false, true) => "client_secret_post",
+        (false, false) => "none",
+    })
+}
+
 /// The client id of a request that presents no secret for a client this server does not know:
 /// a public client from before a restart or reset, still holding a seeded refresh token.
 pub fn unknown_public_client(

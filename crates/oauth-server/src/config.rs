@@ -10,6 +10,8 @@ use sim_http::public_url;
 use sim_http::tls::Tls;
 
 use crate::Error;
+use crate::clients::{MAX_PRE_REGISTERED, PreRegistered};
+use crate::profile::Profile;
 
 /// Start-up configuration. The binary fills it from flags and the environment; tests build it
 /// directly. Every field has a default that suits a rig on a developer machine.
@@ -47,6 +49,42 @@ pub struct Config {
     /// tokens, switches, fault rules and counters of its own; the clock and the journal are
     /// shared. The control plane can add and remove more at run time.
     pub issuers: Vec<IssuerConfig>,
+    /// `main`'s profile: where its metadata is, what it declares, its `iss`, scopes and
+    /// registration policy. The default is the rig as it always was.
+    pub profile: Profile,
+    /// `main`'s pre-registered clients, back after every reset.
+    pub clients: Vec<PreRegistered>,
+    /// Listeners another server owns and hands requests to ([`crate::CohostHandler`]): an
+    /// issuer whose port is one of these is not bound, and its issuer URL is the cohost's
+    /// origin plus its path (the 2025-03-26 layout, the AS on the MCP server's origin).
+    pub cohosts: Vec<Cohost>,
+}
+
+/// A listener of another server that serves issuers of this one.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cohost {
+    /// The port of that listener, as [`IssuerConfig::port`] names it.
+    pub port: u16,
+    /// Its public origin (`http://localhost:9000`), the base of its issuers' URLs.
+    pub origin: String,
+}
+
+impl Cohost {
+    /// Checks the port and that the origin is an http(s) origin, without a path.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.port == 0 {
+            return Err("a cohost needs its listener's port, not 0".into());
+        }
+        let url = public_url::parse("cohost origin", &self.origin)?;
+        if url.origin().ascii_serialization() != self.origin {
+            return Err(format!(
+                "cohost origin '{}' must be a bare origin such as http://localhost:9000",
+                self.origin
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The name of the issuer every server hosts, at the root of its main listener. The plain
@@ -71,6 +109,12 @@ pub struct IssuerConfig {
     /// Its issuer URL is then `http(s)://localhost:PORT` plus the path.
     #[serde(default)]
     pub port: Option<u16>,
+    /// Its profile; `None`: the default one.
+    #[serde(default)]
+    pub profile: Option<Profile>,
+    /// Its pre-registered clients, back after every reset.
+    #[serde(default)]
+    pub clients: Vec<PreRegistered>,
 }
 
 impl IssuerConfig {
@@ -93,6 +137,8 @@ impl IssuerConfig {
             name: name.trim().to_owned(),
             path: path.trim_end_matches('/').to_owned(),
             port,
+            profile: None,
+            clients: Vec::new(),
         };
         issuer.validate()?;
         Ok(issuer)
@@ -113,6 +159,12 @@ impl IssuerConfig {
         if name == MAIN_ISSUER {
             return Err(format!("'{MAIN_ISSUER}' is the default issuer's name"));
         }
+        if let Some(profile) = &self.profile {
+            profile
+                .validate()
+                .map_err(|error| format!("issuer '{name}': profile: {error}"))?;
+        }
+        check_clients(&self.clients).map_err(|error| format!("issuer '{name}': {error}"))?;
         let path = &self.path;
         if path.is_empty() {
             if self.port.is_none() {
@@ -153,6 +205,28 @@ impl IssuerConfig {
         }
         Ok(())
     }
+}
+
+/// Checks each pre-registered client, their number, and that no id is listed twice.
+fn check_clients(clients: &[PreRegistered]) -> Result<(), String> {
+    if clients.len() > MAX_PRE_REGISTERED {
+        return Err(format!(
+            "at most {MAX_PRE_REGISTERED} pre-registered clients per issuer"
+        ));
+    }
+    for (index, client) in clients.iter().enumerate() {
+        client.validate()?;
+        if clients[..index]
+            .iter()
+            .any(|other| other.client_id == client.client_id)
+        {
+            return Err(format!(
+                "client_id '{}' is pre-registered twice",
+                client.client_id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Caps on stored state.
@@ -227,6 +301,9 @@ impl Default for Config {
             sweep_interval: Duration::from_secs(15),
             journal_size: journal::DEFAULT_CAPACITY,
             issuers: Vec::new(),
+            profile: Profile::default(),
+            clients: Vec::new(),
+            cohosts: Vec::new(),
         }
     }
 }
@@ -286,6 +363,22 @@ impl Config {
             return Err(Error::Config(format!(
                 "at most {MAX_ISSUERS} issuers, '{MAIN_ISSUER}' included"
             )));
+        }
+        self.profile
+            .validate()
+            .map_err(|error| Error::Config(format!("profile: {error}")))?;
+        check_clients(&self.clients).map_err(Error::Config)?;
+        for (index, cohost) in self.cohosts.iter().enumerate() {
+            cohost.validate().map_err(Error::Config)?;
+            if self.cohosts[..index]
+                .iter()
+                .any(|other| other.port == cohost.port)
+            {
+                return Err(Error::Config(format!(
+                    "two cohosts have port {}",
+                    cohost.port
+                )));
+            }
         }
         for (index, issuer) in self.issuers.iter().enumerate() {
             issuer.validate().map_err(Error::Config)?;

@@ -2,25 +2,31 @@
 //! share — the clock, the journal, the start-up configuration.
 //!
 //! An issuer is found from the port a request arrived on and its path: metadata at
-//! `/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1, path inserted) and endpoints at
-//! `{path}/{endpoint}`. `main` is at the root of the main listener; others sit under a path of
-//! it or on a port of their own, which is bound when the issuer is added and closed when the
-//! last issuer on it goes. Nothing one issuer holds is known to another.
+//! `/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1, path inserted) or the OIDC
+//! forms its profile turns on, and endpoints at `{path}{prefix}/{endpoint}` (the prefix of its
+//! profile; `introspect` always at `{path}/introspect`). `main` is at the root of the main
+//! listener; others sit under a path of it or on a port of their own, which is bound when the
+//! issuer is added and closed when the last issuer on it goes — unless the port is a cohost's,
+//! a listener another server owns and hands requests from. Nothing one issuer holds is known to
+//! another.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
+use bytes::Bytes;
 use sim_http::journal::Journal;
 use sim_http::{Clock, Running, ServeOptions};
 use tokio::net::TcpListener;
 
 use crate::Error;
+use crate::clients::PreRegistered;
 use crate::config::{Config, IssuerConfig, MAIN_ISSUER, MAX_ISSUERS};
 use crate::endpoints::metadata;
+use crate::profile::{MetadataLocation, Profile};
 use crate::router;
-use crate::state::{Place, State};
+use crate::state::{Place, Setup, State};
 
 /// Everything the issuers of one server share.
 pub struct Host {
@@ -39,6 +45,10 @@ pub struct Host {
     /// This host, for the handlers of listeners bound at run time: weak, so that a listener
     /// does not keep the host alive after the server has stopped.
     this: Weak<Host>,
+    /// The JWKS every issuer's OIDC document points at: one EC P-256 public key generated at
+    /// start. No ID token is ever signed with it; it is there because OIDC validators want a
+    /// real key.
+    jwks: Bytes,
 }
 
 /// A listener bound for an issuer at start-up, served once the server runs.
@@ -56,6 +66,7 @@ impl Host {
         config.validate()?;
         let main_issuer = config.resolve_issuer(main.port())?;
         let journal = Journal::new(config.journal_size);
+        let jwks = signing_key_set()?;
         let host = Arc::new_cyclic(|this| Self {
             config,
             clock,
@@ -64,6 +75,7 @@ impl Host {
             issuers: RwLock::new(Vec::new()),
             listeners: Mutex::new(HashMap::new()),
             this: this.clone(),
+            jwks,
         });
         let place = host.place(
             MAIN_ISSUER.to_owned(),
@@ -71,7 +83,11 @@ impl Host {
             String::new(),
             main.port(),
         );
-        host.write().push(host.issuer_state(place));
+        let profile = host.config.profile.clone();
+        State::fits(&place, false, &profile).map_err(Error::Config)?;
+        let clients = host.config.clients.clone();
+        let state = host.issuer_state(place, profile, clients, false);
+        host.write().push(state);
         let mut bound = Vec::new();
         for issuer in host.config.issuers.clone() {
             if let Some(listener) = host.add_issuer(&issuer, false).await? {
@@ -101,18 +117,73 @@ impl Host {
     }
 
     /// The issuer a request on `port` for `path` is for, and the endpoint path within it
-    /// (`/token`, or the metadata path).
+    /// (`/token`, or [`metadata::PATH`], [`metadata::OIDC`], [`metadata::JWKS`]). A metadata
+    /// location its profile does not serve, and an endpoint away from where its profile puts
+    /// it, is no issuer's: 404. A few string comparisons per issuer, under one read lock.
     pub fn resolve<'p>(&self, port: u16, path: &'p str) -> Option<(Arc<State>, &'p str)> {
-        let (prefix, endpoint) = match path.strip_prefix(metadata::PATH) {
-            Some(prefix) => (prefix, metadata::PATH),
-            None => path.split_at(path.rfind('/')?),
-        };
-        let issuer = self
-            .read()
-            .iter()
-            .find(|issuer| issuer.place.port == port && issuer.place.path == prefix)
-            .cloned()?;
+        let issuers = self.read();
+        let on_port = || issuers.iter().filter(|issuer| issuer.place.port == port);
+        let find =
+            |wanted: &dyn Fn(&State) -> bool| on_port().find(|issuer| wanted(issuer)).cloned();
+        if let Some(rest) = path.strip_prefix(metadata::PATH) {
+            let issuer = find(&|issuer| {
+                issuer.place.path == rest && issuer.live().profile.serves(MetadataLocation::Oauth)
+            });
+            return issuer.map(|issuer| (issuer, metadata::PATH));
+        }
+        let inserted = path.strip_prefix(metadata::OIDC);
+        let appended = path.strip_suffix(metadata::OIDC);
+        if inserted.is_some() || appended.is_some() {
+            let issuer = find(&|issuer| {
+                let profile = &issuer.live().profile;
+                (inserted == Some(issuer.place.path.as_str())
+                    && profile.serves(MetadataLocation::OidcInserted))
+                    || (appended == Some(issuer.place.path.as_str())
+                        && profile.serves(MetadataLocation::OidcAppended))
+            });
+            return issuer.map(|issuer| (issuer, metadata::OIDC));
+        }
+        if let Some(base) = path.strip_suffix(metadata::JWKS) {
+            let issuer =
+                find(&|issuer| issuer.place.path == base && issuer.live().profile.serves_oidc());
+            return issuer.map(|issuer| (issuer, metadata::JWKS));
+        }
+        let (base, endpoint) = path.split_at(path.rfind('/')?);
+        let moved = matches!(endpoint, "/authorize" | "/token" | "/register" | "/revoke");
+        let issuer = find(&|issuer| {
+            let own = issuer.place.path.as_str();
+            if !moved {
+                return own == base;
+            }
+            let live = issuer.live();
+            let prefix = live.profile.prefix();
+            base.len() == own.len() + prefix.len()
+                && base.starts_with(own)
+                && base.ends_with(prefix)
+        })?;
         Some((issuer, endpoint))
+    }
+
+    /// Whether `port` is a cohost's: a listener another server owns.
+    pub fn is_cohost(&self, port: u16) -> bool {
+        self.config.cohosts.iter().any(|cohost| cohost.port == port)
+    }
+
+    /// Checks and merges `patch` into `state`'s profile, then puts it in force: nothing changes
+    /// unless the whole patch is valid, the issuer stays discoverable, and its endpoints do not
+    /// land where another issuer's are.
+    pub fn change_profile(&self, state: &State, patch: serde_json::Value) -> Result<(), String> {
+        let mut profile = state.live().profile.clone();
+        profile.merge(patch, &state.configured)?;
+        if profile.scopes.is_none() {
+            profile.scopes = state.configured.scopes.clone();
+        }
+        State::fits(&state.place, state.cohosted, &profile)?;
+        // Under the write lock, so that an issuer added meanwhile is checked against too.
+        let issuers = self.write();
+        check_routes(&issuers, &state.place, &profile)?;
+        state.set_profile(profile);
+        Ok(())
     }
 
     /// The issuer named `name`.
@@ -240,8 +311,16 @@ impl Host {
             )));
         }
         let wanted = issuer.port.filter(|port| *port != self.main.port());
+        let cohost = wanted.and_then(|port| {
+            self.config
+                .cohosts
+                .iter()
+                .find(|cohost| cohost.port == port)
+        });
         let (port, listener) = match wanted {
             None => (self.main.port(), None),
+            // Another server owns the listener and hands its requests over.
+            Some(port) if cohost.is_some() => (port, None),
             // A port another issuer is served on already (bound now, or at start-up and not
             // served yet) is shared, not bound twice.
             Some(port) if port != 0 && self.read().iter().any(|other| other.place.port == port) => {
@@ -259,11 +338,22 @@ impl Host {
                 (listener.local_addr()?.port(), Some(listener))
             }
         };
-        let issuer_url = match wanted {
-            None => format!("{}{}", self.main_origin(), issuer.path),
-            Some(_) => format!("{}://localhost:{port}{}", self.scheme(), issuer.path),
+        let issuer_url = match (wanted, cohost) {
+            (None, _) => format!("{}{}", self.main_origin(), issuer.path),
+            (Some(_), Some(cohost)) => format!("{}{}", cohost.origin, issuer.path),
+            (Some(_), None) => format!("{}://localhost:{port}{}", self.scheme(), issuer.path),
         };
-        let place = self.place(issuer.name.clone(), issuer_url, issuer.path.clone(), port);
+        let mut place = self.place(issuer.name.clone(), issuer_url, issuer.path.clone(), port);
+        if let Some(cohost) = cohost {
+            // The other server's listener, on this machine, with the scheme of its origin.
+            let scheme = cohost.origin.split(':').next().unwrap_or("http");
+            let internal = SocketAddr::new(loopback_for(self.main.ip()), port);
+            place.introspection_url = format!("{scheme}://{internal}{}/introspect", issuer.path);
+        }
+        let profile = issuer.profile.clone().unwrap_or_default();
+        let refused = |why: String| Error::Config(format!("issuer '{}': {why}", issuer.name));
+        State::fits(&place, cohost.is_some(), &profile).map_err(refused)?;
+        let state = self.issuer_state(place, profile, issuer.clients.clone(), cohost.is_some());
         {
             let mut issuers = self.write();
             if let Some(twin) = issuers
@@ -275,7 +365,8 @@ impl Host {
                     issuer.name, twin.place.name, issuer.path
                 )));
             }
-            issuers.push(self.issuer_state(place));
+            check_routes(&issuers, &state.place, &state.live().profile).map_err(Error::Config)?;
+            issuers.push(state);
         }
         if at_run_time {
             tracing::info!(target: "mcp_oauth_sim::oauth", "issuer '{}' added", issuer.name);
@@ -283,8 +374,26 @@ impl Host {
         Ok(listener)
     }
 
-    fn issuer_state(&self, place: Place) -> Arc<State> {
-        Arc::new(State::new(place, self.config.clone(), self.clock.clone()))
+    fn issuer_state(
+        &self,
+        place: Place,
+        profile: Profile,
+        clients: Vec<PreRegistered>,
+        cohosted: bool,
+    ) -> Arc<State> {
+        let setup = Setup {
+            profile,
+            clients,
+            cohosted,
+            jwks: self.jwks.clone(),
+            host: self.this.clone(),
+        };
+        Arc::new(State::with(
+            place,
+            self.config.clone(),
+            self.clock.clone(),
+            setup,
+        ))
     }
 
     fn place(&self, name: String, issuer: String, path: String, port: u16) -> Place {
@@ -364,6 +473,33 @@ pub fn serve_options(config: &Config) -> ServeOptions {
         max_connections: config.limits.max_connections,
         ..ServeOptions::default()
     }
+}
+
+/// Refuses a profile whose endpoint base (`{path}{prefix}`) or path is another issuer's on the
+/// same port: a request there could not tell which issuer it is for.
+fn check_routes(issuers: &[Arc<State>], place: &Place, profile: &Profile) -> Result<(), String> {
+    let bases = |path: &str, prefix: &str| [path.to_owned(), format!("{path}{prefix}")];
+    let mine = bases(&place.path, profile.prefix());
+    for other in issuers {
+        if other.place.port != place.port || other.place.name == place.name {
+            continue;
+        }
+        let theirs = bases(&other.place.path, other.live().profile.prefix());
+        if mine.iter().any(|base| theirs.contains(base)) {
+            return Err(format!(
+                "issuer '{}' would be served where '{}' is (port {}, '{}' or '{}')",
+                place.name, other.place.name, place.port, mine[0], mine[1]
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The JWKS of a fresh EC P-256 key (the private half is dropped at once: nothing is signed).
+fn signing_key_set() -> Result<Bytes, Error> {
+    let failed = || Error::Config("cannot generate the OIDC signing key".into());
+    let key = rcgen::KeyPair::generate().map_err(|_| failed())?;
+    metadata::jwks(key.public_key_raw()).ok_or_else(failed)
 }
 
 /// The address this machine reaches a listener bound to `ip` at: loopback for a wildcard.

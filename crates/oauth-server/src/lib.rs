@@ -12,8 +12,17 @@
 //! path-inserted metadata, endpoints under the path) or on a port of their own, each with its
 //! own clients, tokens, switches and fault rules; the clock and the journal are shared.
 //!
+//! Each issuer has a [`Profile`]: where its metadata is discovered (RFC 8414, OIDC
+//! path-inserted or path-appended, nowhere), the issuer it declares, an endpoint prefix, the
+//! `iss` of its redirects, the scopes it knows and announces, and its registration policy;
+//! and may hold [pre-registered clients](PreRegistered). An issuer may also be served on
+//! another server's listener ([`AuthServer::cohost`]): the 2025-03-26 layout, where the MCP
+//! server's origin is the authorization server's too.
+//!
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults, the issuers beside `main` included.
+//! - [`profile`]: an issuer's discovery, `iss`, scope and registration knobs.
+//! - `clients`: pre-registered clients.
 //! - `host`: the issuers, their listeners and what they share; which issuer a request is for.
 //! - `state` / `store`: one issuer's settings, counters and token maps (in memory, swept).
 //! - `faults`: the endpoints fault rules target, the presets, and the hook each endpoint calls.
@@ -32,8 +41,10 @@
 //! ```
 
 pub mod config;
+pub mod profile;
 
 mod client_auth;
+mod clients;
 mod endpoints;
 mod error;
 mod faults;
@@ -49,11 +60,17 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::sync::Weak;
+
+use http::Request;
+use hyper::body::Incoming;
 use sim_http::{AbortOnDrop, Clock, Handle};
 use tokio::net::TcpListener;
 
-pub use config::{Config, IssuerConfig, Limits, MAIN_ISSUER};
+pub use clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
+pub use config::{Cohost, Config, IssuerConfig, Limits, MAIN_ISSUER};
 pub use error::OAuthError;
+pub use profile::{AuthMethod, GrantType, Profile};
 pub use snapshot::Snapshot;
 pub use state::{Place, ReuseDetection, Toggles};
 
@@ -196,6 +213,14 @@ impl AuthServer {
             .map(|issuer| issuer.place.clone())
     }
 
+    /// What another server (the MCP server) hands the requests of a co-hosted listener to:
+    /// see [`Config::cohosts`].
+    pub fn cohost(&self) -> CohostHandler {
+        CohostHandler {
+            host: Arc::downgrade(self.handle.state()),
+        }
+    }
+
     /// The server's clock, which every issuer shares: move it forward to expire codes and
     /// tokens without waiting.
     pub fn clock(&self) -> &Clock {
@@ -205,5 +230,39 @@ impl AuthServer {
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.
     pub async fn stop(self) -> Result<(), Error> {
         self.handle.stop().await
+    }
+}
+
+/// Serves the issuers co-hosted on another server's listeners ([`Config::cohosts`]): that
+/// server hands it every request it does not route itself. Cheap to clone; it does not keep
+/// the authorization server alive.
+#[derive(Clone)]
+pub struct CohostHandler {
+    host: Weak<Host>,
+}
+
+impl std::fmt::Debug for CohostHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CohostHandler")
+            .field("running", &(self.host.strong_count() > 0))
+            .finish()
+    }
+}
+
+impl CohostHandler {
+    /// Answers `request`, which arrived on the cohost listener of `port`: as an issuer
+    /// served there would, `404` for anything none serves (the control plane included, which
+    /// is only on the authorization server's own listeners). Journaled as an `oauth` event.
+    pub async fn handle(&self, port: u16, request: Request<Incoming>) -> sim_http::Response {
+        match self.host.upgrade() {
+            Some(host) if host.is_cohost(port) => {
+                router::handle_cohosted(host, port, request).await
+            }
+            Some(_) => sim_http::response::not_found(request.uri().path()),
+            None => sim_http::response::plain_error(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "the authorization server has stopped",
+            ),
+        }
     }
 }

@@ -55,6 +55,20 @@ pub fn matches(registered: &str, requested: &str) -> bool {
         && registered.password() == requested.password()
 }
 
+/// Whether `requested` is an `http` URI on a loopback host (`127.0.0.1`, `localhost`, `[::1]`),
+/// any port and path, without user info or fragment: the rule of a client pre-registered with
+/// `"any-loopback"`.
+pub fn is_any_loopback(requested: &str) -> bool {
+    let Ok(url) = Url::parse(requested) else {
+        return false;
+    };
+    url.scheme() == "http"
+        && url.host().is_some_and(|host| is_loopback(&host))
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
+}
+
 fn is_loopback(host: &Host<&str>) -> bool {
     match host {
         Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
@@ -106,6 +120,26 @@ mod tests {
         ));
         assert!(!matches(registered, "https://app.example.com/callback?x=1"));
         assert!(!matches(registered, "https://app.example.com/callback#x"));
+    }
+
+    #[test]
+    fn any_loopback_takes_every_port_and_path_on_loopback_only() {
+        for ok in [
+            "http://127.0.0.1:1234/callback",
+            "http://localhost/x/y?z=1",
+            "http://[::1]:9/",
+        ] {
+            assert!(is_any_loopback(ok), "{ok}");
+        }
+        for bad in [
+            "https://127.0.0.1/cb",
+            "http://example.com/cb",
+            "http://127.0.0.1/cb#f",
+            "http://u:p@127.0.0.1/cb",
+            "myapp:/cb",
+        ] {
+            assert!(!is_any_loopback(bad), "{bad}");
+        }
     }
 
     #[test]

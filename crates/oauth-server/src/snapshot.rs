@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::PreRegistered;
+use crate::profile::Profile;
 use crate::state::{Place, ReuseDetection, Toggles};
 
 /// An issuer's switches, store sizes, counters and settings.
@@ -48,6 +50,12 @@ pub struct Snapshot {
     /// Fault rules in place, presets included.
     #[serde(default)]
     pub fault_rules: usize,
+    /// The profile in force, every field shown (scopes resolved).
+    #[serde(default)]
+    pub profile: Profile,
+    /// The pre-registered clients, secrets redacted.
+    #[serde(default)]
+    pub clients: Vec<PreRegistered>,
     /// Every issuer the server hosts, on the plain `/control/state` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuers: Option<Vec<Place>>,
@@ -119,6 +127,9 @@ pub struct Tallies {
     /// Rotated-out refresh tokens presented after their grace, whose grants were revoked.
     #[serde(default)]
     pub reuse_detections: u64,
+    /// Requests that named a client id another issuer of the host issued.
+    #[serde(default)]
+    pub foreign_client_ids: u64,
 }
 
 /// `POST /token` calls by grant type.

@@ -2,7 +2,7 @@
 //! counters. What the issuers of a server share (the clock, the journal, the listeners) is the
 //! [`Host`](crate::host::Host)'s.
 
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -11,9 +11,13 @@ use sim_http::counter::Counter;
 use sim_http::faults::Faults;
 use sim_http::secret::{random_token, redact};
 
+use crate::clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
 use crate::config::Config;
+use crate::endpoints::metadata::{self, Form};
 use crate::error::OAuthError;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, TARGETS};
+use crate::host::Host;
+use crate::profile::Profile;
 use crate::snapshot::{
     ClockOffset, Consent, Snapshot, StoreLimits, StoreSizes, Stored, Tallies, TokenRequests,
 };
@@ -75,6 +79,8 @@ pub struct Counters {
     pub faults_fired: Counter,
     /// Rotated-out refresh tokens presented after the grace period, whose grants were revoked.
     pub reuse_detections: Counter,
+    /// Requests that named a client id of another issuer of the host.
+    pub foreign_client_ids: Counter,
 }
 
 impl Counters {
@@ -98,6 +104,7 @@ impl Counters {
             revocations: get(&self.revocations),
             faults_fired: get(&self.faults_fired),
             reuse_detections: get(&self.reuse_detections),
+            foreign_client_ids: get(&self.foreign_client_ids),
         }
     }
 
@@ -118,6 +125,7 @@ impl Counters {
             &self.revocations,
             &self.faults_fired,
             &self.reuse_detections,
+            &self.foreign_client_ids,
         ] {
             counter.reset();
         }
@@ -175,6 +183,70 @@ pub struct Place {
     pub introspection_url: String,
 }
 
+/// What an issuer is set up with beside the host's configuration.
+pub struct Setup {
+    /// Its configured profile: what a reset and a `null` field go back to.
+    pub profile: Profile,
+    /// Its start-up pre-registered clients, back after every reset.
+    pub clients: Vec<PreRegistered>,
+    /// Served on a listener another server owns (co-hosting), rather than one of the host's.
+    pub cohosted: bool,
+    /// The JWKS its OIDC document points at.
+    pub jwks: Bytes,
+    /// The host, to tell a client id of another issuer from an unknown one.
+    pub host: Weak<Host>,
+}
+
+impl Setup {
+    /// The default profile, no clients, an empty key set and no host: for unit tests.
+    #[cfg(test)]
+    pub fn test() -> Self {
+        Self {
+            profile: Profile::default(),
+            clients: Vec::new(),
+            cohosted: false,
+            jwks: Bytes::new(),
+            host: Weak::new(),
+        }
+    }
+}
+
+/// The profile in force and what it renders, replaced whole when the profile changes, so that
+/// a request reads one consistent version with one lock and one reference-count bump.
+#[derive(Debug)]
+pub struct Live {
+    /// The profile, its `scopes` resolved.
+    pub profile: Profile,
+    /// The scopes known, space-separated: what a request without `scope` is granted.
+    pub all_scopes: String,
+    /// The RFC 8414 document, serialized once per profile.
+    pub metadata: Bytes,
+    /// The OIDC discovery document, serialized once per profile (empty when none is served).
+    pub oidc_metadata: Bytes,
+}
+
+impl Live {
+    fn render(issuer: &str, profile: Profile) -> Self {
+        let scopes = profile.scopes.clone().unwrap_or_default();
+        let oidc_metadata = if profile.serves_oidc() {
+            metadata::document(issuer, &profile, &scopes, Form::Oidc)
+        } else {
+            Bytes::new()
+        };
+        Self {
+            metadata: metadata::document(issuer, &profile, &scopes, Form::Oauth),
+            oidc_metadata,
+            all_scopes: scopes.join(" "),
+            profile,
+        }
+    }
+
+    /// The scopes known (`offline_access` aside).
+    pub fn scopes(&self) -> &[String] {
+        self.profile.scopes.as_deref().unwrap_or_default()
+    }
+}
+
 /// One issuer: everything of its own a request to it reads and changes.
 pub struct State {
     /// Its name, issuer identifier and where it is served.
@@ -183,18 +255,39 @@ pub struct State {
     pub store: Store,
     pub clock: Clock,
     pub counters: Counters,
-    /// The metadata document, serialized once: it never changes while the server runs.
-    pub metadata: Bytes,
     /// The tester's fault rules, the `deny-consent` and `invalid-grant` presets included.
     pub faults: Faults,
+    /// The profile it was configured with, scopes resolved: what reset and `null` restore.
+    pub configured: Profile,
+    /// Whether it is co-hosted on another server's listener.
+    pub cohosted: bool,
+    /// The JWKS of its OIDC document.
+    pub jwks: Bytes,
+    /// Its start-up pre-registered clients.
+    startup_clients: Vec<PreRegistered>,
+    host: Weak<Host>,
+    /// The profile in force. Read on every request that needs it (a clone of the `Arc`),
+    /// replaced only by the control plane; never held across an `.await`.
+    live: RwLock<Arc<Live>>,
     /// A lock rather than atomics: the settings change together and are read once per request
     /// that needs them; never held across an `.await`.
     settings: RwLock<Settings>,
 }
 
 impl State {
+    /// An issuer with the default profile and no pre-registered clients.
+    #[cfg(test)]
     pub fn new(place: Place, config: Config, clock: Clock) -> Self {
-        let metadata = crate::endpoints::metadata::document(&place.issuer, &config.scopes);
+        Self::with(place, config, clock, Setup::test())
+    }
+
+    /// An issuer set up as `setup` says; its profile and clients were checked by the caller.
+    pub fn with(place: Place, config: Config, clock: Clock, setup: Setup) -> Self {
+        let mut configured = setup.profile;
+        if configured.scopes.is_none() {
+            configured.scopes = Some(config.scopes.clone());
+        }
+        let live = Live::render(&place.issuer, configured.clone());
         let state = Self {
             settings: RwLock::new(Self::initial_settings(&config)),
             faults: Faults::new(TARGETS),
@@ -203,12 +296,137 @@ impl State {
             store: Store::default(),
             clock,
             counters: Counters::default(),
-            metadata,
+            configured,
+            cohosted: setup.cohosted,
+            jwks: setup.jwks,
+            startup_clients: setup.clients,
+            host: setup.host,
+            live: RwLock::new(Arc::new(live)),
         };
+        state.add_startup_clients();
         if let Some(token) = state.config.seed_refresh_token.clone() {
             state.seed_refresh_token(token);
         }
         state
+    }
+
+    fn add_startup_clients(&self) {
+        for client in &self.startup_clients {
+            self.store.add_client(client.client());
+        }
+    }
+
+    /// The profile in force and its documents.
+    pub fn live(&self) -> Arc<Live> {
+        // A poisoned lock only means a panic elsewhere mid-replace of an `Arc`.
+        Arc::clone(
+            &self
+                .live
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Puts `profile` in force; the caller checked it (see [`State::fits`]).
+    pub fn set_profile(&self, profile: Profile) {
+        let live = Arc::new(Live::render(&self.place.issuer, profile));
+        *self
+            .live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = live;
+    }
+
+    /// Whether `profile` can be served for an issuer at `place`: metadata nowhere only leaves
+    /// a client the default endpoints at the root of the origin, so it needs an issuer
+    /// co-hosted at the root of another server's origin.
+    pub fn fits(place: &Place, cohosted: bool, profile: &Profile) -> Result<(), String> {
+        profile.validate()?;
+        if profile.metadata.is_empty() && !(cohosted && place.path.is_empty()) {
+            return Err(format!(
+                "metadata: [] leaves issuer '{}' discoverable nowhere; nothing could discover                  this issuer (allowed only for an issuer co-hosted at the root of another                  server's origin)",
+                place.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces a pre-registered client; a dynamically registered one keeps its id.
+    pub fn pre_register(&self, client: &PreRegistered) -> Result<(), String> {
+        client.validate()?;
+        match self.store.client(&client.client_id) {
+            Some(existing) if !existing.pinned => {
+                return Err(format!(
+                    "client_id '{}' is already registered dynamically",
+                    client.client_id
+                ));
+            }
+            Some(_) => {}
+            None if self.pre_registered().len() >= MAX_PRE_REGISTERED => {
+                return Err(format!(
+                    "at most {MAX_PRE_REGISTERED} pre-registered clients per issuer"
+                ));
+            }
+            None => {}
+        }
+        self.store.add_client(client.client());
+        Ok(())
+    }
+
+    /// Forgets the pre-registered client `id`; `false` if there is none.
+    pub fn forget_pre_registered(&self, id: &str) -> bool {
+        self.store
+            .clients
+            .remove_if(id, |_, client| client.pinned)
+            .is_some()
+    }
+
+    /// The pre-registered clients, by id, secrets redacted.
+    pub fn pre_registered(&self) -> Vec<PreRegistered> {
+        let mut clients: Vec<PreRegistered> = self
+            .store
+            .clients
+            .iter()
+            .filter(|client| client.pinned)
+            .map(|client| {
+                PreRegistered {
+                    client_id: client.id.clone(),
+                    client_secret: client.secret.clone(),
+                    auth_method: client.auth_method,
+                    redirect_uris: if client.any_loopback {
+                        RedirectUris::AnyLoopback
+                    } else {
+                        RedirectUris::List(client.redirect_uris.clone())
+                    },
+                    grant_types: client.grant_types.clone(),
+                    client_name: client
+                        .registration
+                        .get("client_name")
+                        .and_then(|name| name.as_str())
+                        .map(str::to_owned),
+                }
+                .redacted()
+            })
+            .collect();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        clients
+    }
+
+    /// Notes, when `client_id` is unknown here, that another issuer of the host knows it: a
+    /// client that carried its credentials from one authorization server to another.
+    pub fn note_foreign_client(&self, client_id: &str, facts: &mut crate::router::Facts) {
+        if self.store.client(client_id).is_some() {
+            return;
+        }
+        let Some(host) = self.host.upgrade() else {
+            return;
+        };
+        let owner = host.issuers().into_iter().find(|other| {
+            other.place.name != self.place.name && other.store.client(client_id).is_some()
+        });
+        if let Some(owner) = owner {
+            facts.note = format!("client of issuer '{}'", owner.place.name).into();
+            self.counters.foreign_client_ids.bump();
+        }
     }
 
     fn initial_settings(config: &Config) -> Settings {
@@ -266,11 +484,12 @@ impl State {
 
     /// Whether `scope` names only scopes this server grants.
     pub fn knows_scope(&self, scope: &str) -> bool {
-        scope == "offline_access" || self.config.scopes.iter().any(|known| known == scope)
+        scope == "offline_access" || self.live().scopes().iter().any(|known| known == scope)
     }
 
+    /// The scopes known, space-separated: what a request without `scope` is granted.
     pub fn all_scopes(&self) -> String {
-        self.config.scopes.join(" ")
+        self.live().all_scopes.clone()
     }
 
     /// Makes `token` a valid refresh token for any client, with every scope.
@@ -378,6 +597,8 @@ impl State {
     /// host's, and are reset with it.
     pub fn reset(&self) {
         self.store.clear();
+        self.add_startup_clients();
+        self.set_profile(self.configured.clone());
         self.update_settings(|settings| *settings = Self::initial_settings(&self.config));
         self.faults.clear();
         self.counters.reset();
@@ -418,7 +639,7 @@ impl State {
                 max_tokens: limits.max_tokens as u64,
                 max_codes: limits.max_codes as u64,
             }),
-            scopes: self.config.scopes.clone(),
+            scopes: self.live().scopes().to_vec(),
             seed_refresh_token: self.config.seed_refresh_token.as_deref().map(redact),
             clock: ClockOffset {
                 offset_seconds: self.clock.offset_millis() / 1000,
@@ -428,6 +649,8 @@ impl State {
             },
             reuse_detection: settings.reuse_detection,
             fault_rules: self.faults.list().len(),
+            profile: self.live().profile.clone(),
+            clients: self.pre_registered(),
             issuers: None,
         }
     }

@@ -17,10 +17,14 @@ use dashmap::DashMap;
 use serde_json::{Map, Value};
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
+    /// A public client: its id in the body, no secret.
     None,
+    /// The id and secret in an `Authorization: Basic` header (RFC 6749 §2.3.1).
     ClientSecretBasic,
+    /// The id and secret in the form body.
     ClientSecretPost,
 }
 
@@ -28,6 +32,7 @@ impl AuthMethod {
     /// Every method, in the order the metadata lists them.
     pub const ALL: [Self; 3] = [Self::None, Self::ClientSecretBasic, Self::ClientSecretPost];
 
+    /// The method named `name` (its RFC 7591 name).
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "none" => Some(Self::None),
@@ -37,6 +42,7 @@ impl AuthMethod {
         }
     }
 
+    /// Its RFC 7591 name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -47,9 +53,12 @@ impl AuthMethod {
 }
 
 /// A grant a client may use at the token endpoint (RFC 7591 `grant_types`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GrantType {
+    /// `authorization_code`.
     AuthorizationCode,
+    /// `refresh_token`.
     RefreshToken,
 }
 
@@ -57,10 +66,12 @@ impl GrantType {
     /// Every grant this server supports, in the order the metadata lists them.
     pub const ALL: [Self; 2] = [Self::AuthorizationCode, Self::RefreshToken];
 
+    /// The grant named `name`.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|grant| grant.as_str() == name)
     }
 
+    /// Its RFC 7591 name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AuthorizationCode => "authorization_code",
@@ -77,6 +88,11 @@ pub struct Client {
     pub secret: Option<String>,
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<String>,
+    /// Pre-registered with `"redirect_uris": "any-loopback"`: any http loopback URI, any port
+    /// and path, is its redirect URI.
+    pub any_loopback: bool,
+    /// Pre-registered: never evicted to make room for a registration.
+    pub pinned: bool,
     pub grant_types: Vec<GrantType>,
     /// The registration response, returned again as-is if asked: every metadata field the client
     /// sent, plus what the server assigned.
@@ -89,6 +105,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether `/authorize` may send this client back to `requested`.
+    pub fn accepts_redirect(&self, requested: &str) -> bool {
+        (self.any_loopback && crate::redirect_uri::is_any_loopback(requested))
+            || self
+                .redirect_uris
+                .iter()
+                .any(|registered| crate::redirect_uri::matches(registered, requested))
+    }
+
     pub fn may_use_grant(&self, grant_type: GrantType) -> bool {
         self.grant_types.contains(&grant_type)
     }
@@ -245,6 +270,7 @@ impl Store {
         let mut idle: HashMap<String, u64> = self
             .clients
             .iter()
+            .filter(|client| !client.pinned)
             .map(|client| (client.id.clone(), client.last_used.load(Ordering::Relaxed)))
             .collect();
         for code in self.codes.iter().filter(|code| code.expires_at > now) {
@@ -295,6 +321,8 @@ impl Store {
                         secret: None,
                         auth_method: AuthMethod::None,
                         redirect_uris: Vec::new(),
+                        any_loopback: false,
+                        pinned: false,
                         grant_types,
                         registration,
                         last_used: AtomicU64::new(0),

@@ -5,6 +5,11 @@
 //! narrowed it (`/control/consent`). Errors come in two kinds: while the client or its redirect URI
 //! is in doubt, the answer is a 400 page and never a redirect (an open redirector otherwise);
 //! after that, errors go back to the client as a redirect carrying `error` and the `state`.
+//!
+//! Every redirect carries the `iss` the issuer's profile says (RFC 9207: the issuer by default;
+//! none, another or a malformed one when a tester stages a client check), error redirects
+//! included; with `require_resource` a request without `resource` (RFC 8707) is refused
+//! `invalid_target` once the client and redirect URI are trusted.
 
 use std::sync::Arc;
 
@@ -21,7 +26,6 @@ use crate::endpoints::read_form;
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
-use crate::redirect_uri;
 use crate::router::Facts;
 use crate::state::State;
 use crate::store::{AuthCode, Client};
@@ -47,16 +51,23 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Ok(params) => params,
         Err(message) => return error_page(facts, &message),
     };
+    note_asked(&params, facts);
     let (client, target) = match client_and_redirect(state, &params) {
         Ok(found) => found,
-        Err(message) => return error_page(facts, &message),
+        Err(message) => {
+            if let Ok(Some(client_id)) = params.single("client_id") {
+                state.note_foreign_client(client_id, facts);
+            }
+            return error_page(facts, &message);
+        }
     };
     facts.client(&client.id);
     let reply = Reply {
-        state,
         redirect_uri: &target.uri,
         client_state: params.single("state"),
+        iss: state.live().profile.iss.for_issuer(&state.place.issuer),
     };
+    facts.asked.iss = reply.iss.clone();
     let refuse = |facts: &mut Facts, (error, description): Refusal| {
         facts.error = Some(error.into());
         reply.send(&[("error", error), ("error_description", &description)])
@@ -115,11 +126,7 @@ fn client_and_redirect(state: &State, params: &Params) -> Result<(Arc<Client>, T
         .map_err(|error| error.to_string())?
     {
         Some(requested) => {
-            if !client
-                .redirect_uris
-                .iter()
-                .any(|registered| redirect_uri::matches(registered, requested))
-            {
+            if !client.accepts_redirect(requested) {
                 return Err(format!(
                     "redirect_uri '{requested}' is not registered for this client; refusing to \
                      redirect there"
@@ -129,6 +136,11 @@ fn client_and_redirect(state: &State, params: &Params) -> Result<(Arc<Client>, T
                 uri: requested.to_owned(),
                 sent: true,
             }
+        }
+        None if client.any_loopback => {
+            return Err(
+                "redirect_uri is required: this client may use any loopback redirect URI".into(),
+            );
         }
         None => match client.redirect_uris.as_slice() {
             [only] => Target {
@@ -191,10 +203,17 @@ fn check(state: &State, params: &Params) -> Result<Checked, Refusal> {
             "code_challenge is not a base64url SHA-256 digest (43 characters)".into(),
         ));
     }
+    let resources = resources(params)?;
+    if resources.is_empty() && state.live().profile.require_resource {
+        return Err((
+            "invalid_target",
+            "resource is required (RFC 8707): name the protected resource the token is for".into(),
+        ));
+    }
     Ok(Checked {
         challenge: challenge.to_owned(),
         scope: granted_scope(state, single("scope")?)?,
-        resources: resources(params)?,
+        resources,
     })
 }
 
@@ -281,11 +300,28 @@ fn resources(params: &Params) -> Result<Vec<String>, Refusal> {
         .collect()
 }
 
+/// Records what the request asked for, as sent, for the journal.
+fn note_asked(params: &Params, facts: &mut Facts) {
+    let asked = &mut facts.asked;
+    asked.scope = params.single("scope").ok().flatten().map(str::to_owned);
+    let resources: Vec<String> = params.values("resource").map(str::to_owned).collect();
+    asked.resource = (!resources.is_empty()).then_some(resources);
+    asked.pkce_method = Some(if params.contains("code_challenge") {
+        // RFC 7636 §4.3: an absent method means plain.
+        let method = params.single("code_challenge_method").ok().flatten();
+        method.unwrap_or("plain").to_owned()
+    } else {
+        "none".to_owned()
+    });
+    asked.state = Some(params.contains("state"));
+}
+
 /// Answers the client at its redirect URI, adding `state` and `iss` (RFC 9207) to every answer.
 struct Reply<'a> {
-    state: &'a State,
     redirect_uri: &'a str,
     client_state: Result<Option<&'a str>, sim_http::form::FormError>,
+    /// What the profile says `iss` is; `None`: no `iss` parameter.
+    iss: Option<String>,
 }
 
 impl Reply<'_> {
@@ -306,7 +342,9 @@ impl Reply<'_> {
             if let Ok(Some(client_state)) = self.client_state {
                 query.append_pair("state", client_state);
             }
-            query.append_pair("iss", &self.state.place.issuer);
+            if let Some(iss) = &self.iss {
+                query.append_pair("iss", iss);
+            }
         }
         redirect(url.as_str())
     }

@@ -15,6 +15,7 @@ use sim_http::control::{self, Alias, Call, Entry, Switch};
 use sim_http::faults;
 use sim_http::response::{json, plain_error};
 
+use crate::clients::PreRegistered;
 use crate::config::{IssuerConfig, MAX_TTL_SECS};
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
 use crate::host::Host;
@@ -27,7 +28,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 22] = [
+const INDEX: [Entry; 27] = [
     (
         "GET",
         "/control/state",
@@ -80,6 +81,31 @@ const INDEX: [Entry; 22] = [
     ),
     (
         "GET",
+        "/control/profile",
+        "the issuer's profile: metadata locations, metadata_issuer, endpoint_prefix, iss, scopes, registration policy",
+    ),
+    (
+        "POST",
+        "/control/profile",
+        r#"{"metadata": ["oauth"|"oidc-inserted"|"oidc-appended"], "metadata_issuer": URL|null, "endpoint_prefix": "/seg"|null, "iss_parameter_supported": true|false|"omit", "iss": "correct"|"omit"|"trailing-slash"|"wrong"|"value:…", "scopes": [...]|null, "scopes_supported": [...]|"omit"|null, "registration": bool, "auth_methods": [...], "assign_auth_method": M|null, "require_resource": bool} — any subset; null: back to the configured value"#,
+    ),
+    (
+        "GET",
+        "/control/clients",
+        "the pre-registered clients, secrets redacted",
+    ),
+    (
+        "POST",
+        "/control/clients",
+        r#"{"client_id": "…", "client_secret": "…", "auth_method": "none|client_secret_basic|client_secret_post", "redirect_uris": [...] | "any-loopback", "grant_types": [...], "client_name": "…"} — pre-register a client (forgotten by a reset)"#,
+    ),
+    (
+        "DELETE",
+        "/control/clients/{id}",
+        "forget a pre-registered client",
+    ),
+    (
+        "GET",
         "/control/faults",
         "the fault rules, presets included",
     ),
@@ -113,7 +139,7 @@ const INDEX: [Entry; 22] = [
     (
         "POST",
         "/control/issuers",
-        r#"{"name": "…", "path": "/…", "port": N} — host another issuer, under a path and/or on a port of its own (0: any free port)"#,
+        r#"{"name": "…", "path": "/…", "port": N, "profile": {…}, "clients": [...]} — host another issuer, under a path and/or on a port of its own (0: any free port)"#,
     ),
     (
         "DELETE",
@@ -143,6 +169,9 @@ const ALIASES: [Alias; 5] = [
 
 /// Where the issuers are managed and addressed.
 const ISSUERS: &str = "/control/issuers";
+
+/// Where one pre-registered client is addressed, by id.
+const CLIENT: &str = "/control/clients/";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +295,36 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
     let outcome = match (&call.method, control::canonical(&call.path, &ALIASES)) {
         (&Method::GET, "/control") => return control::index("oauth", &INDEX, &ALIASES),
         (&Method::GET, "/control/state") => Ok(()),
+        (&Method::GET, "/control/profile") => return json(StatusCode::OK, &state.live().profile),
+        (&Method::POST, "/control/profile") => call
+            .arguments::<serde_json::Value>()
+            .and_then(|patch| host.change_profile(state, patch)),
+        (&Method::GET, "/control/clients") => {
+            return json(
+                StatusCode::OK,
+                &serde_json::json!({ "clients": state.pre_registered() }),
+            );
+        }
+        (&Method::POST, "/control/clients") => call
+            .arguments::<PreRegistered>()
+            .and_then(|client| state.pre_register(&client)),
+        (&Method::DELETE, path) if path.starts_with(CLIENT) => {
+            let id = &path[CLIENT.len()..];
+            if let Err(message) = call.no_arguments() {
+                return plain_error(StatusCode::BAD_REQUEST, &message);
+            }
+            // The id as sent, else percent-decoded (an id may hold characters a path escapes).
+            let decoded = sim_http::form::decode_component(id);
+            if !state.forget_pre_registered(id)
+                && !decoded.is_some_and(|id| state.forget_pre_registered(&id))
+            {
+                return plain_error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no pre-registered client has id '{id}'"),
+                );
+            }
+            Ok(())
+        }
         (&Method::POST, "/control/rotate") => call.arguments().map(|Switch { on }| {
             state.update_settings(|settings| settings.rotate_refresh_tokens = on)
         }),

@@ -1,4 +1,9 @@
 //! `POST /register`: dynamic client registration (RFC 7591).
+//!
+//! The issuer's profile decides the client-authentication policy: a method it does not list
+//! (`auth_methods`) is refused `invalid_client_metadata`, unless it assigns one whatever was
+//! asked (`assign_auth_method`), as the conformance suite's servers do. With registration off
+//! the router answers 404 before this runs.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -74,17 +79,40 @@ async fn register(
         ));
     };
 
+    note_asked(&metadata, facts);
     let redirect_uris = redirect_uris(&metadata)?;
-    let auth_method = match metadata.get("token_endpoint_auth_method") {
-        // RFC 7591 §2: the default is client_secret_basic.
-        None | Some(Value::Null) => AuthMethod::ClientSecretBasic,
-        Some(Value::String(name)) => AuthMethod::parse(name).ok_or_else(|| {
+    let live = state.live();
+    let offered = &live.profile.auth_methods;
+    let asked = match metadata.get("token_endpoint_auth_method") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(AuthMethod::parse(name).ok_or_else(|| {
             OAuthError::InvalidClientMetadata(format!(
                 "token_endpoint_auth_method '{name}' is not supported; use none, \
                  client_secret_basic or client_secret_post"
             ))
-        })?,
+        })?),
         Some(_) => return Err(not_a("token_endpoint_auth_method", "string")),
+    };
+    let auth_method = match (live.profile.assign_auth_method, asked) {
+        (Some(assigned), _) => assigned,
+        (None, Some(asked)) if offered.contains(&asked) => asked,
+        (None, Some(asked)) => {
+            let names: Vec<&str> = offered.iter().map(|method| method.as_str()).collect();
+            return Err(OAuthError::InvalidClientMetadata(format!(
+                "token_endpoint_auth_method '{}' is not offered here; offered: {}",
+                asked.as_str(),
+                names.join(", ")
+            )));
+        }
+        // RFC 7591 §2: the default is client_secret_basic; where that is not offered the
+        // server picks, and the answer says what it picked.
+        (None, None) if offered.contains(&AuthMethod::ClientSecretBasic) => {
+            AuthMethod::ClientSecretBasic
+        }
+        (None, None) => offered
+            .first()
+            .copied()
+            .unwrap_or(AuthMethod::ClientSecretBasic),
     };
     // RFC 7591 §2: by default a client uses the authorization code grant only.
     let grant_types = match string_list(&metadata, "grant_types")? {
@@ -170,12 +198,38 @@ async fn register(
         secret,
         auth_method,
         redirect_uris,
+        any_loopback: false,
+        pinned: false,
         grant_types,
         registration: metadata,
         last_used: AtomicU64::new(0),
     });
     state.store.add_client(Arc::clone(&client));
     Ok(client)
+}
+
+/// Records what the registration asked for, as sent, for the journal.
+fn note_asked(metadata: &Map<String, Value>, facts: &mut Facts) {
+    let text = |field: &str| {
+        metadata
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let texts = |field: &str| {
+        metadata.get(field).and_then(Value::as_array).map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_owned))
+                .collect()
+        })
+    };
+    let asked = &mut facts.asked;
+    asked.grant_types = texts("grant_types");
+    asked.application_type = text("application_type");
+    asked.token_endpoint_auth_method = text("token_endpoint_auth_method");
+    asked.redirect_uris = texts("redirect_uris");
+    asked.scope = text("scope");
 }
 
 /// Says in the log and the journal which clients made room for this one (`evicted=<short id>`).

@@ -12,7 +12,7 @@ use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::empty;
 
-use crate::client_auth::{authenticate_if_present, presented_client_id};
+use crate::client_auth::{authenticate_if_present, presented_client_id, presented_method};
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
@@ -27,11 +27,14 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     if let Ok(Some(token)) = params.single("token") {
         facts.presented(token);
     }
+    facts.asked.client_auth = presented_method(&parts.headers, &params).map(str::to_owned);
     let client_id = presented_client_id(&parts.headers, &params);
-    if let Some(client_id) = &client_id
-        && state.store.client(client_id).is_some()
-    {
-        facts.client(client_id);
+    if let Some(client_id) = &client_id {
+        if state.store.client(client_id).is_some() {
+            facts.client(client_id);
+        } else {
+            state.note_foreign_client(client_id, facts);
+        }
     }
     let subject = Subject {
         endpoint: "revoke",

@@ -11,7 +11,9 @@ use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
-use crate::client_auth::{authenticate, presented_client_id, unknown_public_client};
+use crate::client_auth::{
+    authenticate, presented_client_id, presented_method, unknown_public_client,
+};
 use crate::endpoints::register::note_evictions;
 use crate::endpoints::{read_form, required};
 use crate::error::OAuthError;
@@ -37,11 +39,14 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
             facts.presented(presented);
         }
     }
+    note_asked(&parts.headers, &params, facts);
     let client_id = presented_client_id(&parts.headers, &params);
-    if let Some(client_id) = &client_id
-        && state.store.client(client_id).is_some()
-    {
-        facts.client(client_id);
+    if let Some(client_id) = &client_id {
+        if state.store.client(client_id).is_some() {
+            facts.client(client_id);
+        } else {
+            state.note_foreign_client(client_id, facts);
+        }
     }
     let subject = Subject {
         endpoint: "token",
@@ -70,6 +75,15 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
         Err(error) => refuse(state, facts, error),
     }
+}
+
+/// Records what the request asked for, as sent, for the journal.
+fn note_asked(headers: &HeaderMap, params: &Params, facts: &mut Facts) {
+    let asked = &mut facts.asked;
+    asked.client_auth = presented_method(headers, params).map(str::to_owned);
+    let resources: Vec<String> = params.values("resource").map(str::to_owned).collect();
+    asked.resource = (!resources.is_empty()).then_some(resources);
+    asked.scope = params.single("scope").ok().flatten().map(str::to_owned);
 }
 
 fn refuse(state: &State, facts: &mut Facts, error: OAuthError) -> Response {
@@ -162,6 +176,12 @@ fn redeem_code(
     }
     let redirect_uri = params.single("redirect_uri")?;
     let requested_resources: Vec<&str> = params.values("resource").collect();
+    // Before the code is touched: a refused request leaves it redeemable with a `resource`.
+    if requested_resources.is_empty() && state.live().profile.require_resource {
+        return Err(OAuthError::InvalidTarget(
+            "resource is required (RFC 8707): name the protected resource the token is for".into(),
+        ));
+    }
 
     // Removing the code is the redemption: of concurrent attempts exactly one gets it, and a
     // failed attempt burns it, so a verifier cannot be guessed at leisure.

@@ -343,7 +343,9 @@ impl State {
         profile.validate()?;
         if profile.metadata.is_empty() && !(cohosted && place.path.is_empty()) {
             return Err(format!(
-                "metadata: [] leaves issuer '{}' discoverable nowhere; nothing could discover                  this issuer (allowed only for an issuer co-hosted at the root of another                  server's origin)",
+                "metadata: [] leaves issuer '{}' discoverable nowhere; nothing could discover \
+                 this issuer (allowed only for an issuer co-hosted at the root of another \
+                 server's origin)",
                 place.name
             ));
         }

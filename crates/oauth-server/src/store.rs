@@ -17,7 +17,7 @@ use dashmap::DashMap;
 use serde_json::{Map, Value};
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     /// A public client: its id in the body, no secret.
@@ -49,6 +49,19 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
         }
+    }
+}
+
+/// Read by name, with an error that says which field went wrong and what would do.
+impl<'de> serde::Deserialize<'de> for AuthMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Self::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "auth_method '{name}' is not supported; use none, client_secret_basic or \
+                 client_secret_post"
+            ))
+        })
     }
 }
 

@@ -4,7 +4,9 @@
 mod support;
 
 mod authorize;
+mod clients;
 mod clock;
+mod cohost;
 mod consent;
 mod control;
 mod entropy;
@@ -14,6 +16,7 @@ mod issuers;
 mod journal;
 mod memory;
 mod metadata;
+mod profile;
 mod races;
 mod register;
 mod reuse_detection;

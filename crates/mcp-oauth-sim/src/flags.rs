@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::certs;
+use crate::control::conformance::Situation;
 use crate::settings::{LaunchError, Settings, TlsSource, parse_tool_scopes};
 
 /// The rig's settings as flags and environment variables: options shared by `serve` and
@@ -113,6 +114,22 @@ pub struct Flags {
         global = true
     )]
     pub mcp_authorization_servers: String,
+    /// The default issuer's knobs as JSON (discovery layout, iss, registration policy), e.g.
+    /// '{"metadata":["oidc-inserted"]}'; POST /control/profile changes them at run time.
+    #[arg(long, env = "AS_PROFILE", value_name = "AS_PROFILE", global = true)]
+    pub as_profile: Option<String>,
+    /// The MCP server's knobs as JSON (PRM layout, challenges, lazy auth), e.g.
+    /// '{"challenge_scope":"omit"}'; POST /control/profile changes them at run time.
+    #[arg(long, env = "MCP_PROFILE", value_name = "MCP_PROFILE", global = true)]
+    pub mcp_profile: Option<String>,
+    /// Pre-registered clients of the default issuer, a JSON list: [{"client_id", "client_secret",
+    /// "auth_method", "redirect_uris": [..] | "any-loopback"}]; they survive every reset.
+    #[arg(long, env = "CLIENTS", value_name = "CLIENTS", global = true)]
+    pub clients: Option<String>,
+    /// A situation of the MCP conformance suite to stage once both servers are up (`scenario
+    /// conformance list` lists them); a reset undoes it.
+    #[arg(long, env = "CONFORMANCE", value_name = "CONFORMANCE", global = true)]
+    pub conformance: Option<String>,
     /// Space-separated scopes both servers announce; tool calls require the first.
     #[arg(
         long,
@@ -226,6 +243,20 @@ impl Flags {
                 .collect(),
             tls: self.tls()?,
             seed_refresh_token: self.seed_refresh_token.clone(),
+            oauth_profile: json_setting("AS_PROFILE", self.as_profile.as_deref())?
+                .unwrap_or_default(),
+            mcp_profile: json_setting("MCP_PROFILE", self.mcp_profile.as_deref())?
+                .unwrap_or_default(),
+            clients: json_setting("CLIENTS", self.clients.as_deref())?.unwrap_or_default(),
+            conformance: match self.conformance.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(name) => Some(Situation::parse(name).ok_or_else(|| {
+                    LaunchError::Config(format!(
+                        "CONFORMANCE: '{name}' is not a situation the rig stages; \
+                         `mcp-oauth-sim scenario conformance list` lists them"
+                    ))
+                })?),
+            },
             token_ttl: Duration::from_secs(self.token_ttl_seconds),
             scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
             tool_scopes: match &self.tool_scopes {
@@ -244,6 +275,19 @@ impl Flags {
 /// Every environment variable the rig reads, in the order `--help` lists them.
 pub fn variables() -> Vec<String> {
     defaults().into_iter().map(|(name, _)| name).collect()
+}
+
+/// A setting given as JSON, read as its type; empty counts as unset.
+fn json_setting<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, LaunchError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|error| LaunchError::Config(format!("{name}: {error}"))),
+    }
 }
 
 /// Every variable with its default as `--help` shows it (`None` when it has none).

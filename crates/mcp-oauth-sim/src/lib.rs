@@ -97,6 +97,7 @@ impl Sim {
         let oauth_listener = listen(settings.bind, settings.oauth_port, "OAUTH_PORT").await?;
         let mcp_listener = listen(settings.bind, settings.mcp_port, "MCP_PORT").await?;
         let oauth_addr = oauth_listener.local_addr()?;
+        let mcp_port = mcp_listener.local_addr()?.port();
         let scopes = settings.announced_scopes();
 
         let mut oauth = oauth_server::Config {
@@ -106,6 +107,14 @@ impl Sim {
             access_token_ttl: settings.token_ttl,
             seed_refresh_token: settings.seed_refresh_token.clone(),
             issuers: settings.issuers.clone(),
+            profile: settings.oauth_profile.clone(),
+            clients: settings.clients.clone(),
+            // The MCP server hands the AS what it does not serve itself, so an issuer on its
+            // port lives on the MCP origin (the 2025-03-26 layout).
+            cohosts: vec![oauth_server::Cohost {
+                port: mcp_port,
+                origin: settings.mcp_origin(mcp_port),
+            }],
             control: prepared.control.clone(),
             tls: prepared.tls.clone(),
             limits: oauth_server::Limits {
@@ -152,6 +161,8 @@ impl Sim {
             journal_size: settings.journal_size,
             control: prepared.control.clone(),
             tls: prepared.tls.clone(),
+            profile: settings.mcp_profile.clone(),
+            cohost: Some(cohost(&auth, mcp_port)),
             ..mcp_server::Config::default()
         };
         if let Some(tweak) = &mcp_tweak {
@@ -169,6 +180,14 @@ impl Sim {
                 .as_ref()
                 .map(|(token, _)| token.clone()),
         )?;
+        if let Some(situation) = settings.conformance {
+            control.stage(situation).await.map_err(|error| {
+                LaunchError::Config(format!(
+                    "CONFORMANCE: cannot stage {}: {error}",
+                    situation.suite_name()
+                ))
+            })?;
+        }
         Ok(Self {
             mcp_url: mcp.url(),
             auth,
@@ -253,6 +272,17 @@ impl Sim {
         auth?;
         Ok(())
     }
+}
+
+/// The authorization server as the MCP server's co-host: requests the MCP server does not
+/// route itself go to the issuers served on its port (the 2025-03-26 layout), and get a 404
+/// when there are none.
+fn cohost(auth: &AuthServer, port: u16) -> mcp_server::Cohost {
+    let handler = auth.cohost();
+    mcp_server::Cohost::new(move |request| {
+        let handler = handler.clone();
+        Box::pin(async move { handler.handle(port, request).await })
+    })
 }
 
 async fn listen(ip: IpAddr, port: u16, what: &'static str) -> Result<TcpListener, LaunchError> {

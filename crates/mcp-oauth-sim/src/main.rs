@@ -165,6 +165,26 @@ async fn serve(args: &Flags) -> anyhow::Result<()> {
             None => log.announce(&format!("[tls] serving {cert}")),
         }
     }
+    for client in &settings.clients {
+        // The secret is the operator's own setting, shown so that it can be handed to the
+        // client under test; the log line is on the operator's terminal.
+        let secret = client
+            .client_secret
+            .as_deref()
+            .map_or(String::new(), |secret| format!(" client_secret={secret}"));
+        log.announce(&format!(
+            "[oauth] pre-registered client_id={}{secret} ({})",
+            client.client_id,
+            client.auth_method.as_str()
+        ));
+    }
+    if let Some(situation) = settings.conformance {
+        log.announce(&format!(
+            "[conformance] staged {}: a passing client {}",
+            situation.suite_name(),
+            situation.passing()
+        ));
+    }
     if let Some(token) = sim.control_token() {
         if sim.control_token_generated() {
             log.announce(&format!(

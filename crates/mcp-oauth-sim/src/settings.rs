@@ -48,6 +48,14 @@ pub struct Settings {
     pub tls: Option<TlsSource>,
     /// A refresh token valid from the start for any client (`SEED_REFRESH_TOKEN`).
     pub seed_refresh_token: Option<String>,
+    /// The default issuer's knobs at start-up (`AS_PROFILE`); a reset restores them.
+    pub oauth_profile: oauth_server::Profile,
+    /// The MCP server's knobs at start-up (`MCP_PROFILE`); a reset restores them.
+    pub mcp_profile: mcp_server::Profile,
+    /// The default issuer's pre-registered clients (`CLIENTS`), kept across resets.
+    pub clients: Vec<oauth_server::PreRegistered>,
+    /// A situation of the conformance suite staged once both servers are up (`CONFORMANCE`).
+    pub conformance: Option<crate::control::conformance::Situation>,
     /// Access-token lifetime at start-up (`TOKEN_TTL_SECONDS`).
     pub token_ttl: Duration,
     /// The scopes both servers announce (`SCOPES`); tool calls require the first.
@@ -87,6 +95,10 @@ impl Default for Settings {
             mcp_authorization_servers: vec![oauth_server::MAIN_ISSUER.to_owned()],
             tls: None,
             seed_refresh_token: None,
+            oauth_profile: oauth_server::Profile::default(),
+            mcp_profile: mcp_server::Profile::default(),
+            clients: Vec::new(),
+            conformance: None,
             token_ttl: Duration::from_secs(3600),
             scopes: vec!["mcp:tools".to_owned()],
             tool_scopes: BTreeMap::new(),
@@ -323,6 +335,14 @@ impl Settings {
     }
 
     /// The introspection endpoint the MCP server calls, given the AS's bound port.
+    /// The MCP server's public origin on `mcp_port`: `MCP_BASE_URL`, else `localhost`.
+    pub(crate) fn mcp_origin(&self, mcp_port: u16) -> String {
+        match &self.mcp_base_url {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => format!("{}://localhost:{mcp_port}", self.scheme()),
+        }
+    }
+
     pub(crate) fn introspection_url(&self, oauth_port: u16) -> String {
         match &self.oauth_internal_url {
             Some(url) => {

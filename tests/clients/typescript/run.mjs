@@ -1,4 +1,5 @@
-// Runs scenarios.test.mjs against the rig once per scheme, each in its own Node process:
+// Runs scenarios.test.mjs against the rig once per scheme, each in its own Node process, then
+// conformance.test.mjs (the conformance suite's situations) over HTTP:
 // NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a process started with the
 // rig's CA (made here with `mcp-oauth-sim certs`) in it. Certificate verification stays on.
 //
@@ -32,9 +33,9 @@ for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(signal, () => process.exit(status));
 }
 
-function pass(scheme, env) {
+function pass(scheme, env, file = 'scenarios.test.mjs') {
   return new Promise((done) => {
-    child = spawn(process.execPath, ['--test-reporter=spec', 'scenarios.test.mjs'], {
+    child = spawn(process.execPath, ['--test-reporter=spec', file], {
       cwd: dirname(fileURLToPath(import.meta.url)),
       env,
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -66,6 +67,15 @@ for (const scheme of schemes) {
   const status = await pass(scheme, env);
   if (certsDir) rmSync(certsDir, { recursive: true, force: true });
   if (status !== 0) failed.push(scheme);
+}
+// The conformance situations run over HTTP only: they are about what the client does, which the
+// scheme does not change, and the HTTPS pass already proves every client verifies the rig's CA.
+if (schemes.includes('http')) {
+  console.log('== TypeScript SDK in the conformance situations (http)');
+  const env = { ...process.env, SIM_SCHEME: 'http' };
+  delete env.NODE_TLS_REJECT_UNAUTHORIZED;
+  delete env.NODE_EXTRA_CA_CERTS;
+  if ((await pass('conformance', env, 'conformance.test.mjs')) !== 0) failed.push('http (conformance)');
 }
 if (failed.length > 0) {
   console.error(`error: the TypeScript SDK scenarios failed over ${failed.join(' and ')}`);

@@ -670,3 +670,91 @@ fn env_example_and_the_readme_table_give_each_variable_its_declared_default_and_
         }
     }
 }
+
+#[tokio::test]
+async fn profiles_and_pre_registered_clients_from_the_environment_shape_both_servers() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("AS_PROFILE", r#"{"registration": false, "iss": "omit"}"#)
+        .env("MCP_PROFILE", r#"{"prm": ["root"], "challenge_scope": "omit"}"#)
+        .env(
+            "CLIENTS",
+            r#"[{"client_id": "app", "client_secret": "s3cret", "auth_method": "client_secret_basic", "redirect_uris": "any-loopback"}]"#,
+        )
+        .serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let mcp_origin = rig.mcp.url.trim_end_matches("/mcp").to_owned();
+
+    // Act
+    let (_, metadata) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-authorization-server",
+            rig.oauth.url
+        ))
+        .await;
+    let (path_form, _) = caller
+        .get_json(&format!(
+            "{mcp_origin}/.well-known/oauth-protected-resource/mcp"
+        ))
+        .await;
+    let (root_form, _) = caller
+        .get_json(&format!(
+            "{mcp_origin}/.well-known/oauth-protected-resource"
+        ))
+        .await;
+    let (_, oauth_state) = caller
+        .get_json(&format!("{}/control/state", rig.oauth.url))
+        .await;
+
+    // Assert
+    assert!(
+        metadata.get("registration_endpoint").is_none(),
+        "{metadata}"
+    );
+    assert_eq!(path_form, StatusCode::NOT_FOUND);
+    assert_eq!(root_form, StatusCode::OK);
+    assert_eq!(oauth_state["profile"]["iss"], "omit");
+    assert_eq!(oauth_state["clients"][0]["client_id"], "app");
+    assert_ne!(
+        oauth_state["clients"][0]["client_secret"], "s3cret",
+        "the state shows the secret redacted"
+    );
+}
+
+#[tokio::test]
+async fn a_conformance_situation_from_the_environment_is_staged_at_start_up() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("CONFORMANCE", "auth/iss-wrong-issuer")
+        .serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act
+    let (_, state) = caller
+        .get_json(&format!("{}/control/state", rig.oauth.url))
+        .await;
+
+    // Assert
+    assert_eq!(state["profile"]["iss"], "wrong", "{state}");
+    assert_eq!(state["profile"]["iss_parameter_supported"], true);
+}
+
+#[test]
+fn an_unknown_conformance_situation_is_one_error_line_naming_the_variable() {
+    let dir = WorkDir::new();
+    let finished = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("CONFORMANCE", "auth/no-such-thing")
+        .run();
+    assert!(!finished.status.success(), "{finished:#?}");
+    assert!(
+        finished
+            .stderr
+            .starts_with("error: CONFORMANCE: 'auth/no-such-thing' is not a situation"),
+        "{finished:#?}"
+    );
+}

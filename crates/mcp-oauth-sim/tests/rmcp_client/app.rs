@@ -73,6 +73,11 @@ impl App {
         }
     }
 
+    /// The HTTP client that plays the browser (it does not follow redirects).
+    pub fn browser(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// An rmcp authorization manager for the MCP URL, using this app's HTTP client for all of
     /// its OAuth requests and this app's credential store.
     pub async fn manager(&self) -> AuthorizationManager {

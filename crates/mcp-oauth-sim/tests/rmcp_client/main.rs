@@ -15,10 +15,12 @@
 //! - `journal`: the rig's request journals, read as the sequence of requests the client made.
 //! - `record`: the result file a passing scenario writes (`target/client-matrix/rmcp/…`).
 //! - `scenarios`: one file per scenario, each an `async fn run(Scheme)`.
+//! - `conformance`: every situation of the MCP conformance suite the rig stages, judged.
 //!
 //! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
 
 mod app;
+mod conformance;
 mod issuers;
 mod journal;
 mod record;

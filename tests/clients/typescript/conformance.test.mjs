@@ -1,0 +1,182 @@
+// The TypeScript SDK's OAuth client in every situation of the MCP conformance suite the rig
+// stages, over HTTP. Each test drives the rig as a user would, through the binary's own CLI:
+// `mcp-oauth-sim scenario conformance NAME` stages the situation, a reference application on
+// the SDK does what the suite's reference client does (connect, tools/list, tools/call), and
+// `mcp-oauth-sim scenario conformance check NAME --json` computes the suite's checks from the
+// rig's journals. Each test asserts the checks the SDK really fails there (none, for a pass):
+// those are findings, listed in the README's conformance table from the files this writes
+// ($CLIENT_MATRIX_DIR/typescript/conformance-<name>.json).
+//
+// The application does what the SDK leaves to it the way the suite's reference client does: on
+// UnauthorizedError it completes the authorization the SDK started (finishAuth with the code)
+// and connects again, at most three times per run. The SDK's finishAuth takes only the code, so
+// whatever it does with `iss` it does without seeing the callback: the provider hands the code
+// over without judging `iss` (as the SDK's own examples do).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { HeadlessProvider, newClient } from './provider.mjs';
+import { BINARY, REPO, startRig } from './rig.mjs';
+
+const SITUATION_TIMEOUT_MS = 30_000;
+const MAX_AUTHORIZATIONS = 3;
+const CLIENT = '@modelcontextprotocol/sdk (TypeScript)';
+const SDK_VERSION = JSON.parse(
+  readFileSync(new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url), 'utf8'),
+).version;
+const MATRIX_DIR = join(process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix'), 'typescript');
+
+// What the SDK earns in each situation: the ids of the checks it fails (warnings included). A
+// situation the rig lists but this table lacks fails the run, so none goes untested.
+const EXPECTED = {
+  'metadata-default': [],
+  'metadata-var1': [],
+  'metadata-var2': [],
+  'metadata-var3': [],
+  'scope-from-www-authenticate': [],
+  'scope-from-scopes-supported': [],
+  'scope-omitted-when-undefined': [],
+  // The first authorization asks for PRM's scopes_supported (mcp:profile), not the 401's mcp:basic;
+  // the one after the 403 asks for mcp:basic, not the mcp:write the 403 names.
+  'scope-step-up': ['scope-step-up-initial', 'scope-step-up-escalation'],
+  'scope-retry-limit': [],
+  'token-endpoint-auth-basic': [],
+  'token-endpoint-auth-post': [],
+  'token-endpoint-auth-none': [],
+  'pre-registration': [],
+  '2025-03-26-oauth-metadata-backcompat': [],
+  '2025-03-26-oauth-endpoint-fallback': [],
+  'resource-mismatch': [],
+  'offline-access-scope': [],
+  'offline-access-not-supported': [],
+  'authorization-server-migration': [],
+  'iss-supported': [],
+  'iss-not-advertised': [],
+  // finishAuth takes only the code: the SDK never sees the redirect's iss, so it exchanges the
+  // code whatever iss says (or does not say). The application would have to judge iss itself.
+  'iss-supported-missing': ['sep-2468-client-reject-missing-iss'],
+  'iss-wrong-issuer': ['sep-2468-client-compare-iss-supported'],
+  'iss-unexpected': ['sep-2468-client-compare-iss-unadvertised'],
+  'iss-normalized': ['sep-2468-client-no-normalization'],
+  // The SDK uses AS metadata whose issuer is not the one PRM named.
+  'metadata-issuer-mismatch': ['sep-2468-client-validate-metadata-issuer'],
+};
+
+/** `mcp-oauth-sim scenario …` against `rig`, as a user at a terminal would run it. */
+function cli(rig, args) {
+  const ports = ['--oauth-port', new URL(rig.issuer).port, '--mcp-port', new URL(rig.mcpUrl).port];
+  return spawnSync(BINARY, ['scenario', ...args, ...ports], { encoding: 'utf8', timeout: 20_000, cwd: rig.cwd });
+}
+
+function listed() {
+  const run = spawnSync(BINARY, ['scenario', 'conformance', 'list', '--json'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout).map((entry) => entry.scenario.replace(/^auth\//, ''));
+}
+
+/** The reference application: connect, tools/list, tools/call echo, authorizing as asked. */
+async function drive(rig, name) {
+  const steps = [];
+  const preRegistered = name === 'pre-registration';
+  const provider = new HeadlessProvider(
+    preRegistered ? { clientInformation: { client_id: 'pre-registered-client', client_secret: 'pre-registered-secret' } } : {},
+  );
+  if (preRegistered) {
+    Object.defineProperty(provider, 'clientMetadata', {
+      get: () => ({ ...HeadlessProvider.prototype.clientMetadata, token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+  }
+  let authorizations = 0;
+  const clients = [];
+  let client;
+  const calls = [
+    ['tools/list', (c) => c.listTools()],
+    ['tools/call echo', (c) => c.callTool({ name: 'echo', arguments: { message: 'conformance' } })],
+  ];
+  let next = 0;
+  try {
+    while (next < calls.length) {
+      try {
+        if (!client) {
+          const made = newClient(rig.mcpUrl, provider);
+          clients.push(made.client);
+          try {
+            await made.client.connect(made.transport);
+            client = made.client;
+            steps.push('connected');
+          } catch (error) {
+            if (!(error instanceof UnauthorizedError)) throw error;
+            steps.push('connect: authorization needed');
+            if (authorizations >= MAX_AUTHORIZATIONS) {
+              steps.push('gave up: authorized three times already');
+              return steps;
+            }
+            authorizations += 1;
+            await made.transport.finishAuth(provider.takeCode());
+            steps.push('authorized');
+            continue;
+          }
+        }
+        const [callName, run] = calls[next];
+        await run(client);
+        steps.push(`${callName} succeeded`);
+        next += 1;
+      } catch (error) {
+        if (!(error instanceof UnauthorizedError) || authorizations >= MAX_AUTHORIZATIONS) {
+          steps.push(`stopped: ${error?.message ?? error}`);
+          return steps;
+        }
+        steps.push(`${calls[next][0]}: authorization needed`);
+        authorizations += 1;
+        const made = newClient(rig.mcpUrl, provider);
+        clients.push(made.client);
+        await made.transport.finishAuth(provider.takeCode());
+        steps.push('authorized');
+        client = undefined;
+      }
+    }
+    return steps;
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
+  }
+}
+
+const names = listed();
+test('every situation the rig stages has an expectation here', () => {
+  assert.deepEqual([...names].sort(), Object.keys(EXPECTED).sort());
+});
+
+for (const name of names) {
+  test(`conformance ${name}`, { timeout: SITUATION_TIMEOUT_MS }, async (t) => {
+    const rig = await startRig({ scheme: 'http' });
+    try {
+      const staged = cli(rig, ['conformance', name]);
+      assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
+      const steps = await drive(rig, name);
+      const checked = cli(rig, ['conformance', 'check', name, '--json']);
+      const verdict = JSON.parse(checked.stdout);
+      const failing = [
+        ...new Set(verdict.checks.filter((check) => check.status === 'FAILURE' || check.status === 'WARNING').map((check) => check.id)),
+      ];
+      assert.equal(checked.status === 0, failing.length === 0, 'check exits 0 exactly when the suite would pass');
+      mkdirSync(MATRIX_DIR, { recursive: true });
+      const problems = verdict.checks
+        .filter((check) => check.status === 'FAILURE' || check.status === 'WARNING')
+        .map((check) => `${check.id}: ${check.detail}`);
+      writeFileSync(
+        join(MATRIX_DIR, `conformance-${name}.json`),
+        `${JSON.stringify({ client: CLIENT, version: SDK_VERSION, scenario: verdict.scenario, passed: failing.length === 0, problems, steps }, null, 2)}\n`,
+      );
+      assert.deepEqual(failing, EXPECTED[name] ?? [], `${checked.stdout}\nwhat the application saw:\n  ${steps.join('\n  ')}`);
+    } catch (error) {
+      t.diagnostic(`rig output:\n${rig.log.join('\n')}`);
+      throw error;
+    } finally {
+      await rig.stop();
+    }
+  });
+}

@@ -3,8 +3,10 @@
 #
 #   1. cargo test --workspace --locked   the Rust crates, including the rmcp client suite
 #                                        (crates/mcp-oauth-sim/tests/rmcp_client)
-#   2. scripts/test-clients.sh           the TypeScript SDK client suite, HTTP and HTTPS
-#   3. tests/clients/matrix.mjs --check  README "Tested clients" must match what 1 and 2 produced
+#   2. scripts/test-clients.sh           the TypeScript SDK client suite, HTTP and HTTPS, and its
+#                                        conformance situations over HTTP
+#   3. tests/clients/matrix.mjs --check  README "Tested clients" and "Conformance situations"
+#                                        must match what 1 and 2 produced
 #
 # Both suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix), which
 # is emptied first so that only this run counts. Needs cargo, Node 20+ and npm (the npm registry
@@ -30,6 +32,6 @@ scripts/test-clients.sh || fail "the client suites failed"
 
 step "node tests/clients/matrix.mjs --check README.md"
 node tests/clients/matrix.mjs --check README.md ||
-    fail "README.md's tested-clients table does not match this run"
+    fail "README.md's tested-clients or conformance table does not match this run"
 
 printf '\ntest.sh: all passed\n'

@@ -1,26 +1,32 @@
 #!/usr/bin/env node
-// The README's "Tested clients" table, from what the client suites just wrote.
+// The README's "Tested clients" and "Conformance situations" tables, from what the client suites
+// just wrote.
 //
 // Each suite writes one JSON file per passing scenario and scheme:
 //   <dir>/<suite>/<scheme>-<n>.json   {"client", "version", "scheme", "scenario", "name", "passed", "note"}
+//   <dir>/<suite>/conformance-<name>.json  {"client", "version", "scenario", "passed", "problems"}
 // where <dir> is $CLIENT_MATRIX_DIR or <repo>/target/client-matrix. Each suite declares below
 // which scenarios it covers; a covered scenario without a file, or with one that does not say
 // passed, counts as not passing, and the scenarios a suite does not cover are listed as such.
 //
-//   node tests/clients/matrix.mjs                    print the table
-//   node tests/clients/matrix.mjs --write README.md  replace the table between the markers
-//   node tests/clients/matrix.mjs --check README.md  exit 1 if the README's table differs
+// The conformance table has a row per situation the binary stages (`mcp-oauth-sim scenario
+// conformance list --json`; $MCP_OAUTH_SIM_BIN or target/debug/mcp-oauth-sim) and a column per
+// suite that covers them; a situation without a result file says "not run".
+//
+//   node tests/clients/matrix.mjs                    print the tables
+//   node tests/clients/matrix.mjs --write README.md  replace the tables between their markers
+//   node tests/clients/matrix.mjs --check README.md  exit 1 if a README table differs
 //
 // No dependencies: runs with any Node 18+.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix');
-const START = '<!-- tested-clients:start -->';
-const END = '<!-- tested-clients:end -->';
+const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/mcp-oauth-sim');
 const SCHEMES = ['http', 'https'];
 
 // Every client scenario, numbered as README "Tested clients" lists them.
@@ -44,11 +50,12 @@ const upTo = (last) => ALL.filter((n) => n <= last);
 // The suites the table always shows, even when one produced nothing: the scenarios each covers
 // (the denominator of its counts) and where its pinned version is written down.
 const SUITES = [
-  { key: 'rmcp', client: 'rmcp', covers: upTo(11), version: () => lockedCrateVersion('rmcp') },
+  { key: 'rmcp', client: 'rmcp', covers: upTo(11), conformance: true, version: () => lockedCrateVersion('rmcp') },
   {
     key: 'typescript',
     client: '@modelcontextprotocol/sdk (TypeScript)',
     covers: upTo(12),
+    conformance: true,
     version: () => readJson(join(REPO, 'tests/clients/typescript/package.json'))?.dependencies?.['@modelcontextprotocol/sdk'],
   },
 ];
@@ -156,8 +163,50 @@ function render(suites) {
   return lines.join('\n');
 }
 
-/** The README split around the markers, or an error naming what is missing. */
-function split(text, path) {
+/** The situations the rig stages, in its order: `{ scenario, revision }`. */
+function situations() {
+  const listed = spawnSync(BINARY, ['scenario', 'conformance', 'list', '--json'], { encoding: 'utf8', timeout: 20_000 });
+  if (listed.status !== 0) {
+    throw new Error(`${BINARY} scenario conformance list failed (${listed.status ?? listed.error}): ${listed.stderr}`);
+  }
+  return JSON.parse(listed.stdout);
+}
+
+/** The conformance table: a row per situation, a column per suite covering them. */
+function renderConformance(suites) {
+  const covering = SUITES.filter((suite) => suite.conformance);
+  const columns = covering.map((suite) => {
+    const found = suites.find((each) => each.key === suite.key);
+    return `${(found?.client ?? suite.client).split(' ')[0]} ${found?.version ?? suite.version() ?? ''}`.trim();
+  });
+  const lines = [
+    `| Scenario | Revision | ${columns.map((column) => `\`${column}\``).join(' | ')} |`,
+    `|---|---|${covering.map(() => '---|').join('')}`,
+  ];
+  for (const { scenario, revision } of situations()) {
+    const name = scenario.replace(/^auth\//, '');
+    const cells = covering.map((suite) => {
+      const result = readJson(join(DIR, suite.key, `conformance-${name}.json`));
+      if (!result || result.scenario !== scenario) return 'not run';
+      if (result.passed === true) return 'passes';
+      const ids = [...new Set((result.problems ?? []).map((problem) => problem.split(':')[0]))];
+      return `fails: ${ids.map((id) => `\`${id}\``).join(', ')}`;
+    });
+    lines.push(`| \`${scenario}\` | ${revision} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The tables, each between its markers in the README. */
+const BLOCKS = [
+  { name: 'tested-clients', render: (suites) => render(suites) },
+  { name: 'conformance', render: (suites) => renderConformance(suites) },
+];
+
+/** The README split around a block's markers, or an error naming what is missing. */
+function split(text, path, name) {
+  const START = `<!-- ${name}:start -->`;
+  const END = `<!-- ${name}:end -->`;
   const start = text.indexOf(START);
   const end = text.indexOf(END);
   if (start < 0 || end < start) {
@@ -171,35 +220,41 @@ function split(text, path) {
 }
 
 function main(args) {
-  const table = render(collect());
+  const suites = collect();
+  const tables = BLOCKS.map((block) => ({ ...block, table: block.render(suites) }));
   const [mode, path] = args;
   if (mode === undefined) {
-    console.log(table);
+    console.log(tables.map((block) => block.table).join('\n\n'));
     return 0;
   }
   if ((mode !== '--write' && mode !== '--check') || !path || args.length > 2) {
     console.error('usage: node tests/clients/matrix.mjs [--write README.md | --check README.md]');
     return 2;
   }
-  const text = readFileSync(path, 'utf8');
-  const parts = split(text, path);
-  if (mode === '--write') {
-    writeFileSync(path, `${parts.before}\n${table}\n${parts.after}`);
-    console.log(`wrote the tested-clients table into ${path}:\n${table}`);
-    return 0;
+  let text = readFileSync(path, 'utf8');
+  let status = 0;
+  for (const { name, table } of tables) {
+    const parts = split(text, path, name);
+    if (mode === '--write') {
+      text = `${parts.before}\n${table}\n${parts.after}`;
+      console.log(`wrote the ${name} table into ${path}`);
+      continue;
+    }
+    if (parts.table === table) {
+      console.log(`${path}: the ${name} table matches the results in ${DIR}`);
+      continue;
+    }
+    const readme = parts.table.split('\n').filter((line) => line !== '');
+    const fresh = table.split('\n');
+    console.error(`error: ${path}'s ${name} table differs from the results in ${DIR}:`);
+    for (const line of readme) if (!fresh.includes(line)) console.error(`- ${line}`);
+    for (const line of fresh) if (!readme.includes(line)) console.error(`+ ${line}`);
+    console.error('(- the README, + the suites just run; a suite that failed or did not run shows as not passing.');
+    console.error(` If the change is intended: node tests/clients/matrix.mjs --write ${path})`);
+    status = 1;
   }
-  if (parts.table === table) {
-    console.log(`${path}: the tested-clients table matches the results in ${DIR}`);
-    return 0;
-  }
-  const readme = parts.table.split('\n').filter((line) => line !== '');
-  const fresh = table.split('\n');
-  console.error(`error: ${path}'s tested-clients table differs from the results in ${DIR}:`);
-  for (const line of readme) if (!fresh.includes(line)) console.error(`- ${line}`);
-  for (const line of fresh) if (!readme.includes(line)) console.error(`+ ${line}`);
-  console.error('(- the README, + the suites just run; a suite that failed or did not run shows as not passing.');
-  console.error(` If the change is intended: node tests/clients/matrix.mjs --write ${path})`);
-  return 1;
+  if (mode === '--write') writeFileSync(path, text);
+  return status;
 }
 
 try {

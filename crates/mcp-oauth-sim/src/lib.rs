@@ -351,6 +351,32 @@ impl SimBuilder {
         self
     }
 
+    /// The default issuer's knobs at start-up (`AS_PROFILE`): discovery layout, `iss`,
+    /// registration policy. A reset restores them.
+    pub fn oauth_profile(mut self, profile: oauth_server::Profile) -> Self {
+        self.settings.oauth_profile = profile;
+        self
+    }
+
+    /// The MCP server's knobs at start-up (`MCP_PROFILE`): PRM layout, challenges, lazy auth.
+    pub fn mcp_profile(mut self, profile: mcp_server::Profile) -> Self {
+        self.settings.mcp_profile = profile;
+        self
+    }
+
+    /// A pre-registered client of the default issuer (`CLIENTS`), kept across resets.
+    pub fn client(mut self, client: oauth_server::PreRegistered) -> Self {
+        self.settings.clients.push(client);
+        self
+    }
+
+    /// Stages a situation of the MCP conformance suite once both servers are up
+    /// (`CONFORMANCE`); see [`control::conformance`].
+    pub fn conformance(mut self, situation: control::conformance::Situation) -> Self {
+        self.settings.conformance = Some(situation);
+        self
+    }
+
     /// Requests each server's journal keeps (`/control/events`); the oldest are dropped.
     pub fn journal_size(mut self, events: usize) -> Self {
         self.settings.journal_size = events;

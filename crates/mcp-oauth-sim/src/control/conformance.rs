@@ -1257,8 +1257,9 @@ impl Seen<'_> {
 }
 
 impl Control {
-    /// Puts the rig in `situation`: a reset of both servers, then the knobs it needs. Answers
-    /// the pre-registered credentials a client must be given, if the situation has them.
+    /// Puts the rig in `situation`: a reset of both servers, then the knobs it needs. The
+    /// pre-registration situation's client is [`PRE_REGISTERED_CLIENT`], to be given to the
+    /// client under test.
     pub async fn stage(&self, situation: Situation) -> Result<(), ControlError> {
         let plan = situation.plan();
         self.reset().await?;

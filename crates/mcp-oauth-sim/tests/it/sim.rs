@@ -465,3 +465,55 @@ async fn bad_settings_and_a_taken_port_are_refused_with_a_message_naming_them() 
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_situation_staged_by_the_builder_is_undone_by_a_reset_which_keeps_the_start_up_profile() {
+    use mcp_oauth_sim::control::conformance::Situation;
+    // Arrange
+    let mcp_profile: mcp_server::Profile =
+        serde_json::from_value(json!({ "challenge_error": true })).unwrap();
+    let sim = Sim::builder()
+        .mcp_profile(mcp_profile)
+        .conformance(Situation::MetadataVar1)
+        .start()
+        .await
+        .expect("the rig starts");
+    let caller = caller_for(&sim);
+    let origin = sim.mcp_url().trim_end_matches("/mcp").to_owned();
+
+    // Act
+    let (staged, _) = caller
+        .get_json(&format!(
+            "{}/.well-known/openid-configuration",
+            sim.issuer()
+        ))
+        .await;
+    sim.control().reset().await.expect("reset");
+    let (after_reset, _) = caller
+        .get_json(&format!(
+            "{}/.well-known/openid-configuration",
+            sim.issuer()
+        ))
+        .await;
+    let mcp = sim.control().mcp_state().await.expect("state");
+    let (root_prm, _) = caller
+        .get_json(&format!("{origin}/.well-known/oauth-protected-resource"))
+        .await;
+
+    // Assert
+    assert_eq!(
+        staged,
+        StatusCode::OK,
+        "metadata-var1 serves OIDC discovery"
+    );
+    assert_eq!(
+        after_reset,
+        StatusCode::NOT_FOUND,
+        "a reset undoes the situation"
+    );
+    assert!(
+        mcp.profile.challenge_error,
+        "but keeps the start-up profile"
+    );
+    assert_eq!(root_prm, StatusCode::OK);
+}

@@ -63,6 +63,8 @@ pub enum Name {
     DeleteFault,
     /// NAME|list|check NAME: reset, then stage the conformance suite's scenario NAME (auth/…).
     Conformance,
+    /// oauth|mcp JSON: change a server's knobs, e.g. oauth '{"iss":"wrong"}' (null: start-up value).
+    Profile,
 }
 
 impl Name {
@@ -89,6 +91,7 @@ impl Name {
             Self::Fault => "fault",
             Self::DeleteFault => "delete-fault",
             Self::Conformance => "conformance",
+            Self::Profile => "profile",
         }
     }
 
@@ -96,7 +99,11 @@ impl Name {
     pub fn arity(self) -> usize {
         match self {
             Self::Revoke | Self::Reset | Self::ClearFaults => 0,
-            Self::Fault | Self::DeleteFault | Self::ReuseDetect | Self::Conformance => 2,
+            Self::Fault
+            | Self::DeleteFault
+            | Self::ReuseDetect
+            | Self::Conformance
+            | Self::Profile => 2,
             Self::StepUp | Self::NarrowConsent => usize::MAX,
             _ => 1,
         }
@@ -177,6 +184,14 @@ pub enum Scenario {
     },
     /// Both servers reset, then put in a situation of the MCP conformance suite.
     Conformance(Situation),
+    /// A server's knobs changed: the fields given replace the current ones (`null`: the
+    /// start-up value).
+    Profile {
+        /// Which server (the AS's default issuer, or the MCP server).
+        service: Service,
+        /// The fields to change, as JSON.
+        patch: Value,
+    },
 }
 
 /// Why the words given do not make a scenario: the message a user reads.
@@ -208,6 +223,7 @@ impl Scenario {
             Self::Fault { .. } => Name::Fault,
             Self::DeleteFault { .. } => Name::DeleteFault,
             Self::Conformance(_) => Name::Conformance,
+            Self::Profile { .. } => Name::Profile,
         }
     }
 
@@ -329,6 +345,22 @@ impl Scenario {
                     ))
                 })?;
                 Self::Conformance(situation)
+            }
+            Name::Profile => {
+                let usage = || needs("a service (oauth or mcp) and a JSON object of knobs");
+                let [named, patch] = values else {
+                    return Err(usage());
+                };
+                let patch: Value = serde_json::from_str(patch).map_err(|error| {
+                    ScenarioError(format!("{}: the knobs are not JSON: {error}", usage().0))
+                })?;
+                if !patch.is_object() {
+                    return Err(usage());
+                }
+                Self::Profile {
+                    service: service(named)?,
+                    patch,
+                }
             }
             Name::DeleteFault => {
                 let usage = || needs("a service (oauth or mcp) and a rule id");
@@ -457,6 +489,14 @@ impl Control {
             Scenario::Conformance(situation) => {
                 self.stage(*situation).await?;
             }
+            Scenario::Profile { service, patch } => match service {
+                Service::OAuth => {
+                    self.oauth_profile(patch.clone()).await?;
+                }
+                Service::Mcp => {
+                    self.mcp_profile(patch.clone()).await?;
+                }
+            },
         }
         Ok(added)
     }

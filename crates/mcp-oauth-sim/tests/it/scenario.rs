@@ -430,3 +430,56 @@ async fn scenario_output_into_a_closed_pipe_ends_quietly_instead_of_panicking() 
     assert!(output.status.success(), "{:?}: {stderr}", output.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn scenario_profile_changes_a_servers_knobs_and_conformance_stages_lists_and_checks() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act
+    let knobs = scenario(&rig, &["profile", "mcp", r#"{"challenge_scope":"omit"}"#]);
+    let (_, mcp_state) = caller
+        .get_json(&format!(
+            "{}/control/state",
+            rig.mcp.url.trim_end_matches("/mcp")
+        ))
+        .await;
+    let bad = scenario(&rig, &["profile", "oauth", r#"{"iss":"sideways"}"#]);
+    let listed = scenario(&rig, &["conformance", "list"]);
+    let staged = scenario(&rig, &["conformance", "auth/resource-mismatch"]);
+    // Nobody tried to authorize: the situation's one check passes.
+    let checked = scenario(&rig, &["conformance", "check", "resource-mismatch"]);
+    let unjudged = scenario(&rig, &["conformance", "check", "iss-supported"]);
+
+    // Assert
+    knobs.assert_success();
+    assert_eq!(
+        mcp_state["profile"]["challenge_scope"], "omit",
+        "{mcp_state}"
+    );
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("iss"), "{bad:#?}");
+    listed.assert_success();
+    assert_eq!(listed.stdout.lines().count(), 26, "{listed:#?}");
+    staged.assert_success();
+    assert!(
+        staged.stderr.contains("a passing client refuses PRM"),
+        "{staged:#?}"
+    );
+    checked.assert_success();
+    assert!(
+        checked.stdout.contains("resource-mismatch-rejected"),
+        "{checked:#?}"
+    );
+    assert!(
+        !unjudged.status.success(),
+        "no token request: iss-supported fails"
+    );
+    assert!(
+        unjudged
+            .stderr
+            .contains("sep-2468-client-compare-iss-supported")
+    );
+}

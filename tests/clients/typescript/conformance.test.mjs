@@ -78,6 +78,13 @@ function listed() {
   return JSON.parse(run.stdout).map((entry) => entry.scenario.replace(/^auth\//, ''));
 }
 
+/** Resolves once `done()` holds, or after two seconds whatever it says. */
+async function settled(done) {
+  for (let waited = 0; waited < 2_000 && !done(); waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** The reference application: connect, tools/list, tools/call echo, authorizing as asked. */
 async function drive(rig, name) {
   const steps = [];
@@ -91,6 +98,17 @@ async function drive(rig, name) {
     });
   }
   let authorizations = 0;
+  // The code of the authorization last completed: an UnauthorizedError that started no new
+  // authorization leaves nothing to complete, and the application stops there.
+  let completed = 0;
+  const finish = async (transport) => {
+    if (provider.authorizations.length === completed) {
+      throw new Error('UnauthorizedError without a new authorization to complete');
+    }
+    completed = provider.authorizations.length;
+    authorizations += 1;
+    await transport.finishAuth(provider.takeCode());
+  };
   const clients = [];
   let client;
   const calls = [
@@ -105,9 +123,19 @@ async function drive(rig, name) {
           const made = newClient(rig.mcpUrl, provider);
           clients.push(made.client);
           try {
+            const mark = rig.log.length;
             await made.client.connect(made.transport);
             client = made.client;
             steps.push('connected');
+            // After initialize the SDK opens its optional GET stream in the background, which
+            // may run an auth flow of its own: wait until the rig has answered it (405, or a
+            // 401 for a client without a token) so that calls do not race it.
+            const before = provider.authorizations.length;
+            const answered = await rig.waitForLine(/^\[mcp\] GET \/mcp (405|401) /, mark).catch(() => '');
+            // A 401 there (lazy auth: connected without a token) starts that background flow:
+            // let it reach the browser before the next call starts a flow of its own, or the
+            // two register side by side and the code of one meets the client of the other.
+            if (/ 401 /.test(answered)) await settled(() => provider.authorizations.length > before);
           } catch (error) {
             if (!(error instanceof UnauthorizedError)) throw error;
             steps.push('connect: authorization needed');
@@ -115,8 +143,7 @@ async function drive(rig, name) {
               steps.push('gave up: authorized three times already');
               return steps;
             }
-            authorizations += 1;
-            await made.transport.finishAuth(provider.takeCode());
+            await finish(made.transport);
             steps.push('authorized');
             continue;
           }
@@ -131,10 +158,14 @@ async function drive(rig, name) {
           return steps;
         }
         steps.push(`${calls[next][0]}: authorization needed`);
-        authorizations += 1;
         const made = newClient(rig.mcpUrl, provider);
         clients.push(made.client);
-        await made.transport.finishAuth(provider.takeCode());
+        try {
+          await finish(made.transport);
+        } catch (failure) {
+          steps.push(`stopped: ${failure?.message ?? failure}`);
+          return steps;
+        }
         steps.push('authorized');
         client = undefined;
       }

@@ -19,6 +19,7 @@
 //! - [`log`]: one log line per request, and the helpers that keep it short.
 //! - [`observe`]: what every request leaves behind: its facts, its log line, its journal event.
 //! - [`outbound`]: the one outbound HTTP client: pooled keep-alive connections to an origin.
+//! - [`fetch`]: one bounded GET of a document a client names, under an address policy.
 //! - [`public_url`]: the rule for a URL a server announces.
 //! - [`Running`]: a server in a background task, stopped when its handle drops.
 //! - [`secret`]: random tokens and constant-time comparison.
@@ -40,6 +41,7 @@ pub mod clock;
 pub mod control;
 pub mod counter;
 pub mod faults;
+pub mod fetch;
 pub mod form;
 pub mod journal;
 pub mod log;

@@ -9,6 +9,7 @@
 //! - [`Pool`]: connections to one origin shared by concurrent callers, each request's answer
 //!   read whole within a size limit. Redirects are never followed: a 3xx is an answer.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -144,12 +145,35 @@ impl Connector {
         Ok(sender)
     }
 
+    /// A new connection to `origin` at `addr`, an address its host was resolved to by the
+    /// caller (which checked it), ready for a request: TLS still names the origin's host.
+    pub async fn connect_at(
+        &self,
+        origin: &Origin,
+        addr: SocketAddr,
+    ) -> Result<Sender, OutboundError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|error| OutboundError::Connect(format!("{addr}: {error}")))?;
+        let mut sender = self.over(origin, stream).await?;
+        sender
+            .ready()
+            .await
+            .map_err(|error| OutboundError::Connect(root_cause(&error)))?;
+        Ok(sender)
+    }
+
     async fn open(&self, origin: &Origin) -> Result<Sender, OutboundError> {
         let stream = TcpStream::connect((origin.host.as_str(), origin.port))
             .await
             .map_err(|error| {
                 OutboundError::Connect(format!("{}:{}: {error}", origin.host, origin.port))
             })?;
+        self.over(origin, stream).await
+    }
+
+    /// The HTTP/1.1 handshake over `stream`, in TLS when the origin is `https`.
+    async fn over(&self, origin: &Origin, stream: TcpStream) -> Result<Sender, OutboundError> {
         stream.set_nodelay(true).ok();
         if !origin.tls {
             return handshake(stream).await;

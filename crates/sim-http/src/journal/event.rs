@@ -108,6 +108,17 @@ pub struct Asked {
     /// `/register`: the `redirect_uris`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
+    /// `/authorize`, `/token`, `/revoke`: how the issuer knows the client (`dynamic`,
+    /// `pre-registered`, `document`), when it knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<String>,
+    /// The `client_name` the client registered or its metadata document declares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// A client ID metadata document the request needed: `fetched` (now), `cached` (reused) or
+    /// `refused` (the reason is the event's `note`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
     /// The MCP server: the scheme of the `Authorization` header (`Bearer`, `DPoP`, …), absent
     /// when there was none.
     #[serde(skip_serializing_if = "Option::is_none")]

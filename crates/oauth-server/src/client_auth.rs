@@ -84,7 +84,6 @@ fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError
     // Some libraries send public clients as Basic `id:` with an empty password; that is no secret.
     let secret = presented.secret.filter(|secret| !secret.is_empty());
     let client = state
-        .store
         .client(&presented.client_id)
         .ok_or_else(|| OAuthError::invalid_client("unknown client", basic))?;
     let authenticated = |client: Arc<Client>| {

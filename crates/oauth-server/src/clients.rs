@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sim_http::secret::redact;
 
 use crate::redirect_uri::check_registrable;
-use crate::store::{AuthMethod, Client, GrantType};
+use crate::store::{AuthMethod, Client, ClientKind, GrantType};
 
 /// Pre-registered clients one issuer holds at most: they are never evicted.
 pub const MAX_PRE_REGISTERED: usize = 256;
@@ -177,7 +177,7 @@ impl PreRegistered {
             auth_method: self.auth_method,
             redirect_uris,
             any_loopback,
-            pinned: true,
+            kind: ClientKind::PreRegistered,
             grant_types,
             registration,
             last_used: AtomicU64::new(0),

@@ -3,7 +3,9 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
+use sim_http::fetch::FetchPolicy;
 use sim_http::form::is_scope_token;
 use sim_http::journal;
 use sim_http::public_url;
@@ -58,6 +60,18 @@ pub struct Config {
     /// issuer whose port is one of these is not bound, and its issuer URL is the cohost's
     /// origin plus its path (the 2025-03-26 layout, the AS on the MCP server's origin).
     pub cohosts: Vec<Cohost>,
+    /// How every issuer fetches what a client points it at: client ID metadata documents.
+    pub fetch: Fetch,
+}
+
+/// What the issuers may fetch, and whom they trust doing it.
+#[derive(Clone, Debug, Default)]
+pub struct Fetch {
+    /// Addresses, schemes, deadline and size cap.
+    pub policy: FetchPolicy,
+    /// Certificates trusted besides the platform's: the rig's CA, so that a test or a local
+    /// client can serve its document on loopback HTTPS with a certificate from `certs`.
+    pub roots: Vec<CertificateDer<'static>>,
 }
 
 /// A listener of another server that serves issuers of this one.
@@ -304,6 +318,7 @@ impl Default for Config {
             profile: Profile::default(),
             clients: Vec::new(),
             cohosts: Vec::new(),
+            fetch: Fetch::default(),
         }
     }
 }

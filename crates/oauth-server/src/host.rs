@@ -16,7 +16,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use bytes::Bytes;
+use sim_http::fetch::Fetcher;
 use sim_http::journal::Journal;
+use sim_http::outbound::Connector;
 use sim_http::{Clock, Running, ServeOptions};
 use tokio::net::TcpListener;
 
@@ -49,6 +51,8 @@ pub struct Host {
     /// start. No ID token is ever signed with it; it is there because OIDC validators want a
     /// real key.
     jwks: Bytes,
+    /// The one fetcher of client ID metadata documents, shared by every issuer.
+    fetcher: Fetcher,
 }
 
 /// A listener bound for an issuer at start-up, served once the server runs.
@@ -67,6 +71,10 @@ impl Host {
         let main_issuer = config.resolve_issuer(main.port())?;
         let journal = Journal::new(config.journal_size);
         let jwks = signing_key_set()?;
+        let fetcher = Fetcher::new(
+            Connector::new(config.fetch.roots.clone()),
+            config.fetch.policy.clone(),
+        );
         let host = Arc::new_cyclic(|this| Self {
             config,
             clock,
@@ -76,6 +84,7 @@ impl Host {
             listeners: Mutex::new(HashMap::new()),
             this: this.clone(),
             jwks,
+            fetcher,
         });
         let place = host.place(
             MAIN_ISSUER.to_owned(),
@@ -386,6 +395,7 @@ impl Host {
             clients,
             cohosted,
             jwks: self.jwks.clone(),
+            fetcher: self.fetcher.clone(),
             host: self.this.clone(),
         };
         Arc::new(State::with(

@@ -22,7 +22,8 @@
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults, the issuers beside `main` included.
 //! - [`profile`]: an issuer's discovery, `iss`, scope and registration knobs.
-//! - `clients`: pre-registered clients.
+//! - `clients`: pre-registered clients; [`documents`]: clients whose id is the URL of their
+//!   client ID metadata document, fetched, validated and cached, and the faults of that fetch.
 //! - `host`: the issuers, their listeners and what they share; which issuer a request is for.
 //! - `state` / `store`: one issuer's settings, counters and token maps (in memory, swept).
 //! - `faults`: the endpoints fault rules target, the presets, and the hook each endpoint calls.
@@ -45,6 +46,7 @@ pub mod profile;
 
 mod client_auth;
 mod clients;
+pub mod documents;
 mod endpoints;
 mod error;
 mod faults;
@@ -68,7 +70,7 @@ use sim_http::{AbortOnDrop, Clock, Handle};
 use tokio::net::TcpListener;
 
 pub use clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
-pub use config::{Cohost, Config, IssuerConfig, Limits, MAIN_ISSUER};
+pub use config::{Cohost, Config, Fetch, IssuerConfig, Limits, MAIN_ISSUER};
 pub use error::OAuthError;
 pub use profile::{AuthMethod, GrantType, Profile};
 pub use snapshot::Snapshot;

@@ -27,7 +27,7 @@ pub struct Profile {
     /// `authorize`, `token`, `register` and `revoke` move under `{path}{prefix}`.
     pub endpoint_prefix: Option<String>,
     /// `authorization_response_iss_parameter_supported` in the metadata.
-    pub iss_parameter_supported: IssSupported,
+    pub iss_parameter_supported: Declared,
     /// The `iss` of every `/authorize` redirect (RFC 9207), error redirects included.
     pub iss: Iss,
     /// The scopes this issuer knows and grants; `None` (only before an issuer is built): the
@@ -44,6 +44,11 @@ pub struct Profile {
     pub assign_auth_method: Option<AuthMethod>,
     /// `/authorize` and the code grant at `/token` refuse a request without `resource`.
     pub require_resource: bool,
+    /// `client_id_metadata_document_supported` in the metadata.
+    pub client_id_metadata_document_supported: Declared,
+    /// A `client_id` that is a URL is resolved by fetching its client ID metadata document;
+    /// off, such an id is looked up among the registered clients like any other (and is unknown).
+    pub client_id_metadata_documents: bool,
 }
 
 impl Default for Profile {
@@ -52,7 +57,7 @@ impl Default for Profile {
             metadata: vec![MetadataLocation::Oauth],
             metadata_issuer: None,
             endpoint_prefix: None,
-            iss_parameter_supported: IssSupported::True,
+            iss_parameter_supported: Declared::True,
             iss: Iss::Correct,
             scopes: None,
             scopes_supported: ScopesSupported::Known,
@@ -60,6 +65,10 @@ impl Default for Profile {
             auth_methods: AuthMethod::ALL.to_vec(),
             assign_auth_method: None,
             require_resource: false,
+            // The registration the 2025-11-25 and later revisions recommend, on by default: a
+            // client without a document URL still registers dynamically.
+            client_id_metadata_document_supported: Declared::True,
+            client_id_metadata_documents: true,
         }
     }
 }
@@ -83,9 +92,11 @@ impl MetadataLocation {
     }
 }
 
-/// `authorization_response_iss_parameter_supported`: `true`, `false` or `"omit"` (absent).
+/// A boolean a metadata document declares: `true`, `false` or `"omit"` (absent), as
+/// `authorization_response_iss_parameter_supported` and
+/// `client_id_metadata_document_supported` are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IssSupported {
+pub enum Declared {
     /// Declared `true`.
     True,
     /// Declared `false`.
@@ -143,7 +154,7 @@ const MAX_SCOPE_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 2048;
 
 /// Every field, in the order of the table in the README: what an unknown-field error lists.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 13] = [
     "metadata",
     "metadata_issuer",
     "endpoint_prefix",
@@ -155,6 +166,8 @@ pub const FIELDS: [&str; 11] = [
     "auth_methods",
     "assign_auth_method",
     "require_resource",
+    "client_id_metadata_document_supported",
+    "client_id_metadata_documents",
 ];
 
 impl Profile {
@@ -243,7 +256,7 @@ impl Profile {
                     self.iss_parameter_supported = configured.iss_parameter_supported;
                 }
                 "iss_parameter_supported" => {
-                    self.iss_parameter_supported = IssSupported::parse(&value).map_err(named)?;
+                    self.iss_parameter_supported = Declared::parse(&value).map_err(named)?;
                 }
                 "iss" if null => self.iss = configured.iss.clone(),
                 "iss" => self.iss = Iss::parse(&value).map_err(named)?,
@@ -274,6 +287,20 @@ impl Profile {
                 }
                 "require_resource" if null => self.require_resource = configured.require_resource,
                 "require_resource" => self.require_resource = boolean(&value).map_err(named)?,
+                "client_id_metadata_document_supported" if null => {
+                    self.client_id_metadata_document_supported =
+                        configured.client_id_metadata_document_supported;
+                }
+                "client_id_metadata_document_supported" => {
+                    self.client_id_metadata_document_supported =
+                        Declared::parse(&value).map_err(named)?;
+                }
+                "client_id_metadata_documents" if null => {
+                    self.client_id_metadata_documents = configured.client_id_metadata_documents;
+                }
+                "client_id_metadata_documents" => {
+                    self.client_id_metadata_documents = boolean(&value).map_err(named)?;
+                }
                 _ => {
                     return Err(format!(
                         "unknown field '{field}'; the fields are {}",
@@ -411,7 +438,7 @@ fn check_prefix(prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
-impl IssSupported {
+impl Declared {
     fn parse(value: &Value) -> Result<Self, String> {
         match value {
             Value::Bool(true) => Ok(Self::True),
@@ -422,7 +449,7 @@ impl IssSupported {
     }
 }
 
-impl Serialize for IssSupported {
+impl Serialize for Declared {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::True => serializer.serialize_bool(true),
@@ -432,7 +459,7 @@ impl Serialize for IssSupported {
     }
 }
 
-impl<'de> Deserialize<'de> for IssSupported {
+impl<'de> Deserialize<'de> for Declared {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Self::parse(&Value::deserialize(deserializer)?).map_err(D::Error::custom)
     }
@@ -540,6 +567,8 @@ mod tests {
                 "auth_methods": ["none", "client_secret_basic", "client_secret_post"],
                 "assign_auth_method": null,
                 "require_resource": false,
+                "client_id_metadata_document_supported": true,
+                "client_id_metadata_documents": true,
             })
         );
     }

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clients::PreRegistered;
+use crate::documents::{CachedDocument, FaultRule};
 use crate::profile::Profile;
 use crate::state::{Place, ReuseDetection, Toggles};
 
@@ -56,6 +57,9 @@ pub struct Snapshot {
     /// The pre-registered clients, secrets redacted.
     #[serde(default)]
     pub clients: Vec<PreRegistered>,
+    /// The client ID metadata documents cached, and the fetch faults in force.
+    #[serde(default)]
+    pub documents: DocumentsState,
     /// Every issuer the server hosts, on the plain `/control/state` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuers: Option<Vec<Place>>,
@@ -130,6 +134,21 @@ pub struct Tallies {
     /// Requests that named a client id another issuer of the host issued.
     #[serde(default)]
     pub foreign_client_ids: u64,
+    /// Client ID metadata documents fetched (successfully or not, faults included).
+    #[serde(default)]
+    pub document_fetches: u64,
+    /// Requests refused because their client's document could not be fetched or was unusable.
+    #[serde(default)]
+    pub document_refusals: u64,
+}
+
+/// `documents` of the state, and `GET /control/documents`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct DocumentsState {
+    /// The cached documents, by URL.
+    pub cached: Vec<CachedDocument>,
+    /// The fetch faults in force, oldest first.
+    pub faults: Vec<FaultRule>,
 }
 
 /// `POST /token` calls by grant type.

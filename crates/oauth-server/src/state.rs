@@ -9,19 +9,22 @@ use serde::Serialize;
 use sim_http::Clock;
 use sim_http::counter::Counter;
 use sim_http::faults::Faults;
+use sim_http::fetch::Fetcher;
 use sim_http::secret::{random_token, redact};
 
 use crate::clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
 use crate::config::Config;
+use crate::documents::{Documents, Lookup, Refusal, is_document_id};
 use crate::endpoints::metadata::{self, Form};
 use crate::error::OAuthError;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, TARGETS};
 use crate::host::Host;
 use crate::profile::Profile;
 use crate::snapshot::{
-    ClockOffset, Consent, Snapshot, StoreLimits, StoreSizes, Stored, Tallies, TokenRequests,
+    ClockOffset, Consent, DocumentsState, Snapshot, StoreLimits, StoreSizes, Stored, Tallies,
+    TokenRequests,
 };
-use crate::store::{AccessToken, GrantId, RefreshToken, RegistryFull, Store};
+use crate::store::{AccessToken, Client, ClientKind, GrantId, RefreshToken, RegistryFull, Store};
 
 /// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +84,8 @@ pub struct Counters {
     pub reuse_detections: Counter,
     /// Requests that named a client id of another issuer of the host.
     pub foreign_client_ids: Counter,
+    pub document_fetches: Counter,
+    pub document_refusals: Counter,
 }
 
 impl Counters {
@@ -105,6 +110,8 @@ impl Counters {
             faults_fired: get(&self.faults_fired),
             reuse_detections: get(&self.reuse_detections),
             foreign_client_ids: get(&self.foreign_client_ids),
+            document_fetches: get(&self.document_fetches),
+            document_refusals: get(&self.document_refusals),
         }
     }
 
@@ -126,6 +133,8 @@ impl Counters {
             &self.faults_fired,
             &self.reuse_detections,
             &self.foreign_client_ids,
+            &self.document_fetches,
+            &self.document_refusals,
         ] {
             counter.reset();
         }
@@ -195,6 +204,8 @@ pub struct Setup {
     pub jwks: Bytes,
     /// The host, to tell a client id of another issuer from an unknown one.
     pub host: Weak<Host>,
+    /// What fetches client ID metadata documents (the host's, shared).
+    pub fetcher: Fetcher,
 }
 
 impl Setup {
@@ -207,6 +218,10 @@ impl Setup {
             cohosted: false,
             jwks: Bytes::new(),
             host: Weak::new(),
+            fetcher: Fetcher::new(
+                sim_http::outbound::Connector::default(),
+                sim_http::fetch::FetchPolicy::default(),
+            ),
         }
     }
 }
@@ -263,6 +278,8 @@ pub struct State {
     pub cohosted: bool,
     /// The JWKS of its OIDC document.
     pub jwks: Bytes,
+    /// The client ID metadata documents it has fetched, and the fetch faults a tester set.
+    pub documents: Documents,
     /// Its start-up pre-registered clients.
     startup_clients: Vec<PreRegistered>,
     host: Weak<Host>,
@@ -299,6 +316,7 @@ impl State {
             configured,
             cohosted: setup.cohosted,
             jwks: setup.jwks,
+            documents: Documents::new(setup.fetcher),
             startup_clients: setup.clients,
             host: setup.host,
             live: RwLock::new(Arc::new(live)),
@@ -356,7 +374,7 @@ impl State {
     pub fn pre_register(&self, client: &PreRegistered) -> Result<(), String> {
         client.validate()?;
         match self.store.client(&client.client_id) {
-            Some(existing) if !existing.pinned => {
+            Some(existing) if existing.kind != ClientKind::PreRegistered => {
                 return Err(format!(
                     "client_id '{}' is already registered dynamically",
                     client.client_id
@@ -378,7 +396,7 @@ impl State {
     pub fn forget_pre_registered(&self, id: &str) -> bool {
         self.store
             .clients
-            .remove_if(id, |_, client| client.pinned)
+            .remove_if(id, |_, client| client.kind == ClientKind::PreRegistered)
             .is_some()
     }
 
@@ -388,7 +406,7 @@ impl State {
             .store
             .clients
             .iter()
-            .filter(|client| client.pinned)
+            .filter(|client| client.kind == ClientKind::PreRegistered)
             .map(|client| {
                 PreRegistered {
                     client_id: client.id.clone(),
@@ -428,6 +446,60 @@ impl State {
         if let Some(owner) = owner {
             facts.note = format!("client of issuer '{}'", owner.place.name).into();
             self.counters.foreign_client_ids.bump();
+        }
+    }
+
+    /// The client `id`, whether registered, pre-registered or described by a cached document
+    /// (which [`State::resolve_document`] brought in).
+    pub fn client(&self, id: &str) -> Option<Arc<Client>> {
+        self.store.client(id).or_else(|| self.documents.cached(id))
+    }
+
+    /// For a `client_id` that is a URL, while this issuer resolves them: the client its
+    /// metadata document describes (cached or fetched now), or why there is none. `None` for
+    /// any other id, which the registry answers. The journal learns how the document was had.
+    pub async fn resolve_document(
+        &self,
+        client_id: &str,
+        facts: &mut crate::router::Facts,
+    ) -> Option<Result<Arc<Client>, String>> {
+        let live = self.live();
+        if !live.profile.client_id_metadata_documents || !is_document_id(client_id) {
+            return None;
+        }
+        let resolved = self
+            .documents
+            .resolve(client_id, &live.profile.auth_methods, self.now())
+            .await;
+        let asked = &mut facts.asked;
+        Some(match resolved {
+            Ok((client, lookup)) => {
+                if lookup == Lookup::Fetched {
+                    self.counters.document_fetches.bump();
+                }
+                asked.document = Some(lookup.as_str().to_owned());
+                Ok(client)
+            }
+            Err(Refusal {
+                reason: error,
+                fetched,
+            }) => {
+                if fetched {
+                    self.counters.document_fetches.bump();
+                }
+                self.counters.document_refusals.bump();
+                asked.document = Some("refused".to_owned());
+                facts.note = error.clone().into();
+                Err(error)
+            }
+        })
+    }
+
+    /// The cached documents and the fetch faults, as the state shows them.
+    pub fn documents_state(&self) -> DocumentsState {
+        DocumentsState {
+            cached: self.documents.list(self.now()),
+            faults: self.documents.fault_rules(),
         }
     }
 
@@ -599,6 +671,7 @@ impl State {
     /// host's, and are reset with it.
     pub fn reset(&self) {
         self.store.clear();
+        self.documents.clear();
         self.add_startup_clients();
         self.set_profile(self.configured.clone());
         self.update_settings(|settings| *settings = Self::initial_settings(&self.config));
@@ -653,6 +726,7 @@ impl State {
             fault_rules: self.faults.list().len(),
             profile: self.live().profile.clone(),
             clients: self.pre_registered(),
+            documents: self.documents_state(),
             issuers: None,
         }
     }

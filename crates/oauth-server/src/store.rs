@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
@@ -104,8 +105,9 @@ pub struct Client {
     /// Pre-registered with `"redirect_uris": "any-loopback"`: any http loopback URI, any port
     /// and path, is its redirect URI.
     pub any_loopback: bool,
-    /// Pre-registered: never evicted to make room for a registration.
-    pub pinned: bool,
+    /// How the issuer came to know it; a pre-registered client is never evicted to make room
+    /// for a registration, and a document's lives in the document cache, not the registry.
+    pub kind: ClientKind,
     pub grant_types: Vec<GrantType>,
     /// The registration response, returned again as-is if asked: every metadata field the client
     /// sent, plus what the server assigned.
@@ -129,6 +131,29 @@ impl Client {
 
     pub fn may_use_grant(&self, grant_type: GrantType) -> bool {
         self.grant_types.contains(&grant_type)
+    }
+}
+
+/// How an issuer came to know a client: what the journal and the state call its registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientKind {
+    /// Registered at `/register` (RFC 7591).
+    Dynamic,
+    /// Configured, from the start-up settings or `POST /control/clients`.
+    PreRegistered,
+    /// Its `client_id` is the URL of its client ID metadata document, fetched by the issuer.
+    Document,
+}
+
+impl ClientKind {
+    /// Its name in the journal and the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dynamic => "dynamic",
+            Self::PreRegistered => "pre-registered",
+            Self::Document => "document",
+        }
     }
 }
 
@@ -283,7 +308,7 @@ impl Store {
         let mut idle: HashMap<String, u64> = self
             .clients
             .iter()
-            .filter(|client| !client.pinned)
+            .filter(|client| client.kind != ClientKind::PreRegistered)
             .map(|client| (client.id.clone(), client.last_used.load(Ordering::Relaxed)))
             .collect();
         for code in self.codes.iter().filter(|code| code.expires_at > now) {
@@ -335,7 +360,7 @@ impl Store {
                         auth_method: AuthMethod::None,
                         redirect_uris: Vec::new(),
                         any_loopback: false,
-                        pinned: false,
+                        kind: ClientKind::Dynamic,
                         grant_types,
                         registration,
                         last_used: AtomicU64::new(0),

@@ -22,13 +22,14 @@ use sim_http::response::{page, redirect};
 use sim_http::secret::random_token;
 use url::Url;
 
-use crate::endpoints::read_form;
+use crate::documents::is_document_id;
+use crate::endpoints::{note_client, read_form};
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
 use crate::router::Facts;
 use crate::state::State;
-use crate::store::{AuthCode, Client};
+use crate::store::{AuthCode, Client, ClientKind};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let params = if request.method() == Method::POST {
@@ -52,7 +53,22 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         Err(message) => return error_page(facts, &message),
     };
     note_asked(&params, facts);
-    let (client, target) = match client_and_redirect(state, &params) {
+    // A client ID metadata document is fetched before anything is trusted: an unusable one is
+    // an error page, never a redirect to a URI only the document could vouch for.
+    let document = match params.single("client_id") {
+        Ok(Some(client_id)) => match state.resolve_document(client_id, facts).await {
+            Some(Ok(client)) => Some(client),
+            Some(Err(reason)) => {
+                facts.client(client_id);
+                let answer = error_page(facts, &reason);
+                facts.error = Some("invalid_client".into());
+                return answer;
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let (client, target) = match client_and_redirect(state, &params, document) {
         Ok(found) => found,
         Err(message) => {
             if let Ok(Some(client_id)) = params.single("client_id") {
@@ -61,7 +77,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
             return error_page(facts, &message);
         }
     };
-    facts.client(&client.id);
+    note_client(&client, facts);
     let reply = Reply {
         redirect_uri: &target.uri,
         client_state: params.single("state"),
@@ -111,22 +127,44 @@ struct Target {
     sent: bool,
 }
 
-/// Finds the client and the redirect URI to answer at, or says why there is none to trust.
-fn client_and_redirect(state: &State, params: &Params) -> Result<(Arc<Client>, Target), String> {
+/// Finds the client (the one its metadata document describes, when `document` is resolved)
+/// and the redirect URI to answer at, or says why there is none to trust.
+fn client_and_redirect(
+    state: &State,
+    params: &Params,
+    document: Option<Arc<Client>>,
+) -> Result<(Arc<Client>, Target), String> {
     let client_id = params
         .single("client_id")
         .map_err(|error| error.to_string())?
         .ok_or("the request has no client_id")?;
-    let client = state
-        .store
-        .use_client(client_id)
-        .ok_or_else(|| format!("unknown client_id '{client_id}': register the client first"))?;
+    let client = match document {
+        Some(client) => client,
+        None => state.store.use_client(client_id).ok_or_else(|| {
+            if is_document_id(client_id) {
+                format!(
+                    "unknown client_id '{client_id}': this issuer does not fetch client ID \
+                     metadata documents (client_id_metadata_documents is off); register the \
+                     client first"
+                )
+            } else {
+                format!("unknown client_id '{client_id}': register the client first")
+            }
+        })?,
+    };
     let target = match params
         .single("redirect_uri")
         .map_err(|error| error.to_string())?
     {
         Some(requested) => {
             if !client.accepts_redirect(requested) {
+                if client.kind == ClientKind::Document {
+                    return Err(format!(
+                        "redirect_uri '{requested}' is not among the redirect_uris of the \
+                         client's metadata document ({}); refusing to redirect there",
+                        client.redirect_uris.join(", ")
+                    ));
+                }
                 return Err(format!(
                     "redirect_uri '{requested}' is not registered for this client; refusing to \
                      redirect there"

@@ -17,6 +17,7 @@ use sim_http::response::{json, plain_error};
 
 use crate::clients::PreRegistered;
 use crate::config::{IssuerConfig, MAX_TTL_SECS};
+use crate::documents::FaultSpec;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
 use crate::host::Host;
 use crate::snapshot::Snapshot;
@@ -28,7 +29,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 27] = [
+const INDEX: [Entry; 33] = [
     (
         "GET",
         "/control/state",
@@ -106,6 +107,36 @@ const INDEX: [Entry; 27] = [
     ),
     (
         "GET",
+        "/control/documents",
+        "the client ID metadata documents cached (fetches, uses, freshness) and the fetch faults",
+    ),
+    (
+        "POST",
+        "/control/documents/faults",
+        r#"{"fault": "unreachable|slow|http-error|not-json|too-large|client-id-mismatch|redirect-uri-missing|client-secret", "url": URL, "times": N, "status": S} — spoil document fetches (of one URL; N times; S for http-error)"#,
+    ),
+    (
+        "DELETE",
+        "/control/documents/faults",
+        "delete every fetch fault",
+    ),
+    (
+        "DELETE",
+        "/control/documents/faults/{id}",
+        "delete one fetch fault",
+    ),
+    (
+        "POST",
+        "/control/documents/changed",
+        r#"{"url": URL | null} — the cached document (every one: null) counts as changed: its next use fetches it again"#,
+    ),
+    (
+        "DELETE",
+        "/control/documents",
+        "forget every cached document",
+    ),
+    (
+        "GET",
         "/control/faults",
         "the fault rules, presets included",
     ),
@@ -169,6 +200,17 @@ const ALIASES: [Alias; 5] = [
 
 /// Where the issuers are managed and addressed.
 const ISSUERS: &str = "/control/issuers";
+
+/// Where one fetch fault is addressed, by id.
+const DOCUMENT_FAULT: &str = "/control/documents/faults/";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Changed {
+    /// Required, `null` included, as `grant_scope` is: `{}` is more likely a mistake.
+    #[serde(deserialize_with = "nullable")]
+    url: Option<String>,
+}
 
 /// Where one pre-registered client is addressed, by id.
 const CLIENT: &str = "/control/clients/";
@@ -325,6 +367,11 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
             }
             Ok(())
         }
+        (method, path)
+            if path == "/control/documents" || path.starts_with("/control/documents/") =>
+        {
+            return documents_call(state, call, method, path);
+        }
         (&Method::POST, "/control/rotate") => call.arguments().map(|Switch { on }| {
             state.update_settings(|settings| settings.rotate_refresh_tokens = on)
         }),
@@ -401,6 +448,51 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
             json(StatusCode::OK, &snapshot)
         }
         Ok(()) => json(StatusCode::OK, &state.snapshot()),
+        Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// `/control/documents…`: every call answers the documents and faults as they now are.
+fn documents_call(state: &State, call: &Call, method: &Method, path: &str) -> Response {
+    let documents = &state.documents;
+    let outcome = match (method, path) {
+        (&Method::GET, "/control/documents") => Ok(()),
+        (&Method::DELETE, "/control/documents") => {
+            call.no_arguments().map(|()| documents.forget_cached())
+        }
+        (&Method::POST, "/control/documents/faults") => call
+            .arguments::<FaultSpec>()
+            .and_then(|spec| documents.add_fault(spec).map(drop)),
+        (&Method::DELETE, "/control/documents/faults") => {
+            call.no_arguments().map(|()| documents.clear_faults())
+        }
+        (&Method::DELETE, path) if path.starts_with(DOCUMENT_FAULT) => {
+            if let Err(message) = call.no_arguments() {
+                return plain_error(StatusCode::BAD_REQUEST, &message);
+            }
+            let id = &path[DOCUMENT_FAULT.len()..];
+            match id.parse::<u64>() {
+                Ok(id) if documents.remove_fault(id) => Ok(()),
+                _ => {
+                    return plain_error(
+                        StatusCode::NOT_FOUND,
+                        &format!("no fetch fault has id '{id}'"),
+                    );
+                }
+            }
+        }
+        (&Method::POST, "/control/documents/changed") => {
+            call.arguments().and_then(|Changed { url }| {
+                match (documents.mark_changed(url.as_deref()), url) {
+                    (0, Some(url)) => Err(format!("no cached document is at '{url}'")),
+                    _ => Ok(()),
+                }
+            })
+        }
+        (_, path) => return control::unrouted(path, &INDEX),
+    };
+    match outcome {
+        Ok(()) => json(StatusCode::OK, &state.documents_state()),
         Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
     }
 }

@@ -20,7 +20,7 @@ use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::response::full;
 
 use crate::faults::inject;
-use crate::profile::{IssSupported, Profile, ScopesSupported};
+use crate::profile::{Declared, Profile, ScopesSupported};
 use crate::router::Facts;
 use crate::state::State;
 use crate::store::GrantType;
@@ -90,16 +90,21 @@ pub fn document(issuer: &str, profile: &Profile, scopes: &[String], form: Form) 
         ScopesSupported::List(listed) => put("scopes_supported", json!(listed)),
         ScopesSupported::Omit => {}
     }
-    match profile.iss_parameter_supported {
-        IssSupported::True => put(
+    for (name, declared) in [
+        (
             "authorization_response_iss_parameter_supported",
-            json!(true),
+            profile.iss_parameter_supported,
         ),
-        IssSupported::False => put(
-            "authorization_response_iss_parameter_supported",
-            json!(false),
+        (
+            "client_id_metadata_document_supported",
+            profile.client_id_metadata_document_supported,
         ),
-        IssSupported::Omit => {}
+    ] {
+        match declared {
+            Declared::True => put(name, json!(true)),
+            Declared::False => put(name, json!(false)),
+            Declared::Omit => {}
+        }
     }
     if form == Form::Oidc {
         put("jwks_uri", json!(format!("{issuer}{JWKS}")));
@@ -173,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_profile_renders_the_original_document() {
+    fn the_default_profile_renders_the_original_document_and_offers_client_documents() {
         let scopes = vec!["mcp:tools".to_owned()];
         let issuer = "http://localhost:1";
         let original = json!({
@@ -192,6 +197,7 @@ mod tests {
             "introspection_endpoint_auth_methods_supported": ["none"],
             "scopes_supported": scopes,
             "authorization_response_iss_parameter_supported": true,
+            "client_id_metadata_document_supported": true,
         });
         assert_eq!(
             document(issuer, &Profile::default(), &scopes, Form::Oauth),

@@ -24,7 +24,7 @@ use crate::faults::inject;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;
 use crate::state::State;
-use crate::store::{AuthMethod, Client, GrantType};
+use crate::store::{AuthMethod, Client, ClientKind, GrantType};
 
 /// Metadata fields that, when present, must be strings (RFC 7591 §2).
 const STRING_FIELDS: [&str; 9] = [
@@ -199,7 +199,7 @@ async fn register(
         auth_method,
         redirect_uris,
         any_loopback: false,
-        pinned: false,
+        kind: ClientKind::Dynamic,
         grant_types,
         registration: metadata,
         last_used: AtomicU64::new(0),

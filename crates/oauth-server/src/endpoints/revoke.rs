@@ -13,7 +13,7 @@ use sim_http::form::Params;
 use sim_http::response::empty;
 
 use crate::client_auth::{authenticate_if_present, presented_client_id, presented_method};
-use crate::endpoints::{read_form, required};
+use crate::endpoints::{named_client, note_client, read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::router::Facts;
@@ -29,12 +29,8 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     }
     facts.asked.client_auth = presented_method(&parts.headers, &params).map(str::to_owned);
     let client_id = presented_client_id(&parts.headers, &params);
-    if let Some(client_id) = &client_id {
-        if state.store.client(client_id).is_some() {
-            facts.client(client_id);
-        } else {
-            state.note_foreign_client(client_id, facts);
-        }
+    if let Err(error) = named_client(state, client_id.as_deref(), facts).await {
+        return refuse(facts, error);
     }
     let subject = Subject {
         endpoint: "revoke",
@@ -66,7 +62,7 @@ fn revoke(
     params.single("token_type_hint")?;
     let client = authenticate_if_present(state, headers, params)?;
     if let Some(client) = &client {
-        facts.client(&client.id);
+        note_client(client, facts);
     }
     let owner_ok = |owner: Option<&str>| match (&client, owner) {
         (None, _) | (_, None) => true,

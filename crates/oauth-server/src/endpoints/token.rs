@@ -15,7 +15,7 @@ use crate::client_auth::{
     authenticate, presented_client_id, presented_method, unknown_public_client,
 };
 use crate::endpoints::register::note_evictions;
-use crate::endpoints::{read_form, required};
+use crate::endpoints::{named_client, note_client, read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::pkce::{is_valid_verifier, verify_s256};
@@ -41,12 +41,8 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     }
     note_asked(&parts.headers, &params, facts);
     let client_id = presented_client_id(&parts.headers, &params);
-    if let Some(client_id) = &client_id {
-        if state.store.client(client_id).is_some() {
-            facts.client(client_id);
-        } else {
-            state.note_foreign_client(client_id, facts);
-        }
+    if let Err(error) = named_client(state, client_id.as_deref(), facts).await {
+        return refuse(state, facts, error);
     }
     let subject = Subject {
         endpoint: "token",
@@ -119,7 +115,7 @@ fn token(
         }
         Err(refused) => return Err(refused),
     };
-    facts.client(&client.id);
+    note_client(&client, facts);
     match GrantType::parse(grant_type) {
         Some(GrantType::AuthorizationCode) => redeem_code(state, &client, params, facts),
         Some(GrantType::RefreshToken) => refresh(state, &client, params, facts),

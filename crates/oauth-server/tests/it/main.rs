@@ -9,6 +9,7 @@ mod clock;
 mod cohost;
 mod consent;
 mod control;
+mod documents;
 mod entropy;
 mod faults;
 mod introspect_revoke;

@@ -58,6 +58,8 @@ async fn the_state_shows_the_default_profile_with_every_field() {
             "auth_methods": ["none", "client_secret_basic", "client_secret_post"],
             "assign_auth_method": null,
             "require_resource": false,
+            "client_id_metadata_document_supported": true,
+            "client_id_metadata_documents": true,
         })
     );
     let (status, shown) = rig.get_json("/control/profile").await;

@@ -223,6 +223,20 @@ impl Rig {
         (status, response.json().await.unwrap())
     }
 
+    /// POSTs JSON to a control endpoint and returns status and body as text: for refusals,
+    /// which are plain text.
+    pub async fn control_text(&self, path: &str, body: Value) -> (StatusCode, String) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
     /// POSTs a fault rule to `/control/faults`.
     pub async fn add_fault(&self, rule: Value) -> (StatusCode, Value) {
         self.control("/control/faults", Some(rule)).await

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use sim_http::fetch::Allowed;
 
 use crate::certs;
 use crate::control::conformance::Situation;
@@ -181,6 +182,45 @@ pub struct Flags {
         global = true
     )]
     pub max_codes: usize,
+    /// Fetch client ID metadata documents from plain http URLs too (a client serving its
+    /// document locally over http).
+    #[arg(
+        long,
+        env = "FETCH_ALLOW_HTTP",
+        value_name = "FETCH_ALLOW_HTTP",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub fetch_allow_http: bool,
+    /// Non-public hosts, addresses or CIDR ranges documents may be fetched from while the rig
+    /// is exposed, comma-separated (`docs.internal,10.0.0.0/8`); a local rig fetches from anywhere.
+    #[arg(
+        long,
+        env = "FETCH_ALLOW_HOSTS",
+        value_name = "FETCH_ALLOW_HOSTS",
+        global = true
+    )]
+    pub fetch_allow_hosts: Option<String>,
+    /// Deadline of one client ID metadata document fetch, connection to last byte (1 to 30000).
+    #[arg(
+        long,
+        env = "FETCH_TIMEOUT_MS",
+        value_name = "FETCH_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub fetch_timeout_ms: u64,
+    /// PEM file of CAs document fetches trust besides the platform's and the rig's own
+    /// [default: CERTS_DIR/ca.pem when it exists].
+    #[arg(
+        long,
+        env = "FETCH_CA_FILE",
+        value_name = "FETCH_CA_FILE",
+        global = true
+    )]
+    pub fetch_ca_file: Option<PathBuf>,
     /// Bearer token /control requires [default: none on loopback; generated when exposed].
     #[arg(
         long,
@@ -268,6 +308,21 @@ impl Flags {
             max_tokens: self.max_tokens,
             max_codes: self.max_codes,
             control_token: self.control_token.clone(),
+            fetch_allow_http: self.fetch_allow_http,
+            fetch_allow_hosts: self
+                .fetch_allow_hosts
+                .iter()
+                .flat_map(|list| list.split(','))
+                .filter(|entry| !entry.trim().is_empty())
+                .map(|entry| {
+                    Allowed::parse(entry)
+                        .map_err(|error| LaunchError::Config(format!("FETCH_ALLOW_HOSTS: {error}")))
+                })
+                .collect::<Result<_, _>>()?,
+            fetch_timeout: Duration::from_millis(self.fetch_timeout_ms),
+            fetch_ca_file: self.fetch_ca_file.clone().or_else(|| {
+                Some(self.certs_dir.join(certs::CA_FILE)).filter(|path| path.is_file())
+            }),
         })
     }
 }

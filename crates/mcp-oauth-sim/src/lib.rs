@@ -117,6 +117,7 @@ impl Sim {
             }],
             control: prepared.control.clone(),
             tls: prepared.tls.clone(),
+            fetch: prepared.fetch.clone(),
             limits: oauth_server::Limits {
                 max_clients: settings.max_clients,
                 max_tokens: settings.max_tokens,

@@ -13,6 +13,7 @@ use mcp_server::TOOL_NAMES;
 use oauth_server::Limits;
 use rustls_pki_types::CertificateDer;
 use sim_http::control::ControlGuard;
+use sim_http::fetch::{Allowed, FetchPolicy};
 use sim_http::form::is_scope_token;
 use sim_http::journal;
 use sim_http::public_url;
@@ -78,6 +79,18 @@ pub struct Settings {
     /// The bearer token `/control` requires (`CONTROL_TOKEN`). When unset and the rig is
     /// reachable from outside (a public base URL, or a non-loopback bind), one is generated.
     pub control_token: Option<String>,
+    /// Plain `http` client ID metadata document URLs are fetched too (`FETCH_ALLOW_HTTP`), for
+    /// a client under test that serves its document over http locally.
+    pub fetch_allow_http: bool,
+    /// Hosts, addresses and CIDR ranges that are not public but may be fetched from while the
+    /// rig is reachable from outside (`FETCH_ALLOW_HOSTS`); on a local rig anything may.
+    pub fetch_allow_hosts: Vec<Allowed>,
+    /// The deadline of one document fetch, connection to last byte (`FETCH_TIMEOUT_MS`).
+    pub fetch_timeout: Duration,
+    /// A PEM file of CA certificates document fetches trust besides the platform's and the
+    /// rig's own (`FETCH_CA_FILE`); the binary defaults it to `CERTS_DIR/ca.pem` when that
+    /// exists, so a document served with a certificate from `certs` verifies.
+    pub fetch_ca_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -107,9 +120,17 @@ impl Default for Settings {
             max_tokens: caps.max_tokens,
             max_codes: caps.max_codes,
             control_token: None,
+            fetch_allow_http: false,
+            fetch_allow_hosts: Vec::new(),
+            fetch_timeout: FetchPolicy::default().timeout,
+            fetch_ca_file: None,
         }
     }
 }
+
+/// The longest document fetch `FETCH_TIMEOUT_MS` allows: a fetch holds an `/authorize` or
+/// `/token` request open, which a client gives up on after some seconds anyway.
+pub const MAX_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the HTTPS certificate comes from.
 #[derive(Clone, Debug)]
@@ -169,6 +190,8 @@ pub(crate) struct Prepared {
     pub roots: Vec<CertificateDer<'static>>,
     /// The CA a client must trust, when the rig made it.
     pub ca_pem: Option<String>,
+    /// What the issuers may fetch, and the roots they trust doing it.
+    pub fetch: oauth_server::Fetch,
     pub control: ControlGuard,
     /// The control token, and whether the rig generated it (so the binary prints it).
     pub control_token: Option<(String, bool)>,
@@ -261,6 +284,7 @@ impl Settings {
             ),
         };
         let roots = self.trust_roots()?;
+        let fetch = self.fetch(&roots)?;
         let control_token = match &self.control_token {
             Some(token) => Some((token.clone(), false)),
             None if self.exposed() => Some((random_token(), true)),
@@ -274,9 +298,38 @@ impl Settings {
             tls,
             roots,
             ca_pem,
+            fetch,
             control,
             control_token,
             tool_scopes,
+        })
+    }
+
+    /// What the issuers may fetch: anything while the rig is local (documents on loopback are
+    /// the normal case there), public addresses and the listed ones once it is exposed; and
+    /// whom they trust: the rig's own roots, and `fetch_ca_file`'s.
+    fn fetch(&self, roots: &[CertificateDer<'static>]) -> Result<oauth_server::Fetch, LaunchError> {
+        if self.fetch_timeout.is_zero() || self.fetch_timeout > MAX_FETCH_TIMEOUT {
+            return Err(LaunchError::Config(format!(
+                "FETCH_TIMEOUT_MS must be from 1 to {}",
+                MAX_FETCH_TIMEOUT.as_millis()
+            )));
+        }
+        let mut roots = roots.to_vec();
+        if let Some(file) = &self.fetch_ca_file {
+            let extra = certs::read_certificates(file)
+                .map_err(|error| LaunchError::Config(format!("FETCH_CA_FILE: {error}")))?;
+            roots.extend(extra);
+        }
+        Ok(oauth_server::Fetch {
+            policy: FetchPolicy {
+                any_address: !self.exposed(),
+                allowed: self.fetch_allow_hosts.clone(),
+                allow_http: self.fetch_allow_http,
+                timeout: self.fetch_timeout,
+                ..FetchPolicy::default()
+            },
+            roots,
         })
     }
 

@@ -5,12 +5,14 @@
 #                                        (crates/mcp-oauth-sim/tests/rmcp_client)
 #   2. scripts/test-clients.sh           the TypeScript SDK client suite, HTTP and HTTPS, and its
 #                                        conformance situations over HTTP
-#   3. tests/clients/matrix.mjs --check  README "Tested clients" and "Conformance situations"
+#   3. scripts/conformance-server.sh     the official MCP conformance suite's authorization-server
+#                                        scenarios against the rig's AS (Node 22 from its package)
+#   4. tests/clients/matrix.mjs --check  README "Tested clients" and "Conformance situations"
 #                                        must match what 1 and 2 produced
 #
-# Both suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix), which
-# is emptied first so that only this run counts. Needs cargo, Node 20+ and npm (the npm registry
-# the first time). Runs unattended (CI=true, no stdin).
+# Both client suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix),
+# which is emptied first so that only this run counts. Needs cargo, Node 20+, npm and curl (the
+# npm registry the first time). Runs unattended (CI=true, no stdin).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +31,9 @@ cargo test --workspace --locked || fail "cargo test failed"
 
 step "scripts/test-clients.sh"
 scripts/test-clients.sh || fail "the client suites failed"
+
+step "scripts/conformance-server.sh"
+scripts/conformance-server.sh || fail "the conformance suite's authorization-server checks failed"
 
 step "node tests/clients/matrix.mjs --check README.md"
 node tests/clients/matrix.mjs --check README.md ||

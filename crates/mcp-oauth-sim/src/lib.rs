@@ -422,6 +422,25 @@ impl SimBuilder {
         self
     }
 
+    /// Trusts the CA certificates of the PEM file `path` when fetching client ID metadata
+    /// documents, as `FETCH_CA_FILE` does: a test hosting its document on loopback HTTPS.
+    pub fn fetch_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.settings.fetch_ca_file = Some(path.into());
+        self
+    }
+
+    /// Fetches plain `http` document URLs too, as `FETCH_ALLOW_HTTP=true` does.
+    pub fn fetch_allow_http(mut self, allow: bool) -> Self {
+        self.settings.fetch_allow_http = allow;
+        self
+    }
+
+    /// The deadline of one document fetch, as `FETCH_TIMEOUT_MS` sets it.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.fetch_timeout = timeout;
+        self
+    }
+
     /// Serve HTTPS with a freshly generated CA and leaf; [`Sim::ca_pem`] is what to trust.
     pub fn https(mut self) -> Result<Self, certs::CertError> {
         self.settings.tls = Some(TlsSource::Generated(certs::Pki::generate()?));

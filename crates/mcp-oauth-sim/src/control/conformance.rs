@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use super::{Control, ControlError, Event, Fault, Respond, Service};
 
 /// One of the suite's client-auth scenarios the rig stages (the core, back-compat and
-/// 2026-07-28 lists; `basic-cimd` and the extensions are staged by other presets).
+/// 2026-07-28 lists; the extensions are staged by other presets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Situation {
     /// PRM at the path form only (the root form is a trap), AS metadata at RFC 8414.
@@ -38,6 +38,9 @@ pub enum Situation {
     MetadataVar2,
     /// PRM at a custom path named only by the 401; the issuer's OIDC metadata path-appended.
     MetadataVar3,
+    /// The AS advertises client ID metadata documents (and still registration): the client
+    /// should use its document's URL as `client_id`.
+    BasicCimd,
     /// The 401 names `mcp:basic`; PRM lists no scopes.
     ScopeFromWwwAuthenticate,
     /// The 401 names no scope; PRM lists `mcp:basic mcp:read mcp:write`.
@@ -212,11 +215,12 @@ struct Plan {
 
 impl Situation {
     /// Every situation, in the suite's order.
-    pub const ALL: [Situation; 26] = [
+    pub const ALL: [Situation; 27] = [
         Self::MetadataDefault,
         Self::MetadataVar1,
         Self::MetadataVar2,
         Self::MetadataVar3,
+        Self::BasicCimd,
         Self::ScopeFromWwwAuthenticate,
         Self::ScopeFromScopesSupported,
         Self::ScopeOmittedWhenUndefined,
@@ -248,6 +252,7 @@ impl Situation {
             Self::MetadataVar1 => "metadata-var1",
             Self::MetadataVar2 => "metadata-var2",
             Self::MetadataVar3 => "metadata-var3",
+            Self::BasicCimd => "basic-cimd",
             Self::ScopeFromWwwAuthenticate => "scope-from-www-authenticate",
             Self::ScopeFromScopesSupported => "scope-from-scopes-supported",
             Self::ScopeOmittedWhenUndefined => "scope-omitted-when-undefined",
@@ -297,6 +302,7 @@ impl Situation {
             | Self::MetadataVar1
             | Self::MetadataVar2
             | Self::MetadataVar3
+            | Self::BasicCimd
             | Self::ScopeFromWwwAuthenticate
             | Self::ScopeFromScopesSupported
             | Self::ScopeOmittedWhenUndefined
@@ -326,6 +332,10 @@ impl Situation {
             Self::MetadataVar3 => {
                 "follows resource_metadata to the custom PRM path, then finds the issuer's OIDC \
                  metadata at /tenant1/.well-known/openid-configuration and completes the flow"
+            }
+            Self::BasicCimd => {
+                "uses the URL of its client ID metadata document as client_id instead of \
+                 registering; the AS fetches the document and it validates"
             }
             Self::ScopeFromWwwAuthenticate => {
                 "asks /authorize for the scope the 401 names (mcp:basic)"
@@ -471,6 +481,14 @@ impl Situation {
                 trust: Some(issuers::TENANT),
                 ..Plan::default()
             },
+            Self::BasicCimd => Plan {
+                oauth: Some(json!({
+                    "auth_methods": ["none"],
+                    "client_id_metadata_document_supported": true,
+                    "client_id_metadata_documents": true,
+                })),
+                ..Plan::default()
+            },
             Self::ScopeFromWwwAuthenticate => Plan {
                 oauth: Some(json!({ "scopes": ["mcp:basic"], "scopes_supported": "omit" })),
                 mcp: Some(json!({
@@ -581,6 +599,7 @@ impl Situation {
                     "scopes_supported": ["mcp:basic", "offline_access"],
                     "auth_methods": ["none"],
                     "assign_auth_method": "none",
+                    "client_id_metadata_document_supported": true,
                 })),
                 mcp: Some(json!({
                     "challenge_scope": "omit",
@@ -942,6 +961,45 @@ impl Situation {
                 flow(&mut check);
             }
             Self::OauthEndpointFallback => flow(&mut check),
+            Self::BasicCimd => {
+                let by_document = authorizes
+                    .iter()
+                    .find(|event| event.asked.registration.as_deref() == Some("document"));
+                let refused = authorizes
+                    .iter()
+                    .find(|event| event.asked.document.as_deref() == Some("refused"));
+                let (status, detail) = match (by_document, refused, authorizes.first()) {
+                    (Some(event), _, _) => (
+                        Status::Success,
+                        format!(
+                            "client_id {} is a URL whose document validated",
+                            event.client_id.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    (None, Some(event), _) => (
+                        Status::Failure,
+                        format!(
+                            "client_id {} is a URL whose document was refused: {}",
+                            event.client_id.as_deref().unwrap_or_default(),
+                            event.note.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    (None, None, Some(event)) => (
+                        Status::Warning,
+                        format!(
+                            "client_id {} is not a client ID metadata document URL ({})",
+                            event.client_id.as_deref().unwrap_or_default(),
+                            event
+                                .asked
+                                .registration
+                                .as_deref()
+                                .unwrap_or("unknown client")
+                        ),
+                    ),
+                    (None, None, None) => (Status::Failure, "no authorization request".to_owned()),
+                };
+                check("cimd-client-id-used", status, detail);
+            }
             Self::ResourceMismatch => {
                 let (status, detail) = if authorizes.is_empty() {
                     (Status::Success, "never reached /authorize".to_owned())
@@ -954,7 +1012,19 @@ impl Situation {
                 check("resource-mismatch-rejected", status, detail);
             }
             Self::OfflineAccessScope => {
-                let asked_refresh = registrations.iter().any(|event| {
+                // Registered dynamically, the grants are the registration's; by document, the
+                // document's, as the AS read them at /authorize.
+                let by_document: Vec<&Event> = authorizes
+                    .iter()
+                    .copied()
+                    .filter(|event| event.asked.registration.as_deref() == Some("document"))
+                    .collect();
+                let (path, declared) = if registrations.is_empty() {
+                    ("document", &by_document)
+                } else {
+                    ("registration", &registrations)
+                };
+                let asked_refresh = declared.iter().any(|event| {
                     event
                         .asked
                         .grant_types
@@ -962,23 +1032,21 @@ impl Situation {
                         .flatten()
                         .any(|grant| grant == "refresh_token")
                 });
-                check(
-                    "sep-2207-client-metadata-grant-types",
-                    if registrations.is_empty() {
-                        Status::Info
-                    } else if asked_refresh {
-                        Status::Success
-                    } else {
-                        Status::Warning
-                    },
-                    if registrations.is_empty() {
-                        "no registration request".to_owned()
-                    } else if asked_refresh {
-                        "registered with the refresh_token grant".to_owned()
-                    } else {
-                        "registered without the refresh_token grant".to_owned()
-                    },
-                );
+                let (status, detail) = match (declared.is_empty(), asked_refresh) {
+                    (true, _) => (
+                        Status::Info,
+                        "no registration request and no client ID metadata document".to_owned(),
+                    ),
+                    (false, true) => (
+                        Status::Success,
+                        format!("{path} lists the refresh_token grant"),
+                    ),
+                    (false, false) => (
+                        Status::Warning,
+                        format!("{path} does not list the refresh_token grant"),
+                    ),
+                };
+                check("sep-2207-client-metadata-grant-types", status, detail);
                 match first_scope(0) {
                     None => check(
                         "sep-2207-offline-access-requested",
@@ -1355,7 +1423,67 @@ mod tests {
             let clap_name = situation.to_possible_value().unwrap();
             assert_eq!(clap_name.get_name(), situation.name());
         }
-        assert_eq!(Situation::parse("auth/basic-cimd"), None);
+        assert_eq!(
+            Situation::parse("auth/dpop"),
+            None,
+            "an extension the rig does not stage"
+        );
+    }
+
+    /// An `/authorize` of a client the AS knows in `registration`'s way, with `grants`.
+    fn authorize_as(client_id: &str, registration: &str, grants: &[&str]) -> Event {
+        let mut event = authorize(None);
+        event.client_id = Some(client_id.into());
+        event.asked.registration = Some(registration.into());
+        event.asked.document = (registration == "document").then(|| "fetched".into());
+        event.asked.grant_types = (registration == "document")
+            .then(|| grants.iter().map(|grant| grant.to_string()).collect());
+        event
+    }
+
+    #[test]
+    fn basic_cimd_wants_a_client_id_whose_document_validated() {
+        let url = "https://app.example/client.json";
+        let by_document = Situation::BasicCimd.judge(&[authorize_as(url, "document", &[])], &[]);
+        let registered = Situation::BasicCimd.judge(&[authorize_as("abc", "dynamic", &[])], &[]);
+        let mut refused = oauth("GET", "/authorize", 400);
+        refused.client_id = Some(url.into());
+        refused.asked.document = Some("refused".into());
+        refused.note = Some("the document has no redirect_uris".into());
+        let refused = Situation::BasicCimd.judge(&[refused], &[]);
+        let never = Situation::BasicCimd.judge(&[], &[]);
+
+        let cimd = |verdict: &Verdict| statuses(verdict)[0];
+        assert_eq!(cimd(&by_document), ("cimd-client-id-used", Status::Success));
+        assert!(by_document.passed(), "{by_document}");
+        assert_eq!(cimd(&registered), ("cimd-client-id-used", Status::Warning));
+        assert!(
+            registered.checks[0].detail.contains("dynamic"),
+            "{registered}"
+        );
+        assert_eq!(cimd(&refused), ("cimd-client-id-used", Status::Failure));
+        assert!(
+            refused.checks[0].detail.contains("no redirect_uris"),
+            "{refused}"
+        );
+        assert_eq!(cimd(&never), ("cimd-client-id-used", Status::Failure));
+    }
+
+    #[test]
+    fn offline_access_reads_the_grants_of_a_document_when_nothing_registered() {
+        let url = "https://app.example/client.json";
+        let grants = |grants: &[&str]| {
+            let verdict =
+                Situation::OfflineAccessScope.judge(&[authorize_as(url, "document", grants)], &[]);
+            verdict.checks[0].clone()
+        };
+        let both = grants(&["authorization_code", "refresh_token"]);
+        let code_only = grants(&["authorization_code"]);
+
+        assert_eq!(both.id, "sep-2207-client-metadata-grant-types");
+        assert_eq!(both.status, Status::Success, "{}", both.detail);
+        assert!(both.detail.starts_with("document"), "{}", both.detail);
+        assert_eq!(code_only.status, Status::Warning, "{}", code_only.detail);
     }
 
     #[test]

@@ -34,7 +34,8 @@ use crate::Settings;
 
 pub use events::{Event, EventPage, EventStream, Watched};
 pub use faults::{Fault, FaultRule, Match, Respond, RigFaults};
-pub use scenario::{ClockMove, Scenario, ScenarioError};
+pub use oauth_server::snapshot::DocumentsState;
+pub use scenario::{Cimd, ClockMove, Scenario, ScenarioError};
 pub use state::{IntrospectionFailure, McpState, OAuthState, RigState};
 
 /// Why a control call failed.
@@ -308,6 +309,44 @@ impl Control {
     /// it. Answers the issuer's state.
     pub async fn add_client(&self, client: Value) -> Result<OAuthState, ControlError> {
         self.oauth_post("clients", client).await
+    }
+
+    /// The client ID metadata documents the issuer addressed has cached, and its fetch faults.
+    pub async fn documents(&self) -> Result<DocumentsState, ControlError> {
+        self.get(Service::OAuth, "documents").await
+    }
+
+    /// Makes fetches of client ID metadata documents fail at the issuer addressed, as `fault`
+    /// says (`{"fault": "unreachable", "url": …, "times": N, "status": S}`; see `GET /control`).
+    pub async fn document_fault(&self, fault: Value) -> Result<DocumentsState, ControlError> {
+        self.call(
+            Service::OAuth,
+            Method::POST,
+            "documents/faults",
+            Some(fault),
+        )
+        .await
+    }
+
+    /// Removes every fetch fault of the issuer addressed.
+    pub async fn clear_document_faults(&self) -> Result<DocumentsState, ControlError> {
+        self.call(Service::OAuth, Method::DELETE, "documents/faults", None)
+            .await
+    }
+
+    /// Makes the cached document at `url` (every one: `None`) count as changed: its next use
+    /// fetches it again.
+    pub async fn document_changed(
+        &self,
+        url: Option<&str>,
+    ) -> Result<DocumentsState, ControlError> {
+        self.call(
+            Service::OAuth,
+            Method::POST,
+            "documents/changed",
+            Some(json!({ "url": url })),
+        )
+        .await
     }
 
     /// Hosts another issuer from its whole description (`name`, `path`, `port`, `profile`,

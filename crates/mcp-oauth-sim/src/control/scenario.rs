@@ -11,7 +11,8 @@
 //! # Ok(()) }
 //! ```
 
-use serde_json::Value;
+use oauth_server::documents::FetchFault;
+use serde_json::{Value, json};
 
 use super::conformance::Situation;
 use super::faults::{Fault, FaultRule, Respond};
@@ -65,6 +66,12 @@ pub enum Name {
     Conformance,
     /// oauth|mcp JSON: change a server's knobs, e.g. oauth '{"iss":"wrong"}' (null: start-up value).
     Profile,
+    /// on|off|unadvertised: client ID metadata documents offered and fetched, refused, or fetched unannounced.
+    Cimd,
+    /// KIND [URL] [N] | off: spoil document fetches (unreachable, slow, http-error, not-json, too-large, client-id-mismatch, redirect-uri-missing, client-secret).
+    DocumentFault,
+    /// [URL]: a cached client ID metadata document (every one) counts as changed and is fetched again.
+    DocumentChanged,
 }
 
 impl Name {
@@ -92,6 +99,9 @@ impl Name {
             Self::DeleteFault => "delete-fault",
             Self::Conformance => "conformance",
             Self::Profile => "profile",
+            Self::Cimd => "cimd",
+            Self::DocumentFault => "document-fault",
+            Self::DocumentChanged => "document-changed",
         }
     }
 
@@ -104,6 +114,7 @@ impl Name {
             | Self::ReuseDetect
             | Self::Conformance
             | Self::Profile => 2,
+            Self::DocumentFault => 3,
             Self::StepUp | Self::NarrowConsent => usize::MAX,
             _ => 1,
         }
@@ -117,6 +128,17 @@ pub enum ClockMove {
     Advance(i64),
     /// Back on system time.
     Reset,
+}
+
+/// What the default issuer does with client ID metadata documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cimd {
+    /// Advertised in the metadata, and fetched.
+    On,
+    /// Declared unsupported, and a URL client id is an unknown client.
+    Off,
+    /// Absent from the metadata, yet fetched: a client that uses a document unasked.
+    Unadvertised,
 }
 
 /// A failure to flip on the running rig, with what it takes.
@@ -192,6 +214,19 @@ pub enum Scenario {
         /// The fields to change, as JSON.
         patch: Value,
     },
+    /// What the default issuer does with client ID metadata documents.
+    Cimd(Cimd),
+    /// Document fetches spoiled as `fault` says (`None`: every fetch fault removed).
+    DocumentFault {
+        /// The fault; `None` removes them all.
+        fault: Option<FetchFault>,
+        /// Only the document at this URL.
+        url: Option<String>,
+        /// For this many fetches; for ever when `None`.
+        times: Option<u32>,
+    },
+    /// The cached document at this URL (every one: `None`) counts as changed.
+    DocumentChanged(Option<String>),
 }
 
 /// Why the words given do not make a scenario: the message a user reads.
@@ -224,6 +259,9 @@ impl Scenario {
             Self::DeleteFault { .. } => Name::DeleteFault,
             Self::Conformance(_) => Name::Conformance,
             Self::Profile { .. } => Name::Profile,
+            Self::Cimd(_) => Name::Cimd,
+            Self::DocumentFault { .. } => Name::DocumentFault,
+            Self::DocumentChanged(_) => Name::DocumentChanged,
         }
     }
 
@@ -362,6 +400,54 @@ impl Scenario {
                     patch,
                 }
             }
+            Name::Cimd => Self::Cimd(match first {
+                Some("unadvertised") => Cimd::Unadvertised,
+                _ => match on() {
+                    Ok(true) => Cimd::On,
+                    Ok(false) => Cimd::Off,
+                    Err(_) => return Err(needs("on, off or unadvertised")),
+                },
+            }),
+            Name::DocumentFault => {
+                let usage = || {
+                    let kinds: Vec<&str> =
+                        FetchFault::ALL.iter().map(|kind| kind.as_str()).collect();
+                    needs(&format!(
+                        "off or a fault ({}), then optionally a URL and a count",
+                        kinds.join(", ")
+                    ))
+                };
+                let (kind, rest) = values.split_first().ok_or_else(usage)?;
+                if kind == "off" {
+                    if !rest.is_empty() {
+                        return Err(usage());
+                    }
+                    Self::DocumentFault {
+                        fault: None,
+                        url: None,
+                        times: None,
+                    }
+                } else {
+                    let fault = FetchFault::ALL
+                        .into_iter()
+                        .find(|candidate| candidate.as_str() == kind)
+                        .ok_or_else(usage)?;
+                    let (mut url, mut times) = (None, None);
+                    for value in rest {
+                        match value.parse::<u32>() {
+                            Ok(count) if count > 0 && times.is_none() => times = Some(count),
+                            Err(_) if url.is_none() => url = Some(value.clone()),
+                            _ => return Err(usage()),
+                        }
+                    }
+                    Self::DocumentFault {
+                        fault: Some(fault),
+                        url,
+                        times,
+                    }
+                }
+            }
+            Name::DocumentChanged => Self::DocumentChanged(first.map(str::to_owned)),
             Name::DeleteFault => {
                 let usage = || needs("a service (oauth or mcp) and a rule id");
                 let [named, id] = values else {
@@ -479,6 +565,7 @@ impl Control {
             }
             Scenario::ClearFaults => {
                 self.clear_faults().await?;
+                self.clear_document_faults().await?;
             }
             Scenario::Fault { service, rule } => {
                 added = Some(self.add_fault(*service, rule).await?);
@@ -488,6 +575,32 @@ impl Control {
             }
             Scenario::Conformance(situation) => {
                 self.stage(*situation).await?;
+            }
+            Scenario::Cimd(mode) => {
+                let (declared, fetched) = match mode {
+                    Cimd::On => (json!(true), true),
+                    Cimd::Off => (json!(false), false),
+                    Cimd::Unadvertised => (json!("omit"), true),
+                };
+                self.oauth_profile(json!({
+                    "client_id_metadata_document_supported": declared,
+                    "client_id_metadata_documents": fetched,
+                }))
+                .await?;
+            }
+            Scenario::DocumentFault { fault: None, .. } => {
+                self.clear_document_faults().await?;
+            }
+            Scenario::DocumentFault {
+                fault: Some(fault),
+                url,
+                times,
+            } => {
+                self.document_fault(json!({ "fault": fault, "url": url, "times": times }))
+                    .await?;
+            }
+            Scenario::DocumentChanged(url) => {
+                self.document_changed(url.as_deref()).await?;
             }
             Scenario::Profile { service, patch } => match service {
                 Service::OAuth => {
@@ -547,6 +660,31 @@ mod tests {
                 },
             ),
             (
+                Name::Cimd,
+                "unadvertised",
+                Scenario::Cimd(Cimd::Unadvertised),
+            ),
+            (Name::Cimd, "off", Scenario::Cimd(Cimd::Off)),
+            (
+                Name::DocumentFault,
+                "slow https://app.example/c.json 2",
+                Scenario::DocumentFault {
+                    fault: Some(FetchFault::Slow),
+                    url: Some("https://app.example/c.json".into()),
+                    times: Some(2),
+                },
+            ),
+            (
+                Name::DocumentFault,
+                "off",
+                Scenario::DocumentFault {
+                    fault: None,
+                    url: None,
+                    times: None,
+                },
+            ),
+            (Name::DocumentChanged, "", Scenario::DocumentChanged(None)),
+            (
                 Name::ReuseDetect,
                 "on 5",
                 Scenario::ReuseDetect {
@@ -572,6 +710,17 @@ mod tests {
                 "as-down needs a number of requests (1 or more)",
             ),
             (Name::Revoke, "now", "revoke takes 0 value(s), not 1: now"),
+            (Name::Cimd, "maybe", "cimd needs on, off or unadvertised"),
+            (
+                Name::DocumentFault,
+                "gone",
+                "document-fault needs off or a fault (unreachable",
+            ),
+            (
+                Name::DocumentFault,
+                "slow 2 3",
+                "document-fault needs off or a fault",
+            ),
             (
                 Name::Fault,
                 "oauth {",

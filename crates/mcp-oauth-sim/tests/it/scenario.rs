@@ -462,7 +462,7 @@ async fn scenario_profile_changes_a_servers_knobs_and_conformance_stages_lists_a
     assert!(!bad.status.success());
     assert!(bad.stderr.contains("iss"), "{bad:#?}");
     listed.assert_success();
-    assert_eq!(listed.stdout.lines().count(), 26, "{listed:#?}");
+    assert_eq!(listed.stdout.lines().count(), 27, "{listed:#?}");
     staged.assert_success();
     assert!(
         staged.stderr.contains("a passing client refuses PRM"),
@@ -481,5 +481,68 @@ async fn scenario_profile_changes_a_servers_knobs_and_conformance_stages_lists_a
         unjudged
             .stderr
             .contains("sep-2468-client-compare-iss-supported")
+    );
+}
+
+#[tokio::test]
+async fn scenario_cimd_and_document_faults_change_the_issuer_and_show_in_its_state() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let url = "https://app.example/client.json";
+    let state = async || {
+        caller
+            .get_json(&format!("{}/control/state", rig.oauth.url))
+            .await
+            .1
+    };
+
+    // Act
+    let unadvertised = scenario(&rig, &["cimd", "unadvertised"]);
+    let (_, metadata) = caller
+        .get_json(&format!(
+            "{}/.well-known/oauth-authorization-server",
+            rig.oauth.url
+        ))
+        .await;
+    let faulted = scenario(&rig, &["document-fault", "slow", url, "2"]);
+    let with_fault = state().await;
+    let changed = scenario(&rig, &["document-changed"]);
+    let cleared = scenario(&rig, &["document-fault", "off"]);
+    let without_fault = state().await;
+    let off = scenario(&rig, &["cimd", "off"]);
+    let after_off = state().await;
+    let bad = scenario(&rig, &["document-fault", "sideways"]);
+
+    // Assert
+    for done in [&unadvertised, &faulted, &changed, &cleared, &off] {
+        done.assert_success();
+    }
+    assert!(
+        metadata
+            .get("client_id_metadata_document_supported")
+            .is_none(),
+        "{metadata}"
+    );
+    let fault = &with_fault["documents"]["faults"][0];
+    assert_eq!(
+        (
+            fault["fault"].clone(),
+            fault["url"].clone(),
+            fault["remaining"].clone()
+        ),
+        (json!("slow"), json!(url), json!(2))
+    );
+    assert_eq!(without_fault["documents"]["faults"], json!([]));
+    assert_eq!(
+        after_off["profile"]["client_id_metadata_document_supported"],
+        false
+    );
+    assert_eq!(after_off["profile"]["client_id_metadata_documents"], false);
+    assert!(!bad.status.success());
+    assert!(
+        bad.stderr.contains("redirect-uri-missing"),
+        "the kinds are listed: {bad:#?}"
     );
 }

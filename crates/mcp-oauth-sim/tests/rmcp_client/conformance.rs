@@ -22,7 +22,10 @@ use rmcp::transport::auth::{AuthClient, AuthorizationCallback, AuthorizationMana
 use rmcp::transport::streamable_http_client::StreamableHttpError;
 use serde_json::json;
 
-use crate::app::{App, Session, call, transport_error};
+use sim_test_kit::documents::DocumentHost;
+use sim_test_kit::pki::{TempDir, TestPki};
+
+use crate::app::{App, REDIRECT_URI, Session, call, transport_error};
 
 /// How many times the application authorizes (or upgrades) in one run at most.
 const MAX_AUTHORIZATIONS: usize = 3;
@@ -40,16 +43,21 @@ impl Run {
     }
 }
 
-/// Discovery, registration (or the pre-registered client), the browser, the code exchange: a
-/// new manager holding the token, or what rmcp refused.
+/// Discovery, registration (or the pre-registered client, or the client ID metadata document
+/// at `document`), the browser, the code exchange: a new manager holding the token, or what
+/// rmcp refused.
 async fn authorize(
     app: &App,
     situation: Situation,
+    document: Option<&str>,
     challenge: &str,
     run: &mut Run,
 ) -> Result<AuthorizationManager, String> {
     run.authorizations += 1;
     let mut request = App::request(challenge);
+    if let Some(url) = document {
+        request = request.with_client_metadata_url(url);
+    }
     if situation == Situation::PreRegistration {
         let (id, secret) = PRE_REGISTERED_CLIENT;
         request = request
@@ -151,7 +159,7 @@ fn next_step(error: ServiceError) -> Next {
 
 /// The reference application: connect, `tools/list`, `tools/call echo`, authorizing and
 /// upgrading as the server asks, within [`MAX_AUTHORIZATIONS`].
-async fn drive(sim: &Sim, situation: Situation) -> Run {
+async fn drive(sim: &Sim, situation: Situation, document: Option<&str>) -> Run {
     let app = App::new(sim);
     let mut run = Run::default();
     let mut client = app.auth_client(app.manager().await);
@@ -175,7 +183,7 @@ async fn drive(sim: &Sim, situation: Situation) -> Run {
                         run.note("gave up: authorized three times already");
                         return run;
                     }
-                    match authorize(&app, situation, &challenge, &mut run).await {
+                    match authorize(&app, situation, document, &challenge, &mut run).await {
                         Ok(manager) => {
                             run.note("authorized");
                             client = app.auth_client(manager);
@@ -210,7 +218,7 @@ async fn drive(sim: &Sim, situation: Situation) -> Run {
         match next_step(error) {
             Next::Authorize(challenge) => {
                 run.note(format!("{call_name}: 401"));
-                match authorize(&app, situation, &challenge, &mut run).await {
+                match authorize(&app, situation, document, &challenge, &mut run).await {
                     Ok(manager) => {
                         run.note("authorized");
                         client = app.auth_client(manager);
@@ -239,21 +247,53 @@ async fn drive(sim: &Sim, situation: Situation) -> Run {
     run
 }
 
+/// How the application identifies itself to the authorization server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Identity {
+    /// Dynamic registration (or the situation's pre-registered client).
+    Registered,
+    /// A client ID metadata document it serves on loopback HTTPS, which the rig fetches.
+    Document,
+}
+
 /// Stages `situation`, drives rmcp through it, and judges it.
-async fn judge(situation: Situation) -> (Verdict, Run) {
-    let sim = Sim::builder().start().await.expect("the rig starts");
+async fn judge(situation: Situation, identity: Identity) -> (Verdict, Run) {
+    let pki = TestPki::generate("conformance documents");
+    let certs = TempDir::new("conformance-ca");
+    let ca = certs.write("ca.pem", &pki.ca_pem);
+    let host = DocumentHost::start(Some(&pki)).await;
+    let document = (identity == Identity::Document)
+        .then(|| host.client("/rmcp.json", &[REDIRECT_URI], vec![]));
+    let sim = Sim::builder()
+        .fetch_ca_file(ca)
+        .start()
+        .await
+        .expect("the rig starts");
     sim.control()
         .stage(situation)
         .await
         .unwrap_or_else(|error| panic!("{} cannot be staged: {error}", situation.name()));
-    let run = drive(&sim, situation).await;
+    let run = drive(&sim, situation, document.as_deref()).await;
     let verdict = sim.control().judge(situation).await.expect("the journals");
     (verdict, run)
 }
 
 /// What rmcp is expected to earn: a pass, or exactly these failing checks.
 async fn expect(situation: Situation, failing: &[&str]) {
-    let (verdict, run) = judge(situation).await;
+    // The suite's reference client offers a document wherever it can; so does this one where
+    // the situation is about documents.
+    let identity = match situation {
+        Situation::BasicCimd => Identity::Document,
+        _ => Identity::Registered,
+    };
+    let (verdict, run) = expect_as(situation, identity, failing).await;
+    record(situation, &verdict, &run);
+}
+
+/// [`expect`], identified as `identity`, without recording for the table (which shows each
+/// situation as [`expect`] runs it).
+async fn expect_as(situation: Situation, identity: Identity, failing: &[&str]) -> (Verdict, Run) {
+    let (verdict, run) = judge(situation, identity).await;
     let mut failed: Vec<&str> = verdict
         .checks
         .iter()
@@ -267,13 +307,13 @@ async fn expect(situation: Situation, failing: &[&str]) {
         .map(|check| check.id)
         .collect();
     failed.dedup();
-    record(situation, &verdict, &run);
     assert_eq!(
         failed,
         failing,
         "{verdict}\nwhat the application saw:\n  {}",
         run.steps.join("\n  ")
     );
+    (verdict, run)
 }
 
 /// `<dir>/rmcp/conformance-<scenario>.json`, for the README's conformance table.
@@ -313,6 +353,7 @@ situations! {
     metadata_var1 => MetadataVar1 [],
     metadata_var2 => MetadataVar2 [],
     metadata_var3 => MetadataVar3 [],
+    basic_cimd => BasicCimd [],
     scope_from_www_authenticate => ScopeFromWwwAuthenticate [],
     scope_from_scopes_supported => ScopeFromScopesSupported [],
     scope_omitted_when_undefined => ScopeOmittedWhenUndefined [],
@@ -335,4 +376,22 @@ situations! {
     iss_unexpected => IssUnexpected [],
     iss_normalized => IssNormalized [],
     metadata_issuer_mismatch => MetadataIssuerMismatch [],
+}
+
+/// The document half of `offline-access-scope`: the grants the check reads are the document's.
+#[tokio::test]
+async fn offline_access_scope_by_document() {
+    expect_as(Situation::OfflineAccessScope, Identity::Document, &[]).await;
+}
+
+/// Without a document URL, rmcp registers dynamically although the AS offers documents: the
+/// suite's WARNING for a client that could not use one.
+#[tokio::test]
+async fn basic_cimd_without_a_document_falls_back_to_registration() {
+    expect_as(
+        Situation::BasicCimd,
+        Identity::Registered,
+        &["cimd-client-id-used"],
+    )
+    .await;
 }

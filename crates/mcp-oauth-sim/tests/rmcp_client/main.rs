@@ -16,11 +16,13 @@
 //! - `record`: the result file a passing scenario writes (`target/client-matrix/rmcp/…`).
 //! - `scenarios`: one file per scenario, each an `async fn run(Scheme)`.
 //! - `conformance`: every situation of the MCP conformance suite the rig stages, judged.
+//! - `documents`: rmcp naming a client ID metadata document, and the fetch going wrong.
 //!
 //! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
 
 mod app;
 mod conformance;
+mod documents;
 mod issuers;
 mod journal;
 mod record;

@@ -322,3 +322,61 @@ async fn oauth_internal_url_is_where_the_mcp_server_checks_tokens() {
     assert_eq!(answers[1].0, StatusCode::OK, "{}", answers[1].1);
     direct.line_starting("[oauth] POST /introspect 200");
 }
+
+#[tokio::test]
+async fn behind_a_tunnel_no_document_is_fetched_from_an_inside_address_unless_listed() {
+    // Arrange: a document on loopback, and two tunnelled rigs: one lists nothing, one lists
+    // 127.0.0.1 (as FETCH_ALLOW_HOSTS would).
+    let pki = sim_test_kit::pki::TestPki::generate("tunnel documents");
+    let ca = sim_test_kit::pki::TempDir::new("tunnel-documents");
+    let ca_file = ca.write("ca.pem", &pki.ca_pem);
+    let host = sim_test_kit::documents::DocumentHost::start(Some(&pki)).await;
+    let redirect = "http://127.0.0.1:8765/callback";
+    let id = host.client("/client.json", &[redirect], vec![]);
+    let tunnelled = |allowed: Option<&str>| {
+        let mut settings = mcp_oauth_sim::Settings {
+            oauth_port: 0,
+            mcp_port: 0,
+            oauth_base_url: Some(PUBLIC_ISSUER.into()),
+            mcp_base_url: Some(PUBLIC_MCP_ORIGIN.into()),
+            fetch_ca_file: Some(ca_file.clone()),
+            ..mcp_oauth_sim::Settings::default()
+        };
+        if let Some(allowed) = allowed {
+            settings.fetch_allow_hosts = vec![sim_http::fetch::Allowed::parse(allowed).unwrap()];
+        }
+        mcp_oauth_sim::Sim::start(settings)
+    };
+    let strict = tunnelled(None).await.expect("the rig starts");
+    let listed = tunnelled(Some("127.0.0.0/8"))
+        .await
+        .expect("the rig starts");
+    let authorize = async |sim: &mcp_oauth_sim::Sim| {
+        let pkce = sim_test_kit::oauth::Pkce::new();
+        sim_test_kit::oauth::Flow::new(http_client(), format!("http://{}", sim.oauth_addr()))
+            .authorize_raw(&id, &pkce, &[])
+            .await
+    };
+
+    // Act
+    let refused = authorize(&strict).await;
+    let refused_status = refused.status();
+    let page = refused.text().await.unwrap();
+    let allowed = authorize(&listed).await;
+
+    // Assert
+    assert_eq!(refused_status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("is not a public address"), "{page}");
+    assert!(page.contains("FETCH_ALLOW_HOSTS"), "{page}");
+    assert_eq!(
+        allowed.status(),
+        StatusCode::FOUND,
+        "{:?}",
+        allowed.text().await
+    );
+    assert_eq!(
+        host.hits("/client.json"),
+        1,
+        "only the rig that lists loopback fetched"
+    );
+}

@@ -12,15 +12,21 @@
 // and connects again, at most three times per run. The SDK's finishAuth takes only the code, so
 // whatever it does with `iss` it does without seeing the callback: the provider hands the code
 // over without judging `iss` (as the SDK's own examples do).
+//
+// `basic-cimd` needs a client that has a client ID metadata document: there the provider's
+// `clientMetadataUrl` names one this test hosts over HTTPS on loopback (documents.mjs, with
+// certificates from `mcp-oauth-sim certs`), and the rig, over HTTP, trusts that CA for its
+// fetch through FETCH_CA_FILE.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { HeadlessProvider, newClient } from './provider.mjs';
-import { BINARY, REPO, startRig } from './rig.mjs';
+import { BINARY, REPO, makeCerts, startRig } from './rig.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;
@@ -37,6 +43,9 @@ const EXPECTED = {
   'metadata-var1': [],
   'metadata-var2': [],
   'metadata-var3': [],
+  // The AS advertises client_id_metadata_document_supported: true and the provider has a
+  // clientMetadataUrl: the SDK sends the URL as client_id, no registration.
+  'basic-cimd': [],
   'scope-from-www-authenticate': [],
   'scope-from-scopes-supported': [],
   'scope-omitted-when-undefined': [],
@@ -66,6 +75,24 @@ const EXPECTED = {
   'metadata-issuer-mismatch': ['sep-2468-client-validate-metadata-issuer'],
 };
 
+// Checks that must be SUCCESS (not merely absent from the failures) where a situation stages one.
+const REQUIRED_SUCCESS = {
+  'basic-cimd': ['cimd-client-id-used'],
+};
+
+// Situations whose client has a client ID metadata document (hosted by this test).
+const WITH_DOCUMENT = new Set(['basic-cimd']);
+
+// Certificates for the document host, made the first time one is needed.
+let certsDir;
+function documentCerts() {
+  if (!certsDir) {
+    certsDir = makeCerts();
+    process.on('exit', () => rmSync(certsDir, { recursive: true, force: true }));
+  }
+  return certsDir;
+}
+
 /** `mcp-oauth-sim scenario …` against `rig`, as a user at a terminal would run it. */
 function cli(rig, args) {
   const ports = ['--oauth-port', new URL(rig.issuer).port, '--mcp-port', new URL(rig.mcpUrl).port];
@@ -86,12 +113,14 @@ async function settled(done) {
 }
 
 /** The reference application: connect, tools/list, tools/call echo, authorizing as asked. */
-async function drive(rig, name) {
+async function drive(rig, name, { clientMetadataUrl } = {}) {
   const steps = [];
   const preRegistered = name === 'pre-registration';
-  const provider = new HeadlessProvider(
-    preRegistered ? { clientInformation: { client_id: 'pre-registered-client', client_secret: 'pre-registered-secret' } } : {},
-  );
+  const provider = clientMetadataUrl
+    ? new DocumentProvider({ clientMetadataUrl })
+    : new HeadlessProvider(
+      preRegistered ? { clientInformation: { client_id: 'pre-registered-client', client_secret: 'pre-registered-secret' } } : {},
+    );
   if (preRegistered) {
     Object.defineProperty(provider, 'clientMetadata', {
       get: () => ({ ...HeadlessProvider.prototype.clientMetadata, token_endpoint_auth_method: 'client_secret_basic' }),
@@ -183,11 +212,13 @@ test('every situation the rig stages has an expectation here', () => {
 
 for (const name of names) {
   test(`conformance ${name}`, { timeout: SITUATION_TIMEOUT_MS }, async (t) => {
-    const rig = await startRig({ scheme: 'http' });
+    const host = WITH_DOCUMENT.has(name) ? await new DocumentHost({ certsDir: documentCerts() }).start() : undefined;
+    let rig;
     try {
+      rig = await startRig({ scheme: 'http', env: host ? { FETCH_CA_FILE: join(certsDir, 'ca.pem') } : {} });
       const staged = cli(rig, ['conformance', name]);
       assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
-      const steps = await drive(rig, name);
+      const steps = await drive(rig, name, { clientMetadataUrl: host?.url });
       const checked = cli(rig, ['conformance', 'check', name, '--json']);
       const verdict = JSON.parse(checked.stdout);
       const failing = [
@@ -203,11 +234,17 @@ for (const name of names) {
         `${JSON.stringify({ client: CLIENT, version: SDK_VERSION, scenario: verdict.scenario, passed: failing.length === 0, problems, steps }, null, 2)}\n`,
       );
       assert.deepEqual(failing, EXPECTED[name] ?? [], `${checked.stdout}\nwhat the application saw:\n  ${steps.join('\n  ')}`);
+      for (const id of REQUIRED_SUCCESS[name] ?? []) {
+        assert.deepEqual(verdict.checks.filter((check) => check.id === id).map((check) => check.status), ['SUCCESS'], checked.stdout);
+      }
+      // The document was fetched (once: the AS caches it for the token request).
+      if (host) assert.equal(host.fetches, 1, JSON.stringify(host.requests));
     } catch (error) {
-      t.diagnostic(`rig output:\n${rig.log.join('\n')}`);
+      if (rig) t.diagnostic(`rig output:\n${rig.log.join('\n')}`);
       throw error;
     } finally {
-      await rig.stop();
+      await rig?.stop();
+      await host?.stop();
     }
   });
 }

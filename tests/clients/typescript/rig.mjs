@@ -14,8 +14,10 @@ export const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/
 // shell, or a developer's CONTROL_TOKEN or MCP_BASE_URL would change what is being tested.
 const RIG_VARIABLES = [
   'OAUTH_PORT', 'MCP_PORT', 'BIND', 'OAUTH_BASE_URL', 'MCP_BASE_URL', 'OAUTH_INTERNAL_URL',
-  'TLS_CERT_FILE', 'TLS_KEY_FILE', 'CERTS_DIR', 'SEED_REFRESH_TOKEN', 'TOKEN_TTL_SECONDS',
-  'SCOPES', 'TOOL_SCOPES', 'JOURNAL_SIZE', 'CONTROL_TOKEN', 'LOG',
+  'ISSUERS', 'MCP_AUTHORIZATION_SERVERS', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'CERTS_DIR',
+  'SEED_REFRESH_TOKEN', 'AS_PROFILE', 'MCP_PROFILE', 'CLIENTS', 'CONFORMANCE', 'TOKEN_TTL_SECONDS',
+  'SCOPES', 'TOOL_SCOPES', 'JOURNAL_SIZE', 'MAX_CLIENTS', 'MAX_TOKENS', 'MAX_CODES',
+  'FETCH_ALLOW_HTTP', 'FETCH_ALLOW_HOSTS', 'FETCH_TIMEOUT_MS', 'FETCH_CA_FILE', 'CONTROL_TOKEN', 'LOG',
 ];
 
 const READY_TIMEOUT_MS = 10_000;
@@ -229,6 +231,15 @@ export class Rig {
   denyConsent(on) { return this.control('oauth', 'deny-consent', { on }); }
   badScope(on) { return this.control('mcp', 'force-403', { on }); }
   toolScopes(scopes) { return this.control('mcp', 'tool-scopes', scopes); }
+
+  /** The AS's knobs (`POST /control/profile`), e.g. `{ client_id_metadata_document_supported: false }`. */
+  profile(knobs) { return this.control('oauth', 'profile', knobs); }
+
+  // Client ID metadata documents: each call answers `{ cached, faults }` as they now are.
+  documents() { return this.#controlCall('GET', 'oauth', 'documents'); }
+  /** A fetch fault, e.g. `{ fault: 'not-json', url, times: 1 }`. */
+  documentFault(spec) { return this.control('oauth', 'documents/faults', spec); }
+  clearDocumentFaults() { return this.#controlCall('DELETE', 'oauth', 'documents/faults'); }
 
   async state(service) {
     const base = service === 'oauth' ? this.issuer : this.mcpOrigin;

@@ -1,5 +1,6 @@
-// Runs scenarios.test.mjs against the rig once per scheme, each in its own Node process, then
-// conformance.test.mjs (the conformance suite's situations) over HTTP:
+// Runs scenarios.test.mjs and cimd.test.mjs (client ID metadata documents) against the rig once
+// per scheme, each in its own Node process, then conformance.test.mjs (the conformance suite's
+// situations) over HTTP:
 // NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a process started with the
 // rig's CA (made here with `mcp-oauth-sim certs`) in it. Certificate verification stays on.
 //
@@ -64,9 +65,12 @@ for (const scheme of schemes) {
     env.NODE_EXTRA_CA_CERTS = join(certsDir, 'ca.pem');
   }
   console.log(`== TypeScript SDK over ${scheme}`);
-  const status = await pass(scheme, env);
+  if ((await pass(scheme, env)) !== 0) failed.push(scheme);
+  // The document is served over HTTPS in both passes (the SDK takes no other): over HTTP the
+  // test makes certificates of its own for it.
+  console.log(`== TypeScript SDK with a client ID metadata document (${scheme})`);
+  if ((await pass(`${scheme} (CIMD)`, env, 'cimd.test.mjs')) !== 0) failed.push(`${scheme} (CIMD)`);
   if (certsDir) rmSync(certsDir, { recursive: true, force: true });
-  if (status !== 0) failed.push(scheme);
 }
 // The conformance situations run over HTTP only: they are about what the client does, which the
 // scheme does not change, and the HTTPS pass already proves every client verifies the rig's CA.

@@ -24,10 +24,10 @@ NODE=$PKG/node_modules/node/bin/node
 # free --port below works.
 CLIENT_ID=conformance-client
 RIG_CLIENTS='[{"client_id":"conformance-client","auth_method":"none","redirect_uris":"any-loopback"}]'
-# The suite's `authorization-server-metadata-cimd` check (a SHOULD of the 2025-11-25 spec) wants
-# client_id_metadata_document_supported: true in the metadata. The rig's default profile says so
-# already; stated here so that the rig judged is the one that check asks for, whatever the default.
-RIG_AS_PROFILE='{"client_id_metadata_document_supported":true}'
+# The rig is judged as it starts by default (empty: no profile), so that a default which stopped
+# offering client ID metadata documents fails `authorization-server-metadata-cimd` here. To judge
+# another profile: RIG_AS_PROFILE='{"client_id_metadata_document_supported":false}' (a WARNING).
+RIG_AS_PROFILE=${RIG_AS_PROFILE:-}
 
 # Bounds on every wait, in seconds: a hung rig or suite fails the run instead of stalling CI.
 READY_TIMEOUT=10  # the rig's ready line

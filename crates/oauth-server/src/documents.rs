@@ -414,11 +414,6 @@ impl Documents {
         }
     }
 
-    /// The fetcher, and so the policy, documents are fetched under.
-    pub fn fetcher(&self) -> &Fetcher {
-        &self.fetcher
-    }
-
     fn cache(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A poisoned lock only means a panic elsewhere mid-insert of plain data.
         self.cache

@@ -9,6 +9,7 @@
 
 use mcp_oauth_sim::{Service, Sim};
 use reqwest::StatusCode;
+use rmcp::transport::auth::AuthorizationRequest;
 use serde_json::json;
 use sim_test_kit::documents::DocumentHost;
 use sim_test_kit::pki::{TempDir, TestPki};
@@ -25,6 +26,13 @@ struct Setup {
     host: DocumentHost,
     url: String,
     _ca: TempDir,
+}
+
+impl Setup {
+    /// What the application asks rmcp for: the usual request, naming the hosted document.
+    fn request(&self, challenge: &str) -> AuthorizationRequest {
+        App::request(challenge).with_client_metadata_url(&self.url)
+    }
 }
 
 async fn setup() -> Setup {
@@ -78,9 +86,7 @@ async fn rmcp_names_its_document_when_the_as_offers_documents_and_never_register
 
     // Act: a first run, then a tool call.
     let challenge = app.challenge().await;
-    let manager = app
-        .authorize(App::request(&challenge).with_client_metadata_url(&setup.url))
-        .await;
+    let manager = app.authorize(setup.request(&challenge)).await;
     let session = app
         .connect(manager)
         .await
@@ -129,9 +135,7 @@ async fn rmcp_registers_dynamically_when_documents_are_declared_unsupported_or_n
 
         // Act
         let challenge = app.challenge().await;
-        let manager = app
-            .authorize(App::request(&challenge).with_client_metadata_url(&setup.url))
-            .await;
+        let manager = app.authorize(setup.request(&challenge)).await;
         let connected = app.connect(manager).await;
 
         // Assert
@@ -171,9 +175,7 @@ async fn a_document_the_as_cannot_use_stops_rmcp_at_the_browser_without_a_fallba
         // Act: rmcp builds the authorization URL without fetching anything; the browser then
         // meets the AS's refusal.
         let challenge = app.challenge().await;
-        let state = app
-            .start_authorization(App::request(&challenge).with_client_metadata_url(&setup.url))
-            .await;
+        let state = app.start_authorization(setup.request(&challenge)).await;
         let url = state
             .get_authorization_url()
             .await
@@ -211,9 +213,7 @@ async fn a_document_that_fails_at_the_code_exchange_is_an_invalid_client_rmcp_re
     let setup = setup().await;
     let app = App::new(&setup.sim);
     let challenge = app.challenge().await;
-    let mut state = app
-        .start_authorization(App::request(&challenge).with_client_metadata_url(&setup.url))
-        .await;
+    let mut state = app.start_authorization(setup.request(&challenge)).await;
     let url = state.get_authorization_url().await.expect("a URL");
     let callback = app.visit(&url).await;
     setup
@@ -260,9 +260,7 @@ async fn a_document_that_fails_at_a_refresh_is_a_refused_refresh_rmcp_reports_wi
     let setup = setup().await;
     let app = App::new(&setup.sim);
     let challenge = app.challenge().await;
-    let manager = app
-        .authorize(App::request(&challenge).with_client_metadata_url(&setup.url))
-        .await;
+    let manager = app.authorize(setup.request(&challenge)).await;
     let session = app
         .connect(manager)
         .await

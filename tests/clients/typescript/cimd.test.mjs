@@ -28,7 +28,7 @@ import { InvalidClientMetadataError } from '@modelcontextprotocol/sdk/server/aut
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { REPO, line, makeCerts, startRig } from './rig.mjs';
+import { REPO, line, makeCerts, startRig } from '../rig.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const TEST_TIMEOUT_MS = 30_000;

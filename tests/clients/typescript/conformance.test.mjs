@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { HeadlessProvider, newClient } from './provider.mjs';
-import { BINARY, REPO, makeCerts, startRig } from './rig.mjs';
+import { BINARY, REPO, makeCerts, startRig } from '../rig.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BINARY, makeCerts } from './rig.mjs';
+import { BINARY, makeCerts } from '../rig.mjs';
 
 const PASS_TIMEOUT_MS = 180_000;
 const schemes = process.argv.length > 2 ? process.argv.slice(2) : ['http', 'https'];

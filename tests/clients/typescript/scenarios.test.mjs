@@ -19,7 +19,7 @@ import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.j
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { REPO, line, startRig } from './rig.mjs';
+import { REPO, line, startRig } from '../rig.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const CERTS_DIR = process.env.SIM_CERTS_DIR;

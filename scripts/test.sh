@@ -3,16 +3,19 @@
 #
 #   1. cargo test --workspace --locked   the Rust crates, including the rmcp client suite
 #                                        (crates/mcp-oauth-sim/tests/rmcp_client)
-#   2. scripts/test-clients.sh           the TypeScript SDK client suite, HTTP and HTTPS, and its
-#                                        conformance situations over HTTP
-#   3. scripts/conformance-server.sh     the official MCP conformance suite's authorization-server
+#   2. at once, against the built binary:
+#      scripts/test-clients.sh           the Node client suites side by side: the v1 and v2
+#                                        TypeScript SDKs, the MCP Inspector CLI and mcp-remote,
+#                                        each over HTTP and HTTPS
+#      scripts/conformance-server.sh     the official MCP conformance suite's authorization-server
 #                                        scenarios against the rig's AS (Node 22 from its package)
-#   4. tests/clients/matrix.mjs --check  README "Tested clients" and "Conformance situations"
+#   3. tests/clients/matrix.mjs --check  README "Tested clients" and "Conformance situations"
 #                                        must match what 1 and 2 produced
 #
-# Both client suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix),
-# which is emptied first so that only this run counts. Needs cargo, Node 20+, npm and curl (the
-# npm registry the first time). Runs unattended (CI=true, no stdin).
+# The client suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix),
+# which is emptied first so that only this run counts, and their logs into target/client-logs.
+# Needs cargo, Node 20+, npm and curl (the npm registry the first time). Runs unattended
+# (CI=true, no stdin).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,11 +32,29 @@ mkdir -p "$CLIENT_MATRIX_DIR"
 step "cargo test --workspace --locked"
 cargo test --workspace --locked || fail "cargo test failed"
 
+step "cargo build --locked -p mcp-oauth-sim"
+cargo build --locked -p mcp-oauth-sim || fail "cargo build failed"
+export MCP_OAUTH_SIM_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/mcp-oauth-sim
+
+# The conformance suite's AS checks need nothing the client suites use, so they run meanwhile;
+# their output is shown once the client suites are done.
+LOG_DIR=${CLIENT_LOG_DIR:-$ROOT/target/client-logs}
+mkdir -p "$LOG_DIR"
+step "scripts/conformance-server.sh (in the background, log: $LOG_DIR/conformance-server.log)"
+scripts/conformance-server.sh >"$LOG_DIR/conformance-server.log" 2>&1 </dev/null &
+conformance_pid=$!
+trap 'kill "$conformance_pid" 2>/dev/null || true' EXIT
+
 step "scripts/test-clients.sh"
-scripts/test-clients.sh || fail "the client suites failed"
+clients=0
+scripts/test-clients.sh || clients=$?
 
 step "scripts/conformance-server.sh"
-scripts/conformance-server.sh || fail "the conformance suite's authorization-server checks failed"
+conformance=0
+wait "$conformance_pid" || conformance=$?
+cat "$LOG_DIR/conformance-server.log"
+((clients == 0)) || fail "the client suites failed"
+((conformance == 0)) || fail "the conformance suite's authorization-server checks failed"
 
 step "node tests/clients/matrix.mjs --check README.md"
 node tests/clients/matrix.mjs --check README.md ||

@@ -56,9 +56,35 @@ const SUITES = [
     client: '@modelcontextprotocol/sdk (TypeScript)',
     covers: upTo(12),
     conformance: true,
-    version: () => readJson(join(REPO, 'tests/clients/typescript/package.json'))?.dependencies?.['@modelcontextprotocol/sdk'],
+    version: () => pinnedVersion('typescript', '@modelcontextprotocol/sdk'),
+  },
+  {
+    key: 'typescript-v2',
+    client: '@modelcontextprotocol/client (TypeScript v2)',
+    covers: upTo(12),
+    conformance: true,
+    version: () => pinnedVersion('typescript-v2', '@modelcontextprotocol/client'),
+  },
+  {
+    key: 'inspector',
+    client: '@modelcontextprotocol/inspector (CLI)',
+    covers: [1, 3, 6],
+    conformance: false,
+    version: () => pinnedVersion('inspector', '@modelcontextprotocol/inspector'),
+  },
+  {
+    key: 'mcp-remote',
+    client: 'mcp-remote',
+    covers: [1, 3, 6],
+    conformance: false,
+    version: () => pinnedVersion('mcp-remote', 'mcp-remote'),
   },
 ];
+
+/** The exact version tests/clients/<suite>/package.json pins `name` at. */
+function pinnedVersion(suite, name) {
+  return readJson(join(REPO, 'tests/clients', suite, 'package.json'))?.dependencies?.[name];
+}
 
 function readJson(path) {
   try {

@@ -17,7 +17,7 @@ import { HeadlessProvider, REDIRECT_URL } from './provider.mjs';
 export class DocumentHost {
   constructor({ certsDir } = {}) {
     this.certsDir = certsDir;
-    /** Every request the host answered: `{ method, path }`. */
+    /** Every request the host answered: `{ method, path, accept }`. */
     this.requests = [];
   }
 
@@ -25,7 +25,7 @@ export class DocumentHost {
     this.server = createServer(
       { cert: readFileSync(join(this.certsDir, 'localhost.pem')), key: readFileSync(join(this.certsDir, 'localhost-key.pem')) },
       (request, response) => {
-        this.requests.push({ method: request.method, path: request.url });
+        this.requests.push({ method: request.method, path: request.url, accept: request.headers.accept });
         if (request.url !== '/client.json' || request.method !== 'GET') {
           response.writeHead(404).end();
           return;
@@ -65,14 +65,44 @@ export function defaultDocument(url) {
   };
 }
 
-/** HeadlessProvider with a `clientMetadataUrl`: v2 sends it as client_id when the AS offers documents. */
+/**
+ * HeadlessProvider with a `clientMetadataUrl`. Its browser shows what a real one would: an
+ * authorization request the AS answers with a page instead of a redirect (an unusable document
+ * is an error page, never a redirect) is kept in `pages`, not thrown, since the SDK never learns
+ * what the browser shows; the user is simply left without a callback.
+ */
 export class DocumentProvider extends HeadlessProvider {
   constructor({ clientMetadataUrl, ...rest } = {}) {
     super(rest);
     this.metadataUrl = clientMetadataUrl;
+    /** Every authorization request answered without a redirect: `{ url, status, text }`. */
+    this.pages = [];
   }
 
   get clientMetadataUrl() {
     return this.metadataUrl;
   }
+
+  async redirectToAuthorization(authorizationUrl) {
+    try {
+      await super.redirectToAuthorization(authorizationUrl);
+    } catch (error) {
+      if (!error.page) throw error;
+      this.pages.push({ url: new URL(authorizationUrl), status: error.page.status, text: pageText(error.page.body) });
+    }
+  }
+}
+
+/** What a browser would show of an HTML page: its text, entities decoded. */
+export function pageText(html) {
+  const entities = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return html
+    .replace(/<title>.*?<\/title>/s, '')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, name) => {
+      if (name[0] !== '#') return entities[name.toLowerCase()] ?? whole;
+      return String.fromCodePoint(name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10));
+    })
+    .replace(/\s+/g, ' ')
+    .trim();
 }

@@ -100,7 +100,10 @@ export class HeadlessProvider {
     const location = response.headers.get('location');
     const body = await response.text();
     if (response.status !== 302 || !location) {
-      throw new Error(`GET ${url.pathname} answered ${response.status} without a redirect: ${body}`);
+      // The page the user would see instead, for a provider that shows it (documents.mjs).
+      throw Object.assign(new Error(`GET ${url.pathname} answered ${response.status} without a redirect: ${body}`), {
+        page: { status: response.status, body },
+      });
     }
     const callback = new URL(location, url);
     const query = Object.fromEntries(callback.searchParams);

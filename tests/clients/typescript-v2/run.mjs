@@ -1,8 +1,8 @@
-// Runs scenarios.test.mjs against the rig once per scheme, each in its own Node process, then
-// conformance.test.mjs (the conformance suite's situations) over HTTP, for the v2 SDK — as
-// ../typescript/run.mjs does for v1. NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass
-// needs a process started with the rig's CA (made here with `mcp-oauth-sim certs`) in it.
-// Certificate verification stays on.
+// Runs scenarios.test.mjs and cimd.test.mjs (client ID metadata documents) against the rig once
+// per scheme, each in its own Node process, then conformance.test.mjs (the conformance suite's
+// situations) over HTTP, for the v2 SDK, as ../typescript/run.mjs does for v1.
+// NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a process started with the
+// rig's CA (made here with `mcp-oauth-sim certs`) in it. Certificate verification stays on.
 //
 //   node run.mjs            both schemes
 //   node run.mjs http       one of them
@@ -72,12 +72,16 @@ for (const scheme of schemes) {
   }
   console.log(`== TypeScript SDK v2 over ${scheme}`);
   if ((await pass(`TypeScript SDK v2 scenarios (${scheme})`, env, 'scenarios.test.mjs')) !== 0) failed.push(scheme);
+  // The document is served over HTTPS in both passes (the SDK takes no other): over HTTP the
+  // test makes certificates of its own for it.
+  console.log(`== TypeScript SDK v2 with a client ID metadata document (${scheme})`);
+  if ((await pass(`TypeScript SDK v2 CIMD (${scheme})`, env, 'cimd.test.mjs')) !== 0) failed.push(`${scheme} (CIMD)`);
   if (certsDir) rmSync(certsDir, { recursive: true, force: true });
 }
 // The conformance situations run over HTTP only, as v1's: they are about what the client does,
 // which the scheme does not change, and the HTTPS pass already proves the client verifies the
 // rig's CA.
-if (schemes.includes('http') && existsSync(join(HERE, 'conformance.test.mjs'))) {
+if (schemes.includes('http')) {
   console.log('== TypeScript SDK v2 in the conformance situations (http)');
   if ((await pass('TypeScript SDK v2 conformance (http)', environment('http'), 'conformance.test.mjs')) !== 0) {
     failed.push('http (conformance)');

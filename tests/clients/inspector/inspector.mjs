@@ -26,7 +26,8 @@
 // stderr: {"error":{"code","message",…}}.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -93,9 +94,10 @@ export class Inspector {
   /**
    * `mcp-inspector --cli --server-url <MCP URL> --callback-url <ours> ...args`, bounded by
    * RUN_TIMEOUT_MS (killed after it). Resolves with { code, signal, stdout, stderr, ms, error }
-   * where `error` is the parsed JSON error envelope, if stderr has one.
+   * where `error` is the parsed JSON error envelope, if stderr has one. `env` adds variables
+   * for this run (undefined removes one).
    */
-  run(args) {
+  run(args, { env: extra = {} } = {}) {
     const env = { ...process.env };
     for (const name of CLEARED) delete env[name];
     Object.assign(env, {
@@ -107,6 +109,10 @@ export class Inspector {
       STAND_IN_BROWSER_LOG: this.browserLog,
       NO_COLOR: '1',
     });
+    for (const [name, value] of Object.entries(extra)) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
     const argv = [LAUNCHER, '--cli', '--server-url', this.mcpUrl, '--callback-url', this.callbackUrl, ...args];
     const started = Date.now();
     return new Promise((done) => {
@@ -166,6 +172,31 @@ export class Inspector {
     const secrets = existsSync(secretsPath) ? JSON.parse(readFileSync(secretsPath, 'utf8')).secrets ?? {} : {};
     const tokenKey = Object.keys(secrets).find((key) => key.endsWith(`:tokens:${issuer}`));
     return { clientInformation, tokens: tokenKey ? JSON.parse(secrets[tokenKey]) : undefined, scope: server?.scope };
+  }
+
+  /**
+   * Writes the file store as an earlier session would have left it (the layout 2.12 writes,
+   * read back by `stored`): a registered client and its tokens for the MCP URL, at `issuer`,
+   * and nothing else (no discovery results, no code verifier).
+   */
+  seed({ issuer, clientInformation, tokens }) {
+    const storage = join(this.home, '.mcp-inspector/storage');
+    mkdirSync(storage, { recursive: true, mode: 0o700 });
+    const namespace = randomUUID();
+    const state = {
+      secretsNamespace: namespace,
+      servers: {
+        [this.mcpUrl]: {
+          byIssuer: { [issuer]: { clientInformation: { ...clientInformation, issuer }, clientRegistrationKind: 'dcr' } },
+          activeIssuer: issuer,
+        },
+      },
+      idpSessions: {},
+    };
+    writeFileSync(join(storage, 'oauth.json'), JSON.stringify(state, null, 2), { mode: 0o600 });
+    const key = `oauth+${namespace}+${encodeURIComponent(this.mcpUrl)}:tokens:${issuer}`;
+    const secrets = { version: 1, encryption: 'none', secrets: { [key]: JSON.stringify(tokens) } };
+    writeFileSync(join(this.home, '.mcp-inspector/secrets.json'), JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
 
   /** Every run, for a failure report. */

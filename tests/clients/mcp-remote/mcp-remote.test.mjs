@@ -481,3 +481,98 @@ scenario(8, 'stored credentials', async (rig, desktop) => {
   assert.equal(desktop.visits().length, 1, 'no second consent');
   return 'a later run on the same config dir and callback port reuses the client and, its stored access token spent, refreshes before the first request: no 401, no registration, no consent';
 });
+
+const REFRESH_DOWN = { endpoint: 'token', match: { grant_type: 'refresh_token' } };
+
+scenario(9, 'AS down during refresh', async (rig, desktop) => {
+  const proxy = await desktop.connect();
+  await rig.revoke();
+  const rule = await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { status: 503 }, times: 2 });
+  const refreshToken = desktop.stored('tokens').refresh_token;
+  let mark = await rig.mark();
+
+  // 401 → refresh → 503 temporarily_unavailable: the SDK rethrows the OAuth error and mcp-remote
+  // hands it to the stdio client as JSON-RPC error -32001 carrying the AS's error_description.
+  // Not retried (Retry-After: 1 unread), nothing discarded, no authorization; once the AS answers,
+  // the next call refreshes and succeeds.
+  for (const attempt of ['while the AS is down', 'while the AS is still down']) {
+    const answer = await call(proxy, 'echo', { message: attempt });
+    assert.equal(answer.result, undefined);
+    assert.deepEqual(answer.error, { code: -32001, message: `mcp-remote: injected by fault rule ${rule.id}` });
+  }
+  assert.deepEqual(await rig.faults('oauth'), [], 'the rule is spent');
+  assert.equal(desktop.stored('tokens').refresh_token, refreshToken, 'the stored tokens are kept');
+  await echo(proxy, 'once the AS is back');
+  const down = 'POST /token 503 refresh_token temporarily_unavailable fault';
+  assert.deepEqual(await rig.lines('oauth', mark), [AS_METADATA, down, AS_METADATA, down, AS_METADATA, 'POST /token 200 refresh_token']);
+  assert.deepEqual(await rig.lines('mcp', mark), [
+    'POST /mcp 401 invalid_token', PRM,
+    'POST /mcp 401 invalid_token', PRM,
+    'POST /mcp 401 invalid_token', PRM, 'POST /mcp 200 tools/call echo',
+  ]);
+  assert.equal(desktop.visits().length, 1, 'no new consent');
+
+  // The AS unreachable instead (the connection dropped without an answer): not an OAuth error,
+  // so the SDK moves past the failed refresh and starts a new authorization — and mcp-remote,
+  // which completes in-session sign-ins itself, opens the browser, takes the code and retries:
+  // the call succeeds, at the price of a consent round for a network failure.
+  await rig.revoke();
+  await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { drop: true }, times: 1 });
+  mark = await rig.mark();
+  const before = await rig.oauthCounters();
+  await echo(proxy, 'while the AS is unreachable');
+  assert.deepEqual(await rig.lines('oauth', mark), [AS_METADATA, 'POST /token 0 refresh_token fault', 'GET /authorize 302', 'POST /token 200 authorization_code']);
+  assert.deepEqual(await rig.lines('mcp', mark), ['POST /mcp 401 invalid_token', PRM, 'POST /mcp 200 tools/call echo']);
+  assert.deepEqual(delta(before, await rig.oauthCounters()), { ...ZERO, authorizations: 1, code_grants: 1, refresh_grants: 1 });
+  await desktop.visitsOnce(2);
+  return '503 on the refresh: JSON-RPC error -32001 with the AS\'s description at once, no retry, tokens kept, the next call refreshes and succeeds; a dropped connection instead: a new authorization (browser) in the same call, which then succeeds';
+});
+
+scenario(10, 'rate-limited token endpoint', async (rig, desktop) => {
+  const proxy = await desktop.connect();
+  await rig.revoke();
+  const rule = await rig.addFault('oauth', { ...REFRESH_DOWN, respond: { status: 429, retry_after: 1 }, times: 1 });
+  const mark = await rig.mark();
+
+  // The rig answers the 429 with `temporarily_unavailable`, so this is scenario 9's 503: the call
+  // fails at once with the AS's description, Retry-After is not honoured and the refresh is not
+  // retried; the next call, made right away, refreshes and succeeds.
+  const started = Date.now();
+  const answer = await call(proxy, 'echo', { message: 'while rate-limited' });
+  assert.deepEqual(answer.error, { code: -32001, message: `mcp-remote: rate limited by fault rule ${rule.id}; retry after 1 s` });
+  assert.ok(Date.now() - started < 1_000, 'mcp-remote did not wait for Retry-After');
+  assert.deepEqual(await rig.faults('oauth'), []);
+  await echo(proxy, 'right after');
+  assert.deepEqual(await rig.lines('oauth', mark), [
+    AS_METADATA, 'POST /token 429 refresh_token temporarily_unavailable fault', AS_METADATA, 'POST /token 200 refresh_token',
+  ]);
+  assert.deepEqual(await rig.lines('mcp', mark), ['POST /mcp 401 invalid_token', PRM, 'POST /mcp 401 invalid_token', PRM, 'POST /mcp 200 tools/call echo']);
+  assert.equal(desktop.visits().length, 1, 'no new consent');
+  return '429 (Retry-After: 1) on the refresh: JSON-RPC error -32001 at once, Retry-After not read, no retry, tokens kept; the next call (no wait) refreshes and succeeds';
+});
+
+// Not a scenario of the matrix: what the brief (and CLIENTS.md) say about the end of stdin,
+// checked. mcp-remote does not stop at once: it runs the whole start-up sign-in first, connects,
+// and only then sees the closed stdin and exits 0, having forwarded nothing.
+test(`${SCHEME} stdin closed at start-up`, { timeout: SCENARIO_TIMEOUT_MS }, async (t) => {
+  const rig = await startRig({ scheme: SCHEME, certsDir: CERTS_DIR });
+  const desktop = new Desktop(rig);
+  t.signal.addEventListener('abort', () => rig.stop());
+  try {
+    const proxy = await desktop.start();
+    proxy.child.stdin.end();
+    assert.deepEqual(await proxy.waitForExit(EXIT_TIMEOUT_MS), { code: 0, signal: null });
+    assert.deepEqual(proxy.messages, []);
+    assert.ok(proxy.log().includes('Local STDIO server running'), 'it connected before it noticed');
+    const counters = await rig.oauthCounters();
+    assert.equal(counters.registrations, 1);
+    assert.equal(counters.token_requests.authorization_code, 1, 'it signed in all the same');
+    assert.equal((await rig.mcpCounters()).tool_calls, 0);
+  } finally {
+    try {
+      await desktop.close();
+    } finally {
+      await rig.stop();
+    }
+  }
+});

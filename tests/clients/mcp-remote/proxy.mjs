@@ -24,7 +24,8 @@
 //   `--allow-http` is not needed: http is allowed for localhost and 127.0.0.1.
 // - The proxy signs in *before* it reads stdin (the whole OAuth flow runs at start-up when the
 //   server answers a GET with 401), then forwards what it reads. At the end of stdin it shuts
-//   down and exits 0, so stdin stays open until `stop`.
+//   down and exits 0 — after that start-up sign-in, not before it (the suite checks) — so
+//   stdin stays open until `stop`.
 // - Its log goes to stderr, every line prefixed `[pid] `.
 
 import { spawn } from 'node:child_process';
@@ -43,15 +44,33 @@ export const BROWSER = join(HERE, 'browser.mjs');
 const STOP_TIMEOUT_MS = 5_000;
 export const PROTOCOL_VERSION = '2025-06-18';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the callback port of one proxy). */
-export function freePort() {
-  return new Promise((done, fail) => {
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (the callback port of one proxy). Drawn
+ * below the kernel's ephemeral range: a port from that range (what listening on port 0 gives)
+ * can be taken, between this check and mcp-remote's bind, by the local end of any outgoing
+ * connection or by a rig started on port 0 — seen with three suites running at once.
+ */
+export async function freePort() {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: the common default.
+  }
+  const from = 10_000;
+  const to = Math.max(from + 1_000, low) - 1;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port found in ${from}-${to}`);
+}
+
+function bindable(port) {
+  return new Promise((done) => {
     const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
   });
 }
 

@@ -512,6 +512,7 @@ scenario(12, 'parallel refresh', async (rig, track) => {
   await rig.revoke();
   // A slow token endpoint (300 ms per refresh) makes the two refreshes overlap every time.
   await rig.addFault('oauth', { ...REFRESH, respond: { delay_ms: 300 }, times: 2 });
+  const original = provider.tokens().refresh_token;
   const mark = await rig.mark();
 
   // Two tool calls at once, both answered 401: v2, like v1, has no single-flight refresh, so
@@ -520,7 +521,8 @@ scenario(12, 'parallel refresh', async (rig, track) => {
   // included) revoked. On invalid_grant the SDK wipes the tokens — the new pair with them — and
   // starts a new authorization; that call rejects with UnauthorizedError. The other call's
   // retry with the new token either lands before the revocation (succeeds) or after (401, and
-  // the transport, on its retry, throws SdkHttpError "401 after re-authentication").
+  // the transport, on its retry, throws SdkHttpError "401 after re-authentication"; without
+  // v1's rediscovery before each refresh, this is what nearly every run shows).
   const outcomes = await Promise.allSettled(['a', 'b'].map((message) => echo(client, message)));
   const rejected = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => outcome.reason);
   assert.equal(rejected.filter((error) => error instanceof UnauthorizedError).length, 1, `${rejected}`);
@@ -528,15 +530,29 @@ scenario(12, 'parallel refresh', async (rig, track) => {
     assert.ok(error instanceof SdkHttpError && error.status === 401 && /401 after re-authentication/.test(error.message), `${error}`);
   }
   assert.deepEqual(provider.invalidations, ['tokens']);
-  assert.equal(provider.tokens(), undefined, 'the tokens are wiped, the fresh pair included');
   assert.equal(provider.authorizations.length, 2, 'a new authorization was started');
-  assert.equal((await rig.oauthCounters()).reuse_detections, 1);
+  // The loser's refresh is invalid_grant either way. Usually the AS calls it reuse and revokes
+  // the grant; now and then (about 1 run in 20) it lands while the rig is between retiring the
+  // presented token and recording it as retired, and gets a plain invalid_grant with no
+  // revocation. That is the rig's race; what the SDK does about the invalid_grant is the same.
+  assert.ok([0, 1].includes((await rig.oauthCounters()).reuse_detections));
   assert.deepEqual((await rig.lines('oauth', mark)).sort(), [
     'GET /authorize 302', 'POST /token 200 refresh_token fault', 'POST /token 400 refresh_token invalid_grant fault',
   ].sort());
+  // The two refreshes end in either order, and the SDK does not know they belong together:
+  // usually the wipe comes last and nothing is stored; now and then (about 1 run in 15 on a
+  // loaded machine) the winner's save lands after the wipe, and the SDK keeps the pair the
+  // winning refresh returned, which the grant's revocation was meant to kill. (Whether it did is
+  // the rig's race, not the client's: the rig's reuse detection can miss a pair issued by a
+  // refresh running alongside it, so this test does not judge that pair.)
+  const kept = provider.tokens();
+  if (kept !== undefined) {
+    assert.equal(kept, provider.savedTokens.at(-1), 'the last pair saved');
+    assert.notEqual(kept.refresh_token, original, 'the pair the winning refresh returned');
+  }
 
   // Recovery needs the user: finishAuth with the callback of the authorization the SDK started.
   await client.transport.finishAuth(provider.takeCallback());
   await echo(client, 'after re-consent');
-  return 'two concurrent 401s refresh side by side with the same refresh token (no single-flight); with rotation and reuse detection one gets invalid_grant, the SDK wipes the tokens (the fresh pair too) and starts a new authorization: one call rejects with UnauthorizedError; recovery needs a new consent';
+  return 'two concurrent 401s refresh side by side with the same refresh token (no single-flight); with rotation and reuse detection one gets invalid_grant, the SDK wipes the tokens (or, if the winner saves last, keeps the pair the AS just revoked) and starts a new authorization: one call rejects with UnauthorizedError; recovery needs a new consent';
 });

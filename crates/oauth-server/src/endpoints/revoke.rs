@@ -80,7 +80,7 @@ fn revoke(
                 "the token was issued to another client".into(),
             ));
         }
-        store.revoke_grant(grant);
+        store.revoke_grant(grant, state.now());
         state.counters.revocations.bump();
         facts.note = "refresh_token".into();
         return Ok(());

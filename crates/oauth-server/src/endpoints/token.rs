@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use dashmap::mapref::entry::Entry;
 use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
@@ -185,7 +186,7 @@ fn redeem_code(
         return Err(
             match state.store.redeemed_codes.get(code).map(|entry| *entry) {
                 Some(redeemed) => {
-                    state.store.revoke_grant(redeemed.grant);
+                    state.store.revoke_grant(redeemed.grant, state.now());
                     OAuthError::InvalidGrant(
                     "authorization code was already used; the tokens issued from it are revoked".into(),
                 )
@@ -273,26 +274,26 @@ fn refresh(
     let rotate = settings.rotate_refresh_tokens;
     let detection = settings.reuse_detection;
     let usable = |token: &RefreshToken| token.usable_by(&client.id) && token.expires_at > now;
-    // With rotation the presented token dies on use; removing it only when it is usable keeps a
+    // With rotation the presented token dies on use; taking it only when it is usable keeps a
     // wrong client from destroying someone else's token, and makes concurrent uses race for it.
+    // It is retired while its entry is still held: a concurrent use waiting on the entry then
+    // finds it retired (a replay), never neither live nor retired.
     let current = if rotate {
-        let removed = state
-            .store
-            .refresh_tokens
-            .remove_if(presented, |_, token| usable(token))
-            .map(|(_, token)| token);
-        if detection.on
-            && let Some(token) = &removed
-        {
-            state.store.retired_refresh_tokens.insert(
-                presented.to_owned(),
-                RetiredRefreshToken {
-                    token: token.clone(),
-                    retired_at: now,
-                },
-            );
+        match state.store.refresh_tokens.entry(presented.to_owned()) {
+            Entry::Occupied(entry) if usable(entry.get()) => {
+                if detection.on {
+                    state.store.retired_refresh_tokens.insert(
+                        presented.to_owned(),
+                        RetiredRefreshToken {
+                            token: entry.get().clone(),
+                            retired_at: now,
+                        },
+                    );
+                }
+                Some(entry.remove())
+            }
+            _ => None,
         }
-        removed
     } else {
         state
             .store
@@ -383,7 +384,7 @@ fn rotated_out(
         facts.note = "reuse within grace".into();
         return Ok(retired.token);
     }
-    state.store.revoke_grant(retired.token.grant);
+    state.store.revoke_grant(retired.token.grant, now);
     state.counters.reuse_detections.bump();
     facts.note = "reuse detected".into();
     Err(OAuthError::InvalidGrant(

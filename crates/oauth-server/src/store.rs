@@ -10,18 +10,12 @@
 //! not expire: at the cap, the least recently used one that holds nothing live makes room.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use dashmap::DashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
-
-/// How long a grant's revocation is remembered for the requests issuing under it at that moment
-/// (rig time): far longer than any token request takes.
-const REVOCATION_MEMORY_MS: u64 = 60_000;
-/// At most this many revocations are remembered at once.
-const MAX_REVOKED_GRANTS: usize = 4_096;
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -242,16 +236,47 @@ pub struct Store {
     /// Rotated-out refresh tokens, kept for reuse detection only. They count against the token
     /// cap, and are the first thing forgotten when the cap is reached.
     pub retired_refresh_tokens: DashMap<String, RetiredRefreshToken>,
-    /// Grants revoked lately, with when (rig milliseconds). A token request that was issuing
-    /// under a grant while it was revoked (a refresh racing its own replay) finds it here and
-    /// withdraws what it issued; see [`Store::revoke_grant`].
-    revoked_grants: DashMap<GrantId, u64>,
+    /// Striped locks over grants: see [`Store::lock_grant`].
+    grant_locks: [Mutex<()>; GRANT_LOCK_STRIPES],
     next_grant: AtomicU64,
     /// The last tick [`Store::touch`] handed out.
     use_ticks: AtomicU64,
 }
 
+/// How many locks the grants share. More stripes only make two unrelated grants wait for each
+/// other less often, and each is held for microseconds.
+const GRANT_LOCK_STRIPES: usize = 32;
+
+/// Proof that the caller holds a grant's lock ([`Store::lock_grant`]).
+pub struct GrantLock<'a> {
+    grant: GrantId,
+    _held: MutexGuard<'a, ()>,
+}
+
+impl GrantLock<'_> {
+    pub fn grant(&self) -> GrantId {
+        self.grant
+    }
+}
+
 impl Store {
+    /// Serializes what is done under one grant: issuing tokens under it and revoking it. Without
+    /// this, a refresh racing its own replay could issue its pair just after the replay revoked
+    /// the grant, and the pair would outlive the revocation; with it, the revocation waits and
+    /// takes the pair too. Held across map operations only, never across an await, and never two
+    /// at once.
+    pub fn lock_grant(&self, grant: GrantId) -> GrantLock<'_> {
+        let stripe = (grant % GRANT_LOCK_STRIPES as u64) as usize;
+        GrantLock {
+            grant,
+            // Nothing is left half-done under this lock when a holder panics: the maps are
+            // consistent after every single operation.
+            _held: self.grant_locks[stripe]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+
     pub fn new_grant(&self) -> GrantId {
         self.next_grant.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -396,38 +421,15 @@ impl Store {
             .map(|entry| answer(entry.value()))
     }
 
-    /// Revokes every token of a grant. Its rotated-out refresh tokens are forgotten too, so that
-    /// none of them can be honoured as a retry within the reuse grace period.
-    ///
-    /// A request issuing under the grant at this moment may insert its tokens after the sweep
-    /// below, so the revocation is remembered first, and issuers check it once their tokens are
-    /// in ([`Store::grant_revoked`]): whichever comes first, the new tokens do not survive.
-    pub fn revoke_grant(&self, grant: GrantId, now: u64) {
-        if self.revoked_grants.len() >= MAX_REVOKED_GRANTS {
-            self.forget_revocations(now);
-            if self.revoked_grants.len() >= MAX_REVOKED_GRANTS {
-                // A flood of revocations: forgetting them only reopens a window as long as one
-                // request, where memory is the other risk.
-                self.revoked_grants.clear();
-            }
-        }
-        self.revoked_grants.insert(grant, now);
+    /// Revokes every token of a grant, under its lock. Its rotated-out refresh tokens are
+    /// forgotten too, so that none of them can be honoured as a retry within the reuse grace
+    /// period.
+    pub fn revoke_grant(&self, lock: &GrantLock<'_>) {
+        let grant = lock.grant;
         self.access_tokens.retain(|_, token| token.grant != grant);
         self.refresh_tokens.retain(|_, token| token.grant != grant);
         self.retired_refresh_tokens
             .retain(|_, retired| retired.token.grant != grant);
-    }
-
-    /// Whether `grant` was revoked lately (see [`Store::revoke_grant`]).
-    pub fn grant_revoked(&self, grant: GrantId) -> bool {
-        self.revoked_grants.contains_key(&grant)
-    }
-
-    /// Forgets revocations older than [`REVOCATION_MEMORY_MS`]: no request still issuing under
-    /// them has been running that long.
-    fn forget_revocations(&self, now: u64) {
-        self.revoked_grants
-            .retain(|_, at| now.saturating_sub(*at) < REVOCATION_MEMORY_MS);
     }
 
     /// Stored tokens of every kind (expired but unswept ones included: the cap is about memory).
@@ -463,7 +465,6 @@ impl Store {
             .retain(|_, token| token.expires_at > now);
         self.retired_refresh_tokens
             .retain(|_, retired| retired.token.expires_at > now);
-        self.forget_revocations(now);
         shrink_if_sparse(&self.codes);
         shrink_if_sparse(&self.redeemed_codes);
         shrink_if_sparse(&self.access_tokens);
@@ -488,7 +489,6 @@ impl Store {
         self.access_tokens.clear();
         self.refresh_tokens.clear();
         self.retired_refresh_tokens.clear();
-        self.revoked_grants.clear();
     }
 }
 
@@ -570,7 +570,7 @@ mod tests {
         let store = Store::default();
         store.access_tokens.insert("a".into(), access(1, u64::MAX));
         store.access_tokens.insert("b".into(), access(2, u64::MAX));
-        store.revoke_grant(1, 0);
+        store.revoke_grant(&store.lock_grant(1));
         assert!(store.access_tokens.contains_key("b"));
         assert!(!store.access_tokens.contains_key("a"));
     }
@@ -634,7 +634,7 @@ mod tests {
         assert_eq!(store.token_count(), 3, "they count against the cap");
         store.sweep(1_500);
         assert!(!store.retired_refresh_tokens.contains_key("old"));
-        store.revoke_grant(3, 0);
+        store.revoke_grant(&store.lock_grant(3));
         assert!(!store.retired_refresh_tokens.contains_key("family"));
         assert!(store.retired_refresh_tokens.contains_key("kept"));
     }

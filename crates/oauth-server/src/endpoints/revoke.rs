@@ -80,7 +80,7 @@ fn revoke(
                 "the token was issued to another client".into(),
             ));
         }
-        store.revoke_grant(grant, state.now());
+        store.revoke_grant(&store.lock_grant(grant));
         state.counters.revocations.bump();
         facts.note = "refresh_token".into();
         return Ok(());

@@ -22,7 +22,7 @@ use crate::faults::inject;
 use crate::pkce::{is_valid_verifier, verify_s256};
 use crate::router::Facts;
 use crate::state::{GrantTerms, RefreshIssue, ReuseDetection, State, TokenResponse};
-use crate::store::{Client, GrantType, RedeemedCode, RefreshToken, RetiredRefreshToken};
+use crate::store::{Client, GrantLock, GrantType, RedeemedCode, RefreshToken, RetiredRefreshToken};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let (parts, params) = match read_form(request).await {
@@ -186,7 +186,11 @@ fn redeem_code(
         return Err(
             match state.store.redeemed_codes.get(code).map(|entry| *entry) {
                 Some(redeemed) => {
-                    state.store.revoke_grant(redeemed.grant, state.now());
+                    // The lock waits for the exchange that redeemed it to finish issuing, so
+                    // its tokens are among those revoked.
+                    state
+                        .store
+                        .revoke_grant(&state.store.lock_grant(redeemed.grant));
                     OAuthError::InvalidGrant(
                     "authorization code was already used; the tokens issued from it are revoked".into(),
                 )
@@ -227,6 +231,8 @@ fn redeem_code(
     let resources = narrow_resources(&issued.resources, &requested_resources)?;
 
     let grant = state.store.new_grant();
+    // Held until the tokens are in: a replay of the code revokes the grant only after that.
+    let _issuing = state.store.lock_grant(grant);
     state.store.redeemed_codes.insert(
         code.to_owned(),
         RedeemedCode {
@@ -274,10 +280,26 @@ fn refresh(
     let rotate = settings.rotate_refresh_tokens;
     let detection = settings.reuse_detection;
     let usable = |token: &RefreshToken| token.usable_by(&client.id) && token.expires_at > now;
+    // Everything below happens under the grant's lock, so that concurrent uses of one token (and
+    // its revocation) are judged one after the other: a replay is judged only once the use it
+    // replays has issued its pair, and so revokes that pair too. A token in neither map is
+    // simply unknown.
+    let grant = state
+        .store
+        .refresh_tokens
+        .get(presented)
+        .map(|token| token.grant)
+        .or_else(|| {
+            state
+                .store
+                .retired_refresh_tokens
+                .get(presented)
+                .map(|retired| retired.token.grant)
+        });
+    let lock = grant.map(|grant| state.store.lock_grant(grant));
     // With rotation the presented token dies on use; taking it only when it is usable keeps a
-    // wrong client from destroying someone else's token, and makes concurrent uses race for it.
-    // It is retired while its entry is still held: a concurrent use waiting on the entry then
-    // finds it retired (a replay), never neither live nor retired.
+    // wrong client from destroying someone else's token. It is retired before it leaves the live
+    // map, so that at every moment it is in one of them (the lookup above relies on it).
     let current = if rotate {
         match state.store.refresh_tokens.entry(presented.to_owned()) {
             Entry::Occupied(entry) if usable(entry.get()) => {
@@ -306,7 +328,15 @@ fn refresh(
     let (current, renew) = match current {
         Some(current) => (current, rotate),
         None => (
-            rotated_out(state, client, presented, now, detection, facts)?,
+            rotated_out(
+                state,
+                client,
+                presented,
+                lock.as_ref(),
+                now,
+                detection,
+                facts,
+            )?,
             true,
         ),
     };
@@ -355,6 +385,7 @@ fn rotated_out(
     state: &State,
     client: &Client,
     presented: &str,
+    lock: Option<&GrantLock<'_>>,
     now: u64,
     detection: ReuseDetection,
     facts: &mut Facts,
@@ -364,15 +395,20 @@ fn rotated_out(
             "refresh token is unknown, expired, revoked, rotated out, or was issued to another client".into(),
         )
     };
-    if !detection.on {
+    // Without the grant's lock the token was in neither map when looked up: unknown.
+    let Some(lock) = lock.filter(|_| detection.on) else {
         return Err(invalid());
-    }
+    };
     // Copied out, so that no map guard is held while the grant is revoked below.
     let Some(retired) = state
         .store
         .retired_refresh_tokens
         .get(presented)
-        .filter(|retired| retired.token.usable_by(&client.id) && retired.token.expires_at > now)
+        .filter(|retired| {
+            retired.token.grant == lock.grant()
+                && retired.token.usable_by(&client.id)
+                && retired.token.expires_at > now
+        })
         .map(|retired| retired.clone())
     else {
         return Err(invalid());
@@ -384,7 +420,7 @@ fn rotated_out(
         facts.note = "reuse within grace".into();
         return Ok(retired.token);
     }
-    state.store.revoke_grant(retired.token.grant, now);
+    state.store.revoke_grant(lock);
     state.counters.reuse_detections.bump();
     facts.note = "reuse detected".into();
     Err(OAuthError::InvalidGrant(

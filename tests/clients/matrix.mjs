@@ -68,14 +68,16 @@ const SUITES = [
   {
     key: 'inspector',
     client: '@modelcontextprotocol/inspector (CLI)',
-    covers: [1, 3, 6],
+    // 12 needs two CLI processes refreshing one store at once; their outcome is not repeatable.
+    covers: upTo(11),
     conformance: false,
     version: () => pinnedVersion('inspector', '@modelcontextprotocol/inspector'),
   },
   {
     key: 'mcp-remote',
     client: 'mcp-remote',
-    covers: [1, 3, 6],
+    // 11 and 12 end in re-authorizations whose outcome was not pinned down (README).
+    covers: upTo(10),
     conformance: false,
     version: () => pinnedVersion('mcp-remote', 'mcp-remote'),
   },

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Two builds of the rig, side by side in one run: did a change make `tools/call` slower?
+# Two builds of the rig, side by side in one run: did a change make `tools/call` (or, with
+# MODE=flows, whole authorization flows) slower?
 #
 #   scripts/bench-ab.sh BEFORE_BINARY AFTER_BINARY
 #
@@ -15,10 +16,14 @@
 # WARMUP, and sim-bench's cap on requests per worker). Prints each turn's req/s and p50, then the
 # median of each build and the ratio after/before. Everything it started is stopped on exit.
 #
-# Variables: ROUNDS=3 DURATION=4s WARMUP=1s CONCURRENCY=16 OAUTH_PORT=19300 MCP_PORT=19301
+# MODE=flows measures `sim-bench flows` instead (/authorize, /token and one tools/call per
+# flow): the path a change to the authorization server's grant handling is on.
+#
+# Variables: MODE=calls ROUNDS=3 DURATION=4s WARMUP=1s CONCURRENCY=16 OAUTH_PORT=19300 MCP_PORT=19301
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODE=${MODE:-calls}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-4s}
 WARMUP=${WARMUP:-1s}
@@ -31,6 +36,7 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "bench-ab.sh: $*"; exit 1; }
 
 [[ $# == 2 ]] || die "usage: scripts/bench-ab.sh BEFORE_BINARY AFTER_BINARY"
+[[ $MODE == calls || $MODE == flows ]] || die "MODE must be calls or flows, not '$MODE'"
 BINARIES=("$(realpath "$1")" "$(realpath "$2")")
 for binary in "${BINARIES[@]}" "$BENCH"; do
     [[ -x $binary ]] || die "$binary is not an executable: build it first"
@@ -63,16 +69,20 @@ for round in $(seq 1 "$ROUNDS"); do
             "${BINARIES[$side]}") || die "$name did not start: $(tail -3 "$RUN/$name.log")"
         PID=$(field "$line" pid)
         url=http://localhost:$MCP_PORT/mcp
-        token=$("$BENCH" token "$url")
+        [[ $MODE == flows ]] || token=$("$BENCH" token "$url")
         for c in 1 "$CONCURRENCY"; do
-            out=$("$BENCH" calls "$url" --token="$token" -c "$c" --duration "$DURATION" \
-                --warmup "$WARMUP" --format kv)
+            if [[ $MODE == flows ]]; then
+                out=$("$BENCH" flows "$url" -c "$c" --duration "$DURATION" --warmup "$WARMUP" --format kv)
+            else
+                out=$("$BENCH" calls "$url" --token="$token" -c "$c" --duration "$DURATION" \
+                    --warmup "$WARMUP" --format kv)
+            fi
             [[ $(field "$out" errors) == 0 ]] || say "warning: $name c=$c had errors: $out"
             rps=$(field "$out" rate)
             p50=$(field "$out" p50_ms)
             RESULTS[$name.c$c]+="$rps "
             RESULTS[$name.p50.c$c]+="$p50 "
-            printf 'round %s  %-6s  c=%-3s  %9s req/s  p50 %s ms\n' "$round" "$name" "$c" "$rps" "$p50"
+            printf 'round %s  %-6s  c=%-3s  %9s /s  p50 %s ms\n' "$round" "$name" "$c" "$rps" "$p50"
         done
         kill "$PID" 2>/dev/null || true
         while kill -0 "$PID" 2>/dev/null; do sleep 0.05; done
@@ -85,7 +95,8 @@ for c in 1 "$CONCURRENCY"; do
     for metric in "c$c" "p50.c$c"; do
         before=$(tr ' ' '\n' <<<"${RESULTS[before.$metric]}" | grep . | median)
         after=$(tr ' ' '\n' <<<"${RESULTS[after.$metric]}" | grep . | median)
-        label=$([[ $metric == p50.* ]] && echo "p50 ms, c=$c" || echo "tools/call req/s, c=$c")
+        unit=$([[ $MODE == flows ]] && echo "flows/s" || echo "tools/call req/s")
+        label=$([[ $metric == p50.* ]] && echo "p50 ms, c=$c" || echo "$unit, c=$c")
         ratio=$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.3f", a / b }')
         printf '| %s (median of %s) | %s | %s | %s |\n' "$label" "$ROUNDS" "$before" "$after" "$ratio"
     done

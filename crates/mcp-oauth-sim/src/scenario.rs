@@ -11,7 +11,7 @@ use anyhow::bail;
 use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 use mcp_oauth_sim::control::Watched;
-use mcp_oauth_sim::control::conformance::{PRE_REGISTERED_CLIENT, Situation};
+use mcp_oauth_sim::control::conformance::{Context, Situation};
 use mcp_oauth_sim::control::scenario::Name;
 use mcp_oauth_sim::{Control, Scenario, Service};
 use serde_json::json;
@@ -121,39 +121,48 @@ pub async fn run(control: &Control, args: ScenarioArgs) -> anyhow::Result<()> {
         Preset::Read(Reader::Watch) => return watch(control, json).await,
         _ => {}
     }
-    if let Some(scenario) = &scenario {
-        let added = control.apply(scenario).await?;
-        if let (Scenario::Fault { service, .. }, Some(rule)) = (scenario, added) {
-            say!("added {service} {rule}");
+    // Staging answers the suite's context, which the tester hands to the client under test.
+    let mut context = None;
+    match &scenario {
+        Some(Scenario::Conformance(situation)) => {
+            context = Some(control.stage(*situation).await?);
         }
+        Some(scenario) => {
+            let added = control.apply(scenario).await?;
+            if let (Scenario::Fault { service, .. }, Some(rule)) = (scenario, added) {
+                say!("added {service} {rule}");
+            }
+        }
+        None => {}
     }
-    print_state(control, json).await?;
+    print_state(control, json, context.as_ref()).await?;
     if let Some(caveat) = scenario.as_ref().and_then(Scenario::caveat) {
         eprintln!("{caveat}");
     }
-    if let Some(Scenario::Conformance(situation)) = &scenario {
-        staged(*situation);
+    if let (Some(Scenario::Conformance(situation)), Some(context)) = (&scenario, &context) {
+        staged(*situation, context)?;
     }
     Ok(())
 }
 
 /// What a tester needs once a situation is staged: what to expect of the client, and how to
 /// judge it.
-fn staged(situation: Situation) {
+fn staged(situation: Situation, context: &Context) -> anyhow::Result<()> {
     eprintln!(
         "staged {} ({})",
         situation.suite_name(),
         situation.revision()
     );
     eprintln!("a passing client {}", situation.passing());
-    if situation == Situation::PreRegistration {
-        let (id, secret) = PRE_REGISTERED_CLIENT;
-        eprintln!("give the client: client_id={id} client_secret={secret} (client_secret_basic)");
+    if !context.is_empty() {
+        // One line of JSON: the suite's MCP_CONFORMANCE_CONTEXT, as its harness would pass it.
+        eprintln!("give the client: {}", serde_json::to_string(context)?);
     }
     eprintln!(
         "then: mcp-oauth-sim scenario conformance check {}",
         situation.name()
     );
+    Ok(())
 }
 
 /// `scenario conformance list`: every situation, a line each.
@@ -207,14 +216,23 @@ async fn check_situation(control: &Control, name: &str, json: bool) -> anyhow::R
 
 /// The state after the switch, fetched once, in the form asked for, with the fault rules in
 /// place when there are any.
-async fn print_state(control: &Control, json: bool) -> anyhow::Result<()> {
+/// Both servers' state and the fault rules; with `--json`, one object, which carries a staged
+/// situation's `context` too.
+async fn print_state(
+    control: &Control,
+    json: bool,
+    context: Option<&Context>,
+) -> anyhow::Result<()> {
     if json {
         let (oauth, mcp, faults) = tokio::try_join!(
             control.raw_state(Service::OAuth),
             control.raw_state(Service::Mcp),
             control.all_faults(),
         )?;
-        let all = json!({ "oauth": oauth, "mcp": mcp, "faults": faults });
+        let mut all = json!({ "oauth": oauth, "mcp": mcp, "faults": faults });
+        if let Some(context) = context {
+            all["context"] = json!(context);
+        }
         say!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         let (state, faults) = tokio::try_join!(control.state(), control.all_faults())?;

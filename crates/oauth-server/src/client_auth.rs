@@ -1,5 +1,6 @@
 //! Client authentication at the token and revocation endpoints (RFC 6749 §2.3): `none` (the
-//! client id in the body), `client_secret_basic` and `client_secret_post`.
+//! client id in the body), `client_secret_basic`, `client_secret_post`, and `private_key_jwt`
+//! (RFC 7523 §2.2, OpenID Connect Core §9): a JWT the client signed with a key it registered.
 
 use std::sync::Arc;
 
@@ -8,11 +9,18 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use sim_http::form::{Params, decode_component};
+use sim_http::journal::Assertion;
 use sim_http::secret::constant_time_eq;
 
 use crate::error::OAuthError;
+use crate::jose::{self, Claims, MAX_LIFETIME_SECS};
+use crate::router::Facts;
 use crate::state::State;
-use crate::store::Client;
+use crate::store::{AuthMethod, Client};
+use crate::trust::TrustedKeys;
+
+/// The one `client_assertion_type` of RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Credentials as a request presented them.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,34 +28,39 @@ struct Presented {
     client_id: String,
     secret: Option<String>,
     basic: bool,
+    /// A `client_assertion` of the jwt-bearer type.
+    assertion: Option<String>,
 }
 
 /// Authenticates the client making the request.
-pub fn authenticate(
+pub async fn authenticate(
     state: &State,
     headers: &HeaderMap,
     params: &Params,
+    facts: &mut Facts,
 ) -> Result<Arc<Client>, OAuthError> {
     let presented = presented(headers, params)?.ok_or_else(|| {
         OAuthError::invalid_client("client authentication is required: send client_id", false)
     })?;
-    verify(state, presented)
+    verify(state, presented, facts).await
 }
 
 /// Authenticates the client if the request identifies one (revocation may be anonymous).
-pub fn authenticate_if_present(
+pub async fn authenticate_if_present(
     state: &State,
     headers: &HeaderMap,
     params: &Params,
+    facts: &mut Facts,
 ) -> Result<Option<Arc<Client>>, OAuthError> {
-    presented(headers, params)?
-        .map(|presented| verify(state, presented))
-        .transpose()
+    match presented(headers, params)? {
+        Some(presented) => verify(state, presented, facts).await.map(Some),
+        None => Ok(None),
+    }
 }
 
-/// The client id a request claims (body or Basic header), not yet authenticated: what a fault
-/// rule's `match.client_id` is compared with. `None` when there is none or the credentials are
-/// malformed.
+/// The client id a request claims (body, Basic header or client assertion), not yet
+/// authenticated: what a fault rule's `match.client_id` is compared with. `None` when there is
+/// none or the credentials are malformed.
 pub fn presented_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
     presented(headers, params)
         .ok()
@@ -56,19 +69,28 @@ pub fn presented_client_id(headers: &HeaderMap, params: &Params) -> Option<Strin
 }
 
 /// How the request authenticates, whatever its client registered: a Basic header is
-/// `client_secret_basic`, a `client_secret` in the body `client_secret_post`, a bare
-/// `client_id` `none`. `None` when it names no client or the credentials are malformed.
+/// `client_secret_basic`, a `client_secret` in the body `client_secret_post`, a client
+/// assertion `private_key_jwt`, a bare `client_id` `none`. `None` when it names no client or
+/// the credentials are malformed.
 pub fn presented_method(headers: &HeaderMap, params: &Params) -> Option<&'static str> {
     let presented = presented(headers, params).ok().flatten()?;
-    Some(match (presented.basic, presented.secret.is_some()) {
-        (true, _) => "client_secret_basic",
-        (false, true) => "client_secret_post",
-        (false, false) => "none",
-    })
+    Some(
+        match (
+            presented.basic,
+            presented.secret.is_some(),
+            &presented.assertion,
+        ) {
+            (_, _, Some(_)) => "private_key_jwt",
+            (true, _, _) => "client_secret_basic",
+            (false, true, _) => "client_secret_post",
+            (false, false, None) => "none",
+        },
+    )
 }
 
-/// The client id of a request that presents no secret for a client this server does not know:
-/// a public client from before a restart or reset, still holding a seeded refresh token.
+/// The client id of a request that presents no credential for a client this server does not
+/// know: a public client from before a restart or reset, still holding a seeded refresh token,
+/// or a workload naming itself beside its jwt-bearer assertion.
 pub fn unknown_public_client(
     state: &State,
     headers: &HeaderMap,
@@ -76,16 +98,37 @@ pub fn unknown_public_client(
 ) -> Option<String> {
     let presented = presented(headers, params).ok().flatten()?;
     let no_secret = presented.secret.as_deref().is_none_or(str::is_empty);
-    (no_secret && state.store.client(&presented.client_id).is_none()).then_some(presented.client_id)
+    (no_secret && presented.assertion.is_none() && state.client(&presented.client_id).is_none())
+        .then_some(presented.client_id)
 }
 
-fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError> {
+async fn verify(
+    state: &State,
+    presented: Presented,
+    facts: &mut Facts,
+) -> Result<Arc<Client>, OAuthError> {
     let basic = presented.basic;
     // Some libraries send public clients as Basic `id:` with an empty password; that is no secret.
     let secret = presented.secret.filter(|secret| !secret.is_empty());
     let client = state
         .client(&presented.client_id)
         .ok_or_else(|| OAuthError::invalid_client("unknown client", basic))?;
+    let method = client.auth_method;
+    if let Some(assertion) = presented.assertion {
+        if method != AuthMethod::PrivateKeyJwt {
+            return Err(OAuthError::invalid_client(
+                format!(
+                    "this client authenticates with {}; it registered no keys for a \
+                     client_assertion",
+                    method.as_str()
+                ),
+                false,
+            ));
+        }
+        check_assertion(state, &client, &assertion, facts).await?;
+        state.store.touch(&client);
+        return Ok(client);
+    }
     let authenticated = |client: Arc<Client>| {
         state.store.touch(&client);
         Ok(client)
@@ -98,7 +141,14 @@ fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError
         (Some(_), None) => Err(OAuthError::invalid_client(
             format!(
                 "this client authenticates with {}; no secret was sent",
-                client.auth_method.as_str()
+                method.as_str()
+            ),
+            basic,
+        )),
+        (None, _) if method == AuthMethod::PrivateKeyJwt => Err(OAuthError::invalid_client(
+            format!(
+                "this client authenticates with private_key_jwt: send client_assertion_type \
+                 {JWT_BEARER_ASSERTION} and a signed client_assertion"
             ),
             basic,
         )),
@@ -110,10 +160,128 @@ fn verify(state: &State, presented: Presented) -> Result<Arc<Client>, OAuthError
     }
 }
 
+/// Checks a client assertion: signed by one of the client's keys, `iss` and `sub` its id, for
+/// this issuer, short-lived and not used before.
+async fn check_assertion(
+    state: &State,
+    client: &Client,
+    assertion: &str,
+    facts: &mut Facts,
+) -> Result<(), OAuthError> {
+    let refuse =
+        |why: String| OAuthError::invalid_client(format!("client_assertion: {why}"), false);
+    let keys = client
+        .keys
+        .clone()
+        .ok_or_else(|| refuse("the client registered no keys".into()))?;
+    let keys = state
+        .key_set(&TrustedKeys::Keys(keys))
+        .await
+        .map_err(&refuse)?;
+    let read = jose::verify(assertion, &keys).map_err(&refuse)?;
+    let claims = Claims(&read.claims);
+    let now = state.clock.now_secs();
+    facts.asked.client_assertion = Some(seen(&read, now));
+    for claim in ["iss", "sub"] {
+        if claims.str(claim) != Some(client.id.as_str()) {
+            return Err(refuse(format!(
+                "{claim} must be the client id '{}'",
+                client.id
+            )));
+        }
+    }
+    let issuer = state.place.issuer.as_str();
+    let with_slash = format!("{issuer}/");
+    let token_endpoint = state.token_endpoint();
+    if !claims.audience_is_one_of(&[issuer, &with_slash, &token_endpoint]) {
+        return Err(refuse(format!(
+            "aud must be this issuer ({issuer}) or its token endpoint ({token_endpoint})"
+        )));
+    }
+    claims
+        .check_times(now, MAX_LIFETIME_SECS)
+        .map_err(&refuse)?;
+    // RFC 7523 §3 leaves `jti` optional; when present it makes the assertion single-use.
+    if let Some(jti) = claims.str("jti") {
+        let until = claims.exp().saturating_add(jose::LEEWAY_SECS) * 1000;
+        state
+            .trust
+            .use_once(&client.id, jti, until, state.now())
+            .map_err(&refuse)?;
+    }
+    Ok(())
+}
+
+/// What the journal keeps of a JWT, read at `now` (seconds).
+pub fn seen(read: &jose::Unverified, now: u64) -> Assertion {
+    let claims = Claims(&read.claims);
+    let text = |value: Option<&str>| value.map(|value| value.chars().take(256).collect());
+    Assertion {
+        iss: text(claims.str("iss")),
+        sub: text(claims.str("sub")),
+        aud: claims
+            .audiences()
+            .into_iter()
+            .take(8)
+            .map(|aud| aud.chars().take(256).collect())
+            .collect(),
+        jti: text(claims.str("jti")),
+        typ: text(read.header.get("typ").and_then(|typ| typ.as_str())),
+        expires_in: read
+            .claims
+            .get("exp")
+            .and_then(|exp| exp.as_i64())
+            .map(|exp| exp.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX))),
+    }
+}
+
 fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presented>, OAuthError> {
     let body_id = params.single("client_id")?;
     let body_secret = params.single("client_secret")?;
-    let Some(basic) = basic_credentials(headers)? else {
+    let assertion_type = params.single("client_assertion_type")?;
+    let assertion = params.single("client_assertion")?;
+    let basic = basic_credentials(headers)?;
+    if let Some(assertion) = assertion {
+        if basic.is_some() || body_secret.is_some() {
+            return Err(OAuthError::InvalidRequest(
+                "the client used more than one authentication method (a client_assertion and \
+                 a secret)"
+                    .into(),
+            ));
+        }
+        if assertion_type != Some(JWT_BEARER_ASSERTION) {
+            return Err(OAuthError::invalid_client(
+                format!("client_assertion_type must be {JWT_BEARER_ASSERTION}"),
+                false,
+            ));
+        }
+        // The assertion names its client in `sub` (RFC 7523 §3); `client_id` is optional.
+        let claimed = jose::peek(assertion)
+            .ok()
+            .and_then(|read| read.claims.get("sub")?.as_str().map(str::to_owned));
+        let client_id = match (body_id, claimed) {
+            (Some(id), _) => id.to_owned(),
+            (None, Some(sub)) => sub,
+            (None, None) => {
+                return Err(OAuthError::invalid_client(
+                    "client_assertion: not a readable JWT with a sub, and no client_id was sent",
+                    false,
+                ));
+            }
+        };
+        return Ok(Some(Presented {
+            client_id,
+            secret: None,
+            basic: false,
+            assertion: Some(assertion.to_owned()),
+        }));
+    }
+    if assertion_type.is_some() {
+        return Err(OAuthError::InvalidRequest(
+            "client_assertion_type was sent without client_assertion".into(),
+        ));
+    }
+    let Some(basic) = basic else {
         if body_secret.is_some() && body_id.is_none() {
             return Err(OAuthError::InvalidRequest(
                 "client_secret was sent without client_id".into(),
@@ -123,6 +291,7 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Option<Presented>, 
             client_id: id.to_owned(),
             secret: body_secret.map(str::to_owned),
             basic: false,
+            assertion: None,
         }));
     };
     if body_secret.is_some() {
@@ -162,6 +331,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<Presented>, OAuthErro
         client_id: id,
         secret: Some(secret),
         basic: true,
+        assertion: None,
     }))
 }
 
@@ -189,7 +359,8 @@ mod tests {
             Presented {
                 client_id: "my client".into(),
                 secret: Some("s:cret x".into()),
-                basic: true
+                basic: true,
+                assertion: None,
             }
         );
     }

@@ -12,8 +12,10 @@ use std::sync::atomic::AtomicU64;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use sim_http::form::is_scope_token;
 use sim_http::secret::redact;
 
+use crate::jose::ClientKeys;
 use crate::redirect_uri::check_registrable;
 use crate::store::{AuthMethod, Client, ClientKind, GrantType};
 
@@ -29,23 +31,39 @@ const MAX_REDIRECT_URIS: usize = 16;
 pub struct PreRegistered {
     /// Its id: 1 to 255 visible ASCII characters.
     pub client_id: String,
-    /// Its secret, required exactly when `auth_method` is not `none`.
+    /// Its secret, required exactly when `auth_method` is a secret method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     /// How it authenticates at the token endpoint.
     pub auth_method: AuthMethod,
-    /// Where `/authorize` may send it back.
+    /// Its public keys, for `private_key_jwt`: a JWK Set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where its public keys are, for `private_key_jwt`, fetched under the document-fetch
+    /// policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Where `/authorize` may send it back; needed with `authorization_code` only.
+    #[serde(default = "no_redirect_uris")]
     pub redirect_uris: RedirectUris,
-    /// The grants it may use; `authorization_code` is required.
-    #[serde(default = "both_grants")]
+    /// The grants it may use.
+    #[serde(default = "user_grants")]
     pub grant_types: Vec<GrantType>,
+    /// The scopes it may have without a user (`client_credentials`), space-separated; absent:
+    /// any the issuer knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// A name to show, as `client_name` of a registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
 }
 
-fn both_grants() -> Vec<GrantType> {
-    GrantType::ALL.to_vec()
+fn user_grants() -> Vec<GrantType> {
+    GrantType::USER.to_vec()
+}
+
+fn no_redirect_uris() -> RedirectUris {
+    RedirectUris::List(Vec::new())
 }
 
 /// The redirect URIs of a pre-registered client.
@@ -100,38 +118,86 @@ impl PreRegistered {
             ));
         }
         let named = |what: String| format!("client '{id}': {what}");
-        match (&self.client_secret, self.auth_method) {
-            (Some(_), AuthMethod::None) => {
-                return Err(named(
-                    "client_secret: a client with auth_method none has no secret".into(),
-                ));
+        let method = self.auth_method;
+        match (&self.client_secret, method.has_secret()) {
+            (Some(_), false) => {
+                return Err(named(format!(
+                    "client_secret: a client with auth_method {} has no secret",
+                    method.as_str()
+                )));
             }
-            (None, method) if method != AuthMethod::None => {
+            (None, true) => {
                 return Err(named(format!(
                     "client_secret is required with auth_method {}",
                     method.as_str()
                 )));
             }
-            (Some(secret), _) if !(1..=512).contains(&secret.len()) => {
+            (Some(secret), true) if !(1..=512).contains(&secret.len()) => {
                 return Err(named("client_secret must be 1 to 512 characters".into()));
             }
             _ => {}
         }
-        if let RedirectUris::List(uris) = &self.redirect_uris {
-            if uris.is_empty() || uris.len() > MAX_REDIRECT_URIS {
+        let keys = self.keys().map_err(&named)?;
+        match (keys.is_some(), method == AuthMethod::PrivateKeyJwt) {
+            (false, true) => {
+                return Err(named(
+                    "auth_method private_key_jwt needs jwks or jwks_uri (or generate_key)".into(),
+                ));
+            }
+            (true, false) => {
+                return Err(named(
+                    "jwks and jwks_uri are for auth_method private_key_jwt only".into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.grant_types.is_empty() {
+            return Err(named("grant_types must name at least one grant".into()));
+        }
+        let code = self.grant_types.contains(&GrantType::AuthorizationCode);
+        if self.grant_types.contains(&GrantType::RefreshToken) && !code {
+            return Err(named(
+                "grant_types: refresh_token needs authorization_code, the only grant here that \
+                 issues refresh tokens"
+                    .into(),
+            ));
+        }
+        match &self.redirect_uris {
+            RedirectUris::List(uris) if uris.is_empty() && code => {
                 return Err(named(format!(
-                    "redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs, or be \"any-loopback\""
+                    "redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs, or be \"any-loopback\", \
+                     for the authorization_code grant"
                 )));
             }
-            for uri in uris {
-                check_registrable(uri).map_err(|why| named(format!("redirect_uris: {why}")))?;
+            RedirectUris::List(uris) => {
+                if uris.len() > MAX_REDIRECT_URIS {
+                    return Err(named(format!(
+                        "redirect_uris lists at most {MAX_REDIRECT_URIS} URIs"
+                    )));
+                }
+                for uri in uris {
+                    check_registrable(uri).map_err(|why| named(format!("redirect_uris: {why}")))?;
+                }
             }
+            RedirectUris::AnyLoopback => {}
         }
-        if !self.grant_types.contains(&GrantType::AuthorizationCode) {
+        let without_user = [GrantType::ClientCredentials, GrantType::TokenExchange];
+        if !method.is_confidential()
+            && let Some(grant) = self
+                .grant_types
+                .iter()
+                .find(|grant| without_user.contains(grant))
+        {
+            return Err(named(format!(
+                "grant_types: {} is for confidential clients; auth_method none cannot use it",
+                grant.as_str()
+            )));
+        }
+        if let Some(scope) = &self.scope
+            && (scope.len() > 1024 || !scope.split(' ').all(is_scope_token))
+        {
             return Err(named(
-                "grant_types must include authorization_code: it is the only way to obtain \
-                 tokens here"
-                    .into(),
+                "scope must be space-separated scope tokens, at most 1024 characters".into(),
             ));
         }
         if self
@@ -142,6 +208,12 @@ impl PreRegistered {
             return Err(named("client_name must be at most 256 characters".into()));
         }
         Ok(())
+    }
+
+    /// Its public keys, checked.
+    pub fn keys(&self) -> Result<Option<ClientKeys>, String> {
+        let uri = self.jwks_uri.clone().map(Value::from);
+        ClientKeys::from_metadata(self.jwks.as_ref(), uri.as_ref())
     }
 
     /// As the state and `GET /control/clients` list it: the secret redacted.
@@ -168,8 +240,16 @@ impl PreRegistered {
         let grant_names: Vec<&str> = grant_types.iter().map(|grant| grant.as_str()).collect();
         registration.insert("grant_types".into(), Value::from(grant_names));
         registration.insert("redirect_uris".into(), Value::from(redirect_uris.clone()));
-        if let Some(name) = &self.client_name {
-            registration.insert("client_name".into(), Value::from(name.clone()));
+        let optional = [
+            ("client_name", self.client_name.clone().map(Value::from)),
+            ("jwks", self.jwks.clone()),
+            ("jwks_uri", self.jwks_uri.clone().map(Value::from)),
+            ("scope", self.scope.clone().map(Value::from)),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                registration.insert(name.into(), value);
+            }
         }
         Arc::new(Client {
             id: self.client_id.clone(),
@@ -179,6 +259,9 @@ impl PreRegistered {
             any_loopback,
             kind: ClientKind::PreRegistered,
             grant_types,
+            // Checked by `validate` before any client is made.
+            keys: self.keys().ok().flatten(),
+            scope: self.scope.clone(),
             registration,
             last_used: AtomicU64::new(0),
         })
@@ -196,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn the_json_shape_reads_with_both_grants_by_default() {
+    fn the_json_shape_reads_with_the_user_grants_by_default() {
         let client = parsed(json!({
             "client_id": "pre-registered-client",
             "client_secret": "pre-registered-secret",
@@ -204,7 +287,7 @@ mod tests {
             "redirect_uris": "any-loopback",
         }));
         assert_eq!(client.redirect_uris, RedirectUris::AnyLoopback);
-        assert_eq!(client.grant_types, GrantType::ALL.to_vec());
+        assert_eq!(client.grant_types, GrantType::USER.to_vec());
         assert!(client.validate().is_ok());
         assert_eq!(
             serde_json::to_value(&client).unwrap()["redirect_uris"],
@@ -249,6 +332,41 @@ mod tests {
                 "client_id": "c", "auth_method": "none", "redirect_uris": "anywhere"
             }))
             .is_err()
+        );
+    }
+
+    #[test]
+    fn a_client_without_a_user_needs_no_redirect_uri_but_a_credential() {
+        let machine = json!({"client_id": "m", "auth_method": "client_secret_basic",
+                             "client_secret": "s", "grant_types": ["client_credentials"]});
+        assert!(parsed(machine.clone()).validate().is_ok());
+        let mut public = machine.clone();
+        public["auth_method"] = json!("none");
+        public.as_object_mut().unwrap().remove("client_secret");
+        assert!(
+            parsed(public)
+                .validate()
+                .unwrap_err()
+                .contains("confidential")
+        );
+        let mut keyless = machine.clone();
+        keyless["auth_method"] = json!("private_key_jwt");
+        keyless.as_object_mut().unwrap().remove("client_secret");
+        assert!(
+            parsed(keyless.clone())
+                .validate()
+                .unwrap_err()
+                .contains("jwks")
+        );
+        keyless["jwks_uri"] = json!("https://m.example/jwks.json");
+        assert!(parsed(keyless).validate().is_ok());
+        let mut code = machine;
+        code["grant_types"] = json!(["authorization_code"]);
+        assert!(
+            parsed(code)
+                .validate()
+                .unwrap_err()
+                .contains("redirect_uris")
         );
     }
 }

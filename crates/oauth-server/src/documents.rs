@@ -26,6 +26,7 @@ use sim_http::fetch::{FetchError, Fetcher, freshness};
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::jose::ClientKeys;
 use crate::redirect_uri::check_registrable;
 use crate::store::{AuthMethod, Client, ClientKind, GrantType};
 
@@ -135,18 +136,7 @@ pub fn client_from_document(
     };
     let auth_method = match method {
         "none" => AuthMethod::None,
-        "private_key_jwt" => {
-            if !document.contains_key("jwks") && !document.contains_key("jwks_uri") {
-                return Err(
-                    "token_endpoint_auth_method private_key_jwt needs jwks or jwks_uri".to_owned(),
-                );
-            }
-            return Err(
-                "token_endpoint_auth_method private_key_jwt is not among this issuer's \
-                 token_endpoint_auth_methods_supported; use none"
-                    .to_owned(),
-            );
-        }
+        "private_key_jwt" => AuthMethod::PrivateKeyJwt,
         "client_secret_basic" | "client_secret_post" | "client_secret_jwt" => {
             return Err(format!(
                 "token_endpoint_auth_method {method} rests on a shared secret, which a client ID \
@@ -164,6 +154,20 @@ pub fn client_from_document(
             "token_endpoint_auth_method {method} is not among this issuer's \
              token_endpoint_auth_methods_supported"
         ));
+    }
+    let keys = ClientKeys::from_metadata(document.get("jwks"), document.get("jwks_uri"))?;
+    match (auth_method, &keys) {
+        (AuthMethod::PrivateKeyJwt, None) => {
+            return Err(
+                "token_endpoint_auth_method private_key_jwt needs jwks or jwks_uri".to_owned(),
+            );
+        }
+        (AuthMethod::None, Some(_)) => {
+            return Err(
+                "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt".to_owned(),
+            );
+        }
+        _ => {}
     }
     let redirect_uris = match document.get("redirect_uris") {
         Some(Value::Array(uris)) if !uris.is_empty() => uris,
@@ -207,6 +211,8 @@ pub fn client_from_document(
         any_loopback: false,
         kind: ClientKind::Document,
         grant_types,
+        keys,
+        scope: None,
         registration: document,
         last_used: AtomicU64::new(0),
     })
@@ -412,6 +418,11 @@ impl Documents {
             faults: Mutex::new(Faults::default()),
             fetches: Semaphore::new(CONCURRENT_FETCHES),
         }
+    }
+
+    /// What fetches documents, and the key sets clients point at.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     fn cache(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -773,7 +784,7 @@ mod tests {
             "any loopback port"
         );
         assert!(!client.accepts_redirect("http://127.0.0.1:3000/other"));
-        assert_eq!(client.grant_types, GrantType::ALL.to_vec());
+        assert_eq!(client.grant_types, GrantType::USER.to_vec());
 
         let mut minimal = valid();
         minimal.as_object_mut().unwrap().remove("grant_types");

@@ -22,7 +22,7 @@ pub const TARGETS: &[Target] = &[
     ("metadata", &[]),
     ("register", &[]),
     ("authorize", &["client_id"]),
-    ("token", &["grant_type", "client_id"]),
+    ("token", &["grant_type", "client_id", "scope"]),
     ("introspect", &[]),
     ("revoke", &["client_id"]),
 ];

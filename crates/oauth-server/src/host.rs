@@ -15,7 +15,6 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
-use bytes::Bytes;
 use sim_http::fetch::Fetcher;
 use sim_http::journal::Journal;
 use sim_http::outbound::Connector;
@@ -47,10 +46,6 @@ pub struct Host {
     /// This host, for the handlers of listeners bound at run time: weak, so that a listener
     /// does not keep the host alive after the server has stopped.
     this: Weak<Host>,
-    /// The JWKS every issuer's OIDC document points at: one EC P-256 public key generated at
-    /// start. No ID token is ever signed with it; it is there because OIDC validators want a
-    /// real key.
-    jwks: Bytes,
     /// The one fetcher of client ID metadata documents, shared by every issuer.
     fetcher: Fetcher,
 }
@@ -70,7 +65,6 @@ impl Host {
         config.validate()?;
         let main_issuer = config.resolve_issuer(main.port())?;
         let journal = Journal::new(config.journal_size);
-        let jwks = signing_key_set()?;
         let fetcher = Fetcher::new(
             Connector::new(config.fetch.roots.clone()),
             config.fetch.policy.clone(),
@@ -83,7 +77,6 @@ impl Host {
             issuers: RwLock::new(Vec::new()),
             listeners: Mutex::new(HashMap::new()),
             this: this.clone(),
-            jwks,
             fetcher,
         });
         let place = host.place(
@@ -153,8 +146,7 @@ impl Host {
             return issuer.map(|issuer| (issuer, metadata::OIDC));
         }
         if let Some(base) = path.strip_suffix(metadata::JWKS) {
-            let issuer =
-                find(&|issuer| issuer.place.path == base && issuer.live().profile.serves_oidc());
+            let issuer = find(&|issuer| issuer.place.path == base);
             return issuer.map(|issuer| (issuer, metadata::JWKS));
         }
         let (base, endpoint) = path.split_at(path.rfind('/')?);
@@ -394,7 +386,6 @@ impl Host {
             profile,
             clients,
             cohosted,
-            jwks: self.jwks.clone(),
             fetcher: self.fetcher.clone(),
             host: self.this.clone(),
         };
@@ -503,13 +494,6 @@ fn check_routes(issuers: &[Arc<State>], place: &Place, profile: &Profile) -> Res
         }
     }
     Ok(())
-}
-
-/// The JWKS of a fresh EC P-256 key (the private half is dropped at once: nothing is signed).
-fn signing_key_set() -> Result<Bytes, Error> {
-    let failed = || Error::Config("cannot generate the OIDC signing key".into());
-    let key = rcgen::KeyPair::generate().map_err(|_| failed())?;
-    metadata::jwks(key.public_key_raw()).ok_or_else(failed)
 }
 
 /// The address this machine reaches a listener bound to `ip` at: loopback for a wildcard.

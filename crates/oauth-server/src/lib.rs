@@ -51,12 +51,14 @@ mod endpoints;
 mod error;
 mod faults;
 mod host;
+pub mod jose;
 mod pkce;
 mod redirect_uri;
 mod router;
 pub mod snapshot;
 mod state;
 mod store;
+mod trust;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -136,7 +138,10 @@ async fn sweep(host: Arc<Host>) {
         let swept: usize = host
             .issuers()
             .iter()
-            .map(|issuer| issuer.store.sweep(now))
+            .map(|issuer| {
+                issuer.trust.sweep(now);
+                issuer.store.sweep(now)
+            })
             .sum();
         let large = swept >= RELEASE_AFTER;
         // After a large sweep, once more on the next tick: what a burst held besides tokens (its

@@ -49,7 +49,23 @@ pub struct Profile {
     /// A `client_id` that is a URL is resolved by fetching its client ID metadata document;
     /// off, such an id is looked up among the registered clients like any other (and is unknown).
     pub client_id_metadata_documents: bool,
+    /// The grants `/token` accepts and `grant_types_supported` lists. Token exchange makes the
+    /// issuer an enterprise identity provider that turns ID tokens into ID-JAGs.
+    pub grant_types: Vec<GrantType>,
+    /// The `client_id` claim of the ID-JAGs this issuer issues: the requesting application's id
+    /// at the resource's authorization server, which an enterprise IdP knows from its own
+    /// configuration. Absent: the id of the client that asked, if it authenticated.
+    pub id_jag_client_id: Option<String>,
 }
+
+/// The grants an issuer accepts unless told otherwise: the user's, and the two without a user
+/// (a jwt-bearer assertion still needs a trusted issuer).
+pub const DEFAULT_GRANTS: [GrantType; 4] = [
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+    GrantType::ClientCredentials,
+    GrantType::JwtBearer,
+];
 
 impl Default for Profile {
     fn default() -> Self {
@@ -69,6 +85,8 @@ impl Default for Profile {
             // client without a document URL still registers dynamically.
             client_id_metadata_document_supported: Declared::True,
             client_id_metadata_documents: true,
+            grant_types: DEFAULT_GRANTS.to_vec(),
+            id_jag_client_id: None,
         }
     }
 }
@@ -154,7 +172,7 @@ const MAX_SCOPE_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 2048;
 
 /// Every field, in the order of the table in the README: what an unknown-field error lists.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 15] = [
     "metadata",
     "metadata_issuer",
     "endpoint_prefix",
@@ -168,6 +186,8 @@ pub const FIELDS: [&str; 13] = [
     "require_resource",
     "client_id_metadata_document_supported",
     "client_id_metadata_documents",
+    "grant_types",
+    "id_jag_client_id",
 ];
 
 impl Profile {
@@ -301,6 +321,18 @@ impl Profile {
                 "client_id_metadata_documents" => {
                     self.client_id_metadata_documents = boolean(&value).map_err(named)?;
                 }
+                "grant_types" if null => self.grant_types = configured.grant_types.clone(),
+                "grant_types" => self.grant_types = grant_types(value).map_err(named)?,
+                "id_jag_client_id" if null => {
+                    self.id_jag_client_id = configured.id_jag_client_id.clone();
+                }
+                "id_jag_client_id" => {
+                    let id = string(value).map_err(named)?;
+                    if !(1..=255).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                        return Err(named("must be 1 to 255 visible ASCII characters".into()));
+                    }
+                    self.id_jag_client_id = Some(id);
+                }
                 _ => {
                     return Err(format!(
                         "unknown field '{field}'; the fields are {}",
@@ -364,7 +396,10 @@ fn locations(value: Value) -> Result<Vec<MetadataLocation>, String> {
 
 fn auth_method(value: &Value) -> Result<AuthMethod, String> {
     value.as_str().and_then(AuthMethod::parse).ok_or_else(|| {
-        format!("{value} is not a method; use none, client_secret_basic or client_secret_post")
+        format!(
+            "{value} is not a method; use none, client_secret_basic, client_secret_post or \
+             private_key_jwt"
+        )
     })
 }
 
@@ -383,6 +418,23 @@ fn auth_methods(value: Value) -> Result<Vec<AuthMethod>, String> {
         return Err("at least one method is required".into());
     }
     Ok(methods)
+}
+
+fn grant_types(value: Value) -> Result<Vec<GrantType>, String> {
+    let mut grants = Vec::new();
+    for name in strings(value)? {
+        let grant = GrantType::parse(&name).ok_or_else(|| {
+            let known: Vec<&str> = GrantType::ALL.iter().map(|grant| grant.as_str()).collect();
+            format!("'{name}' is not a grant; use {}", known.join(", "))
+        })?;
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    if grants.is_empty() {
+        return Err("at least one grant is required".into());
+    }
+    Ok(grants)
 }
 
 fn check_scopes(field: &str, scopes: &[String]) -> Result<(), String> {
@@ -564,11 +616,14 @@ mod tests {
                 "scopes": null,
                 "scopes_supported": null,
                 "registration": true,
-                "auth_methods": ["none", "client_secret_basic", "client_secret_post"],
+                "auth_methods": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
                 "assign_auth_method": null,
                 "require_resource": false,
                 "client_id_metadata_document_supported": true,
                 "client_id_metadata_documents": true,
+                "grant_types": ["authorization_code", "refresh_token", "client_credentials",
+                                "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+                "id_jag_client_id": null,
             })
         );
     }
@@ -622,7 +677,13 @@ mod tests {
             (json!({"registration": false, "iss": "maybe"}), "iss"),
             (json!({"metadata": ["oauth", "nowhere"]}), "metadata"),
             (json!({"auth_methods": []}), "auth_methods"),
-            (json!({"auth_methods": ["private_key_jwt"]}), "auth_methods"),
+            (
+                json!({"auth_methods": ["client_secret_jwt"]}),
+                "auth_methods",
+            ),
+            (json!({"grant_types": ["password"]}), "grant_types"),
+            (json!({"grant_types": []}), "grant_types"),
+            (json!({"id_jag_client_id": ""}), "id_jag_client_id"),
             (json!({"endpoint_prefix": "oauth"}), "endpoint_prefix"),
             (json!({"endpoint_prefix": "/control"}), "endpoint_prefix"),
             (json!({"metadata_issuer": "ftp://x"}), "metadata_issuer"),

@@ -158,6 +158,15 @@ pub struct TokenRequests {
     pub authorization_code: u64,
     /// Calls with `grant_type=refresh_token`.
     pub refresh_token: u64,
+    /// Calls with `grant_type=client_credentials`.
+    #[serde(default)]
+    pub client_credentials: u64,
+    /// Calls with the jwt-bearer grant (a workload assertion or an ID-JAG).
+    #[serde(default)]
+    pub jwt_bearer: u64,
+    /// Calls with the token-exchange grant (an ID token for an ID-JAG).
+    #[serde(default)]
+    pub token_exchange: u64,
     /// Calls with any other `grant_type`.
     pub other: u64,
 }

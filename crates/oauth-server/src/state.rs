@@ -5,6 +5,7 @@
 use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 
 use bytes::Bytes;
+use jsonwebtoken::jwk::JwkSet;
 use serde::Serialize;
 use sim_http::Clock;
 use sim_http::counter::Counter;
@@ -19,12 +20,14 @@ use crate::endpoints::metadata::{self, Form};
 use crate::error::OAuthError;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, TARGETS};
 use crate::host::Host;
+use crate::jose::{ClientKeys, KeyAlgorithm, KeyPair};
 use crate::profile::Profile;
 use crate::snapshot::{
     ClockOffset, Consent, DocumentsState, Snapshot, StoreLimits, StoreSizes, Stored, Tallies,
     TokenRequests,
 };
 use crate::store::{AccessToken, Client, ClientKind, GrantId, RefreshToken, RegistryFull, Store};
+use crate::trust::{Trust, TrustedKeys};
 
 /// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +73,9 @@ pub struct Counters {
     pub consent_denials: Counter,
     pub code_grants: Counter,
     pub refresh_grants: Counter,
+    pub client_credentials_grants: Counter,
+    pub jwt_bearer_grants: Counter,
+    pub token_exchanges: Counter,
     pub other_grants: Counter,
     pub tokens_issued: Counter,
     pub refreshes: Counter,
@@ -98,6 +104,9 @@ impl Counters {
             token_requests: TokenRequests {
                 authorization_code: get(&self.code_grants),
                 refresh_token: get(&self.refresh_grants),
+                client_credentials: get(&self.client_credentials_grants),
+                jwt_bearer: get(&self.jwt_bearer_grants),
+                token_exchange: get(&self.token_exchanges),
                 other: get(&self.other_grants),
             },
             tokens_issued: get(&self.tokens_issued),
@@ -122,6 +131,9 @@ impl Counters {
             &self.consent_denials,
             &self.code_grants,
             &self.refresh_grants,
+            &self.client_credentials_grants,
+            &self.jwt_bearer_grants,
+            &self.token_exchanges,
             &self.other_grants,
             &self.tokens_issued,
             &self.refreshes,
@@ -200,8 +212,6 @@ pub struct Setup {
     pub clients: Vec<PreRegistered>,
     /// Served on a listener another server owns (co-hosting), rather than one of the host's.
     pub cohosted: bool,
-    /// The JWKS its OIDC document points at.
-    pub jwks: Bytes,
     /// The host, to tell a client id of another issuer from an unknown one.
     pub host: Weak<Host>,
     /// What fetches client ID metadata documents (the host's, shared).
@@ -216,7 +226,6 @@ impl Setup {
             profile: Profile::default(),
             clients: Vec::new(),
             cohosted: false,
-            jwks: Bytes::new(),
             host: Weak::new(),
             fetcher: Fetcher::new(
                 sim_http::outbound::Connector::default(),
@@ -276,8 +285,13 @@ pub struct State {
     pub configured: Profile,
     /// Whether it is co-hosted on another server's listener.
     pub cohosted: bool,
-    /// The JWKS of its OIDC document.
+    /// Its own signing key: what signs the ID tokens and ID-JAGs it issues as an identity
+    /// provider, made at start. Its public half is the JWKS its metadata points at.
+    pub signer: KeyPair,
+    /// That JWKS, serialized once.
     pub jwks: Bytes,
+    /// The assertion issuers it trusts, the key sets it fetched and the assertion ids it saw.
+    pub trust: Trust,
     /// The client ID metadata documents it has fetched, and the fetch faults a tester set.
     pub documents: Documents,
     /// Its start-up pre-registered clients.
@@ -305,6 +319,10 @@ impl State {
             configured.scopes = Some(config.scopes.clone());
         }
         let live = Live::render(&place.issuer, configured.clone());
+        // A P-256 key from the OS RNG cannot fail to be made short of a broken crypto library,
+        // which would have failed the TLS set-up already.
+        let signer = KeyPair::generate(KeyAlgorithm::ES256).expect("an ES256 key pair");
+        let jwks = Bytes::from(serde_json::to_vec_pretty(&signer.jwks()).unwrap_or_default());
         let state = Self {
             settings: RwLock::new(Self::initial_settings(&config)),
             faults: Faults::new(TARGETS),
@@ -315,7 +333,9 @@ impl State {
             counters: Counters::default(),
             configured,
             cohosted: setup.cohosted,
-            jwks: setup.jwks,
+            signer,
+            jwks,
+            trust: Trust::default(),
             documents: Documents::new(setup.fetcher),
             startup_clients: setup.clients,
             host: setup.host,
@@ -408,6 +428,13 @@ impl State {
             .iter()
             .filter(|client| client.kind == ClientKind::PreRegistered)
             .map(|client| {
+                let registered = |name: &str| {
+                    client
+                        .registration
+                        .get(name)
+                        .and_then(|value| value.as_str())
+                        .map(str::to_owned)
+                };
                 PreRegistered {
                     client_id: client.id.clone(),
                     client_secret: client.secret.clone(),
@@ -418,11 +445,10 @@ impl State {
                         RedirectUris::List(client.redirect_uris.clone())
                     },
                     grant_types: client.grant_types.clone(),
-                    client_name: client
-                        .registration
-                        .get("client_name")
-                        .and_then(|name| name.as_str())
-                        .map(str::to_owned),
+                    client_name: registered("client_name"),
+                    jwks: client.registration.get("jwks").cloned(),
+                    jwks_uri: registered("jwks_uri"),
+                    scope: client.scope.clone(),
                 }
                 .redacted()
             })
@@ -447,6 +473,35 @@ impl State {
             facts.note = format!("client of issuer '{}'", owner.place.name).into();
             self.counters.foreign_client_ids.bump();
         }
+    }
+
+    /// The public keys `keys` names: inline, fetched from a URL (cached briefly), or another
+    /// issuer of this rig's own.
+    pub async fn key_set(&self, keys: &TrustedKeys) -> Result<Arc<JwkSet>, String> {
+        match keys {
+            TrustedKeys::Keys(ClientKeys::Inline(set)) => Ok(Arc::clone(set)),
+            TrustedKeys::Keys(ClientKeys::Uri(url)) => {
+                self.trust
+                    .fetch_keys(self.documents.fetcher(), url, self.now())
+                    .await
+            }
+            TrustedKeys::Rig(name) => {
+                let host = self.host.upgrade().ok_or("the rig is stopping")?;
+                let issuer = host
+                    .issuer(name)
+                    .ok_or_else(|| format!("the rig has no issuer '{name}'"))?;
+                Ok(Arc::new(issuer.signer.jwks()))
+            }
+        }
+    }
+
+    /// The URL of its token endpoint, which an assertion may name as its audience.
+    pub fn token_endpoint(&self) -> String {
+        format!(
+            "{}{}/token",
+            self.place.issuer,
+            self.live().profile.prefix()
+        )
     }
 
     /// The client `id`, whether registered, pre-registered or described by a cached document
@@ -672,6 +727,7 @@ impl State {
     pub fn reset(&self) {
         self.store.clear();
         self.documents.clear();
+        self.trust.clear();
         self.add_startup_clients();
         self.set_profile(self.configured.clone());
         self.update_settings(|settings| *settings = Self::initial_settings(&self.config));

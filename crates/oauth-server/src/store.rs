@@ -27,20 +27,23 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// The id and secret in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2, OpenID Connect Core §9); the
+    /// issuer holds its public keys (`jwks`) or where to fetch them (`jwks_uri`).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
     /// Every method, in the order the metadata lists them.
-    pub const ALL: [Self; 3] = [Self::None, Self::ClientSecretBasic, Self::ClientSecretPost];
+    pub const ALL: [Self; 4] = [
+        Self::None,
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+    ];
 
     /// The method named `name` (its RFC 7591 name).
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "none" => Some(Self::None),
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "client_secret_post" => Some(Self::ClientSecretPost),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|method| method.as_str() == name)
     }
 
     /// Its RFC 7591 name.
@@ -49,7 +52,18 @@ impl AuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
+    }
+
+    /// Whether the client holds a shared secret.
+    pub fn has_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+
+    /// Whether the client is confidential: it can authenticate, with a secret or a key.
+    pub fn is_confidential(self) -> bool {
+        self != Self::None
     }
 }
 
@@ -59,8 +73,8 @@ impl<'de> serde::Deserialize<'de> for AuthMethod {
         let name = <String as serde::Deserialize>::deserialize(deserializer)?;
         Self::parse(&name).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "auth_method '{name}' is not supported; use none, client_secret_basic or \
-                 client_secret_post"
+                "auth_method '{name}' is not supported; use none, client_secret_basic, \
+                 client_secret_post or private_key_jwt"
             ))
         })
     }
@@ -68,17 +82,37 @@ impl<'de> serde::Deserialize<'de> for AuthMethod {
 
 /// A grant a client may use at the token endpoint (RFC 7591 `grant_types`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum GrantType {
     /// `authorization_code`.
+    #[serde(rename = "authorization_code")]
     AuthorizationCode,
     /// `refresh_token`.
+    #[serde(rename = "refresh_token")]
     RefreshToken,
+    /// `client_credentials` (RFC 6749 §4.4): a confidential client on its own behalf.
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// The JWT bearer grant (RFC 7523 §2.1): a workload's assertion, or an ID-JAG.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
+    /// Token exchange (RFC 8693), which an identity-provider issuer offers to turn an ID token
+    /// into an ID-JAG (enterprise-managed authorization).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant this server supports, in the order the metadata lists them.
-    pub const ALL: [Self; 2] = [Self::AuthorizationCode, Self::RefreshToken];
+    pub const ALL: [Self; 5] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+        Self::JwtBearer,
+        Self::TokenExchange,
+    ];
+
+    /// The grants of a client acting for a user: what a client gets when it names none.
+    pub const USER: [Self; 2] = [Self::AuthorizationCode, Self::RefreshToken];
 
     /// The grant named `name`.
     pub fn parse(name: &str) -> Option<Self> {
@@ -90,6 +124,9 @@ impl GrantType {
         match self {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 }
@@ -109,6 +146,11 @@ pub struct Client {
     /// for a registration, and a document's lives in the document cache, not the registry.
     pub kind: ClientKind,
     pub grant_types: Vec<GrantType>,
+    /// Where its public keys are, for `private_key_jwt`; `None` for the other methods.
+    pub keys: Option<crate::jose::ClientKeys>,
+    /// The scopes it may be granted without a user (`client_credentials`); `None`: any the
+    /// issuer knows.
+    pub scope: Option<String>,
     /// The registration response, returned again as-is if asked: every metadata field the client
     /// sent, plus what the server assigned.
     pub registration: Map<String, Value>,
@@ -371,7 +413,7 @@ impl Store {
     /// Registers `id` as a public client of the code and refresh grants with no redirect URI (so it
     /// cannot start an authorization without registering), or returns the client already there.
     pub fn adopt_public_client(&self, id: String) -> Arc<Client> {
-        let grant_types = GrantType::ALL.to_vec();
+        let grant_types = GrantType::USER.to_vec();
         let mut registration = Map::new();
         registration.insert("client_id".into(), Value::from(id.clone()));
         registration.insert("token_endpoint_auth_method".into(), Value::from("none"));
@@ -397,6 +439,8 @@ impl Store {
                         any_loopback: false,
                         kind: ClientKind::Dynamic,
                         grant_types,
+                        keys: None,
+                        scope: None,
                         registration,
                         last_used: AtomicU64::new(0),
                     })

@@ -24,10 +24,12 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use super::without_user::Context;
+use super::without_user::WithoutUser;
 use super::{Control, ControlError, Event, Fault, Respond, Service};
 
-/// One of the suite's client-auth scenarios the rig stages (the core, back-compat and
-/// 2026-07-28 lists; the extensions are staged by other presets).
+/// One of the suite's client-auth scenarios the rig stages: the core, back-compat and
+/// 2026-07-28 lists, and the extensions for clients without a user (DPoP's two are not staged).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Situation {
     /// PRM at the path form only (the root form is a trap), AS metadata at RFC 8414.
@@ -87,6 +89,15 @@ pub enum Situation {
     IssNormalized,
     /// The AS metadata declares another issuer: the client must not use it.
     MetadataIssuerMismatch,
+    /// Client credentials with a secret in a Basic header; the only grant offered.
+    ClientCredentialsBasic,
+    /// Client credentials with a `private_key_jwt` assertion signed by a key the rig made.
+    ClientCredentialsJwt,
+    /// A workload's assertion from a trusted identity provider, with the jwt-bearer grant.
+    WifJwtBearer,
+    /// An enterprise IdP's ID token, exchanged for an ID-JAG, presented with the jwt-bearer
+    /// grant.
+    EnterpriseManagedAuthorization,
 }
 
 /// How a check came out, with the suite's meaning: a run passes only without any
@@ -215,7 +226,7 @@ struct Plan {
 
 impl Situation {
     /// Every situation, in the suite's order.
-    pub const ALL: [Situation; 27] = [
+    pub const ALL: [Situation; 31] = [
         Self::MetadataDefault,
         Self::MetadataVar1,
         Self::MetadataVar2,
@@ -243,6 +254,10 @@ impl Situation {
         Self::IssUnexpected,
         Self::IssNormalized,
         Self::MetadataIssuerMismatch,
+        Self::ClientCredentialsBasic,
+        Self::ClientCredentialsJwt,
+        Self::WifJwtBearer,
+        Self::EnterpriseManagedAuthorization,
     ];
 
     /// The suite's name without `auth/`: `iss-wrong-issuer`.
@@ -275,6 +290,10 @@ impl Situation {
             Self::IssUnexpected => "iss-unexpected",
             Self::IssNormalized => "iss-normalized",
             Self::MetadataIssuerMismatch => "metadata-issuer-mismatch",
+            Self::ClientCredentialsBasic => "client-credentials-basic",
+            Self::ClientCredentialsJwt => "client-credentials-jwt",
+            Self::WifJwtBearer => "wif-jwt-bearer",
+            Self::EnterpriseManagedAuthorization => "enterprise-managed-authorization",
         }
     }
 
@@ -291,8 +310,23 @@ impl Situation {
             .find(|situation| situation.name() == name)
     }
 
-    /// The revision of the MCP specification that introduced it.
+    /// The situations of clients without a user, which [`without_user`] stages and judges.
+    fn without_user(self) -> Option<WithoutUser> {
+        Some(match self {
+            Self::ClientCredentialsBasic => WithoutUser::ClientCredentialsBasic,
+            Self::ClientCredentialsJwt => WithoutUser::ClientCredentialsJwt,
+            Self::WifJwtBearer => WithoutUser::WifJwtBearer,
+            Self::EnterpriseManagedAuthorization => WithoutUser::EnterpriseManaged,
+            _ => return None,
+        })
+    }
+
+    /// The revision of the MCP specification that introduced it; `extension` for the
+    /// situations of an authorization extension.
     pub fn revision(self) -> &'static str {
+        if self.without_user().is_some() {
+            return "extension";
+        }
         match self {
             Self::OauthMetadataBackcompat | Self::OauthEndpointFallback => "2025-03-26",
             Self::TokenEndpointAuthBasic
@@ -315,6 +349,9 @@ impl Situation {
 
     /// What a passing client does, in a sentence.
     pub fn passing(self) -> &'static str {
+        if let Some(situation) = self.without_user() {
+            return situation.passing();
+        }
         match self {
             Self::MetadataDefault => {
                 "fetches PRM at /.well-known/oauth-protected-resource/mcp (never the root form \
@@ -407,6 +444,10 @@ impl Situation {
                 "refuses AS metadata whose issuer is not the one PRM named: no register, authorize \
                  or token request"
             }
+            Self::ClientCredentialsBasic
+            | Self::ClientCredentialsJwt
+            | Self::WifJwtBearer
+            | Self::EnterpriseManagedAuthorization => "",
         }
     }
 
@@ -640,6 +681,11 @@ impl Situation {
                 })),
                 ..Plan::default()
             },
+            // Staged by `without_user`, which needs the control calls' answers.
+            Self::ClientCredentialsBasic
+            | Self::ClientCredentialsJwt
+            | Self::WifJwtBearer
+            | Self::EnterpriseManagedAuthorization => Plan::default(),
         }
     }
 
@@ -651,6 +697,13 @@ impl Situation {
         let mut check = |id: &'static str, status: Status, detail: String| {
             checks.push(Check { id, status, detail });
         };
+        if let Some(situation) = self.without_user() {
+            situation.judge(oauth, &mut check);
+            return Verdict {
+                scenario: self.suite_name(),
+                checks,
+            };
+        }
         let authorizes = seen.at("/authorize");
         let code_tokens: Vec<&Event> = seen
             .at("/token")
@@ -1177,6 +1230,11 @@ impl Situation {
                 };
                 check("sep-2468-client-validate-metadata-issuer", status, detail);
             }
+            // Judged by `without_user`, above.
+            Self::ClientCredentialsBasic
+            | Self::ClientCredentialsJwt
+            | Self::WifJwtBearer
+            | Self::EnterpriseManagedAuthorization => {}
         }
         if !matches!(
             self,
@@ -1325,12 +1383,15 @@ impl Seen<'_> {
 }
 
 impl Control {
-    /// Puts the rig in `situation`: a reset of both servers, then the knobs it needs. The
-    /// pre-registration situation's client is [`PRE_REGISTERED_CLIENT`], to be given to the
-    /// client under test.
-    pub async fn stage(&self, situation: Situation) -> Result<(), ControlError> {
+    /// Puts the rig in `situation`: a reset of both servers, then the knobs it needs. Answers
+    /// the suite's context: what the client under test is to be given (the pre-registered
+    /// client's credentials, a private key, assertions, an ID token); empty when nothing.
+    pub async fn stage(&self, situation: Situation) -> Result<Context, ControlError> {
         let plan = situation.plan();
         self.reset().await?;
+        if let Some(without_user) = situation.without_user() {
+            return without_user.stage(self).await;
+        }
         if let Some((name, place, profile)) = &plan.issuer {
             let mut body = json!({ "name": name, "profile": profile });
             match place {
@@ -1358,7 +1419,13 @@ impl Control {
         if let Some(fault) = &plan.mcp_fault {
             self.add_fault(Service::Mcp, fault).await?;
         }
-        Ok(())
+        let mut context = Context::new();
+        if situation == Situation::PreRegistration {
+            let (id, secret) = PRE_REGISTERED_CLIENT;
+            context.insert("client_id".into(), json!(id));
+            context.insert("client_secret".into(), json!(secret));
+        }
+        Ok(context)
     }
 
     /// Judges what the client did since [`Control::stage`] (the reset emptied the journals).

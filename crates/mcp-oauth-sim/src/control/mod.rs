@@ -17,6 +17,7 @@ pub mod events;
 pub mod faults;
 pub mod scenario;
 pub mod state;
+pub mod without_user;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -18,6 +18,7 @@ use sim_http::response::{json, plain_error};
 use crate::clients::PreRegistered;
 use crate::config::{IssuerConfig, MAX_TTL_SECS};
 use crate::documents::FaultSpec;
+use crate::endpoints::assertions;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
 use crate::host::Host;
 use crate::snapshot::Snapshot;
@@ -29,7 +30,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 33] = [
+const INDEX: [Entry; 38] = [
     (
         "GET",
         "/control/state",
@@ -98,7 +99,32 @@ const INDEX: [Entry; 33] = [
     (
         "POST",
         "/control/clients",
-        r#"{"client_id": "…", "client_secret": "…", "auth_method": "none|client_secret_basic|client_secret_post", "redirect_uris": [...] | "any-loopback", "grant_types": [...], "client_name": "…"} — pre-register a client (forgotten by a reset)"#,
+        r#"{"client_id": "…", "client_secret": "…", "auth_method": "none|client_secret_basic|client_secret_post|private_key_jwt", "jwks": {…} | "jwks_uri": URL | "generate_key": "ES256|EdDSA", "redirect_uris": [...] | "any-loopback", "grant_types": [...], "scope": "…", "client_name": "…"} — pre-register a client (forgotten by a reset); generate_key answers its private key"#,
+    ),
+    (
+        "GET",
+        "/control/assertion-issuers",
+        "the issuers whose jwt-bearer assertions this issuer accepts",
+    ),
+    (
+        "POST",
+        "/control/assertion-issuers",
+        r#"{"issuer": "…", "kind": "workload|id-jag", "jwks": {…} | "jwks_uri": URL | "rig_issuer": NAME | "generate_key": "ES256|EdDSA", "subjects": [...], "resources": [...]} — trust an assertion issuer; generate_key answers its private key"#,
+    ),
+    (
+        "DELETE",
+        "/control/assertion-issuers",
+        "trust no assertion issuer",
+    ),
+    (
+        "POST",
+        "/control/assertions",
+        r#"{"issuer": "…", "sub": "…", "audience": "…", "variant": "valid|wrong-audience|expired|unknown-key", "lifetime_seconds": N, "claims": {…}} — mint an assertion of a trusted issuer whose key the rig made"#,
+    ),
+    (
+        "POST",
+        "/control/id-tokens",
+        r#"{"aud": "…", "sub": "…", "lifetime_seconds": N, "claims": {…}} — an ID token signed by this issuer, for a client to exchange for an ID-JAG"#,
     ),
     (
         "DELETE",
@@ -143,7 +169,7 @@ const INDEX: [Entry; 33] = [
     (
         "POST",
         "/control/faults",
-        r#"{"endpoint": "metadata|register|authorize|token|introspect|revoke", "match": {"grant_type", "client_id"}, "respond": {"status", "error", "error_description"} | {"status": 429, "retry_after": S} | {"delay_ms": N} | {"malformed": true} | {"drop": true}, "times": N} — add a fault rule"#,
+        r#"{"endpoint": "metadata|register|authorize|token|introspect|revoke", "match": {"grant_type", "client_id", "scope"}, "respond": {"status", "error", "error_description"} | {"status": 429, "retry_after": S} | {"delay_ms": N} | {"malformed": true} | {"drop": true}, "times": N} — add a fault rule"#,
     ),
     ("DELETE", "/control/faults", "delete every fault rule"),
     ("DELETE", "/control/faults/{id}", "delete one fault rule"),
@@ -332,6 +358,9 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
         return answer;
     }
     if let Some(answer) = host.journal.control(call) {
+        return answer;
+    }
+    if let Some(answer) = assertions::call(state, call) {
         return answer;
     }
     let outcome = match (&call.method, control::canonical(&call.path, &ALIASES)) {

@@ -3,27 +3,26 @@
 //! `/.well-known/openid-configuration{path}` or `{path}/.well-known/openid-configuration`,
 //! with the JWKS it points at (`{path}/.well-known/jwks.json`).
 //!
-//! This is not an OpenID provider: it issues no ID tokens. The OIDC forms exist because clients
-//! fall back to OIDC discovery, and some (the TypeScript SDK) validate that document against
-//! the full OIDC schema, so the document is complete (`jwks_uri` with a real key,
-//! `subject_types_supported`, `id_token_signing_alg_values_supported`) rather than partial.
+//! The OIDC forms exist because clients fall back to OIDC discovery, and some (the TypeScript
+//! SDK) validate that document against the full OIDC schema, so the document is complete
+//! (`jwks_uri` with the issuer's real key, `subject_types_supported`,
+//! `id_token_signing_alg_values_supported`) rather than partial. The only ID tokens an issuer
+//! signs are those a tester asks for (`POST /control/id-tokens`), for an enterprise IdP role.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use sim_http::Response;
 use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::response::full;
 
 use crate::faults::inject;
+use crate::jose;
 use crate::profile::{Declared, Profile, ScopesSupported};
 use crate::router::Facts;
 use crate::state::State;
-use crate::store::GrantType;
+use crate::store::{AuthMethod, GrantType};
 
 /// The RFC 8414 well-known path; also the router's name for that document.
 pub const PATH: &str = "/.well-known/oauth-authorization-server";
@@ -71,16 +70,27 @@ pub fn document(issuer: &str, profile: &Profile, scopes: &[String], form: Form) 
     put("revocation_endpoint", json!(format!("{moved}/revoke")));
     put("response_types_supported", json!(["code"]));
     put("response_modes_supported", json!(["query"]));
-    put(
-        "grant_types_supported",
-        json!(GrantType::ALL.map(GrantType::as_str)),
-    );
+    let grants: Vec<&str> = profile.grant_types.iter().map(|g| g.as_str()).collect();
+    put("grant_types_supported", json!(grants));
     put("code_challenge_methods_supported", json!(["S256"]));
     put("token_endpoint_auth_methods_supported", json!(auth_methods));
+    let signed = profile.auth_methods.contains(&AuthMethod::PrivateKeyJwt);
+    if signed {
+        put(
+            "token_endpoint_auth_signing_alg_values_supported",
+            json!(jose::ALGORITHMS),
+        );
+    }
     put(
         "revocation_endpoint_auth_methods_supported",
         json!(auth_methods),
     );
+    if signed {
+        put(
+            "revocation_endpoint_auth_signing_alg_values_supported",
+            json!(jose::ALGORITHMS),
+        );
+    }
     put(
         "introspection_endpoint_auth_methods_supported",
         json!(["none"]),
@@ -106,8 +116,11 @@ pub fn document(issuer: &str, profile: &Profile, scopes: &[String], form: Form) 
             Declared::Omit => {}
         }
     }
-    if form == Form::Oidc {
+    // An identity provider's tokens are checked with its keys, found from its metadata.
+    if form == Form::Oidc || profile.grant_types.contains(&GrantType::TokenExchange) {
         put("jwks_uri", json!(format!("{issuer}{JWKS}")));
+    }
+    if form == Form::Oidc {
         put("subject_types_supported", json!(["public"]));
         put("id_token_signing_alg_values_supported", json!(["ES256"]));
         put(
@@ -116,26 +129,6 @@ pub fn document(issuer: &str, profile: &Profile, scopes: &[String], form: Form) 
         );
     }
     Bytes::from(serde_json::to_vec_pretty(&Value::Object(document)).unwrap_or_default())
-}
-
-/// The JWKS of one EC P-256 public key, from its uncompressed SEC1 point (`04 || X || Y`), with
-/// its RFC 7638 thumbprint as `kid`. `None` if the point is not 65 bytes.
-pub fn jwks(point: &[u8]) -> Option<Bytes> {
-    let [4, coordinates @ ..] = point else {
-        return None;
-    };
-    if coordinates.len() != 64 {
-        return None;
-    }
-    let (x, y) = coordinates.split_at(32);
-    let (x, y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
-    // RFC 7638 §3.2: the required members, in lexicographic order, without whitespace.
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
-    let keys = json!({"keys": [{
-        "kty": "EC", "crv": "P-256", "x": x, "y": y, "use": "sig", "alg": "ES256", "kid": kid,
-    }]});
-    serde_json::to_vec_pretty(&keys).ok().map(Bytes::from)
 }
 
 /// Answers a metadata document (`endpoint` is [`PATH`] or [`OIDC`]) or the JWKS.
@@ -165,20 +158,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_jwk_is_a_p256_key_with_its_thumbprint_as_kid() {
-        let mut point = vec![4u8];
-        point.extend(0..64u8);
-        let keys: Value = serde_json::from_slice(&jwks(&point).unwrap()).unwrap();
-        let key = &keys["keys"][0];
-        assert_eq!(key["kty"], "EC");
-        assert_eq!(key["crv"], "P-256");
-        assert_eq!(key["x"].as_str().unwrap().len(), 43);
-        assert_eq!(key["kid"].as_str().unwrap().len(), 43);
-        assert!(jwks(&point[1..]).is_none());
-    }
-
-    #[test]
-    fn the_default_profile_renders_the_original_document_and_offers_client_documents() {
+    fn the_default_profile_offers_every_grant_method_and_client_documents() {
         let scopes = vec!["mcp:tools".to_owned()];
         let issuer = "http://localhost:1";
         let original = json!({
@@ -190,10 +170,13 @@ mod tests {
             "revocation_endpoint": format!("{issuer}/revoke"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                      "urn:ietf:params:oauth:grant-type:jwt-bearer"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-            "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
+            "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
             "introspection_endpoint_auth_methods_supported": ["none"],
             "scopes_supported": scopes,
             "authorization_response_iss_parameter_supported": true,

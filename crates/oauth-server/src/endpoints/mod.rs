@@ -1,7 +1,9 @@
 //! One module per endpoint.
 
+mod assertions;
 pub mod authorize;
 pub mod control;
+pub(crate) mod grants;
 pub mod introspect;
 pub mod metadata;
 pub mod register;

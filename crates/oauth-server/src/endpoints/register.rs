@@ -21,6 +21,7 @@ use sim_http::secret::random_token;
 
 use crate::error::OAuthError;
 use crate::faults::inject;
+use crate::jose::ClientKeys;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;
 use crate::state::State;
@@ -80,7 +81,6 @@ async fn register(
     };
 
     note_asked(&metadata, facts);
-    let redirect_uris = redirect_uris(&metadata)?;
     let live = state.live();
     let offered = &live.profile.auth_methods;
     let asked = match metadata.get("token_endpoint_auth_method") {
@@ -88,7 +88,7 @@ async fn register(
         Some(Value::String(name)) => Some(AuthMethod::parse(name).ok_or_else(|| {
             OAuthError::InvalidClientMetadata(format!(
                 "token_endpoint_auth_method '{name}' is not supported; use none, \
-                 client_secret_basic or client_secret_post"
+                 client_secret_basic, client_secret_post or private_key_jwt"
             ))
         })?),
         Some(_) => return Err(not_a("token_endpoint_auth_method", "string")),
@@ -121,26 +121,78 @@ async fn register(
             .iter()
             .map(|name| {
                 GrantType::parse(name).ok_or_else(|| {
+                    let known: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
                     OAuthError::InvalidClientMetadata(format!(
-                        "grant type '{name}' is not supported; use authorization_code and \
-                         refresh_token"
+                        "grant type '{name}' is not supported; use {}",
+                        known.join(", ")
                     ))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
-    if !grant_types.contains(&GrantType::AuthorizationCode) {
+    let code = grant_types.contains(&GrantType::AuthorizationCode);
+    let issuing = [
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::JwtBearer,
+        GrantType::TokenExchange,
+    ];
+    if !grant_types.iter().any(|grant| issuing.contains(grant)) {
         return Err(OAuthError::InvalidClientMetadata(
-            "grant_types must include authorization_code: it is the only way to obtain tokens here"
+            "grant_types must include a grant that issues tokens: authorization_code, \
+             client_credentials or the jwt-bearer grant"
                 .into(),
         ));
     }
-    let response_types =
-        string_list(&metadata, "response_types")?.unwrap_or_else(|| vec!["code".to_owned()]);
-    if response_types != ["code"] {
-        return Err(OAuthError::InvalidClientMetadata(
-            "response_types must be [\"code\"]".into(),
-        ));
+    if !auth_method.is_confidential()
+        && let Some(grant) = grant_types.iter().find(|grant| {
+            matches!(
+                grant,
+                GrantType::ClientCredentials | GrantType::TokenExchange
+            )
+        })
+    {
+        return Err(OAuthError::InvalidClientMetadata(format!(
+            "grant type {} is for confidential clients; token_endpoint_auth_method none cannot \
+             use it",
+            grant.as_str()
+        )));
+    }
+    // A client of the code grant needs somewhere to be sent back; one without a user does not.
+    let redirect_uris = if code || metadata.contains_key("redirect_uris") {
+        redirect_uris(&metadata)?
+    } else {
+        Vec::new()
+    };
+    let keys = ClientKeys::from_metadata(metadata.get("jwks"), metadata.get("jwks_uri"))
+        .map_err(OAuthError::InvalidClientMetadata)?;
+    match (auth_method == AuthMethod::PrivateKeyJwt, keys.is_some()) {
+        (true, false) => {
+            return Err(OAuthError::InvalidClientMetadata(
+                "token_endpoint_auth_method private_key_jwt needs jwks or jwks_uri".into(),
+            ));
+        }
+        (false, true) => {
+            return Err(OAuthError::InvalidClientMetadata(
+                "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt".into(),
+            ));
+        }
+        _ => {}
+    }
+    let response_types = string_list(&metadata, "response_types")?.unwrap_or_else(|| {
+        if code {
+            vec!["code".to_owned()]
+        } else {
+            Vec::new()
+        }
+    });
+    let expected: &[&str] = if code { &["code"] } else { &[] };
+    if response_types != expected {
+        return Err(OAuthError::InvalidClientMetadata(if code {
+            "response_types must be [\"code\"]".into()
+        } else {
+            "response_types must be empty without the authorization_code grant".into()
+        }));
     }
     for field in STRING_FIELDS {
         if metadata
@@ -165,7 +217,11 @@ async fn register(
     note_evictions(facts, &evicted);
 
     let id = random_token();
-    let secret = (auth_method != AuthMethod::None).then(random_token);
+    let secret = auth_method.has_secret().then(random_token);
+    let scope = metadata
+        .get("scope")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     metadata.insert("client_id".into(), Value::from(id.clone()));
     metadata.insert(
         "client_id_issued_at".into(),
@@ -201,6 +257,8 @@ async fn register(
         any_loopback: false,
         kind: ClientKind::Dynamic,
         grant_types,
+        keys,
+        scope,
         registration: metadata,
         last_used: AtomicU64::new(0),
     });

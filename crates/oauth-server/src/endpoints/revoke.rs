@@ -40,7 +40,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
         return answer;
     }
-    match revoke(state, &parts.headers, &params, facts) {
+    match revoke(state, &parts.headers, &params, facts).await {
         Ok(()) => empty(StatusCode::OK),
         Err(error) => refuse(facts, error),
     }
@@ -51,7 +51,7 @@ fn refuse(facts: &mut Facts, error: OAuthError) -> Response {
     error.into_response()
 }
 
-fn revoke(
+async fn revoke(
     state: &State,
     headers: &HeaderMap,
     params: &Params,
@@ -60,7 +60,7 @@ fn revoke(
     let token = required(params, "token")?;
     // The hint is only an optimisation (§2.1); both stores are searched whatever it says.
     params.single("token_type_hint")?;
-    let client = authenticate_if_present(state, headers, params)?;
+    let client = authenticate_if_present(state, headers, params, facts).await?;
     if let Some(client) = &client {
         note_client(client, facts);
     }

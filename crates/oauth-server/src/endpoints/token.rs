@@ -1,6 +1,8 @@
 //! `POST /token`: the authorization code and refresh token grants (OAuth 2.1 §3.2, §4.1.3, §4.3),
 //! with refresh-token rotation and, when a tester turns it on, reuse detection (§4.3.1): a
-//! rotated-out token presented again after the grace period revokes its whole grant.
+//! rotated-out token presented again after the grace period revokes its whole grant. The grants
+//! without a user are in [`grants`]; this module checks the issuer offers the one asked for and
+//! authenticates the client first.
 
 use std::sync::Arc;
 
@@ -13,8 +15,10 @@ use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
 use crate::client_auth::{
-    authenticate, presented_client_id, presented_method, unknown_public_client,
+    authenticate, authenticate_if_present, presented_client_id, presented_method,
+    unknown_public_client,
 };
+use crate::endpoints::grants::{self, Exchanged};
 use crate::endpoints::register::note_evictions;
 use crate::endpoints::{named_client, note_client, read_form, required};
 use crate::error::OAuthError;
@@ -31,10 +35,13 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     };
     let grant_type = params.single("grant_type").ok().flatten();
     if let Some(grant_type) = grant_type {
-        facts.grant = Some(count_grant(state, grant_type));
-        let credential = GrantType::parse(grant_type).map(|grant| match grant {
-            GrantType::AuthorizationCode => "code",
-            GrantType::RefreshToken => "refresh_token",
+        let grant = GrantType::parse(grant_type);
+        facts.grant = Some(count_grant(state, grant));
+        let credential = grant.and_then(|grant| match grant {
+            GrantType::AuthorizationCode => Some("code"),
+            GrantType::RefreshToken => Some("refresh_token"),
+            // An assertion is journaled by its claims, never as a credential.
+            _ => None,
         });
         if let Some(Ok(Some(presented))) = credential.map(|name| params.single(name)) {
             facts.presented(presented);
@@ -49,6 +56,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         endpoint: "token",
         grant_type,
         client_id: client_id.as_deref(),
+        scope: params.single("scope").ok().flatten(),
         ..Subject::default()
     };
     if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
@@ -60,8 +68,8 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
         return answer;
     }
-    match token(state, &parts.headers, &params, facts) {
-        Ok(tokens) => {
+    match token(state, &parts.headers, &params, facts).await {
+        Ok(Issued::Tokens(tokens)) => {
             facts.issued(
                 tokens
                     .refresh_token
@@ -69,6 +77,10 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
                     .unwrap_or(&tokens.access_token),
             );
             json_no_store(StatusCode::OK, &tokens)
+        }
+        Ok(Issued::Exchanged(exchanged)) => {
+            facts.issued(&exchanged.access_token);
+            json_no_store(StatusCode::OK, &exchanged)
         }
         Err(error) => refuse(state, facts, error),
     }
@@ -90,40 +102,78 @@ fn refuse(state: &State, facts: &mut Facts, error: OAuthError) -> Response {
 }
 
 /// Counts a token request by its grant type, and names the grant for the log.
-fn count_grant(state: &State, grant_type: &str) -> &'static str {
-    let grant = GrantType::parse(grant_type);
+fn count_grant(state: &State, grant: Option<GrantType>) -> &'static str {
+    let counters = &state.counters;
     let counter = match grant {
-        Some(GrantType::AuthorizationCode) => &state.counters.code_grants,
-        Some(GrantType::RefreshToken) => &state.counters.refresh_grants,
-        None => &state.counters.other_grants,
+        Some(GrantType::AuthorizationCode) => &counters.code_grants,
+        Some(GrantType::RefreshToken) => &counters.refresh_grants,
+        Some(GrantType::ClientCredentials) => &counters.client_credentials_grants,
+        Some(GrantType::JwtBearer) => &counters.jwt_bearer_grants,
+        Some(GrantType::TokenExchange) => &counters.token_exchanges,
+        None => &counters.other_grants,
     };
     counter.bump();
     grant.map_or("other", GrantType::as_str)
 }
 
-/// Authenticates the client and runs the grant.
-fn token(
+/// What a token request gets.
+enum Issued {
+    Tokens(TokenResponse),
+    Exchanged(Exchanged),
+}
+
+/// Checks the grant is offered, authenticates the client and runs the grant.
+async fn token(
     state: &State,
     headers: &HeaderMap,
     params: &Params,
     facts: &mut Facts,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued, OAuthError> {
     let grant_type = required(params, "grant_type")?;
-    let client = match authenticate(state, headers, params) {
+    let offered = state.live().profile.grant_types.clone();
+    let Some(grant) = GrantType::parse(grant_type).filter(|grant| offered.contains(grant)) else {
+        let names: Vec<&str> = offered.iter().map(|grant| grant.as_str()).collect();
+        return Err(OAuthError::UnsupportedGrantType(format!(
+            "grant_type '{grant_type}' is not supported here; this issuer accepts {}",
+            names.join(", ")
+        )));
+    };
+    if matches!(grant, GrantType::JwtBearer | GrantType::TokenExchange) {
+        // The assertion is the credential: client authentication is optional, and a client id
+        // this issuer does not know is only a name (a workload's).
+        let named = unknown_public_client(state, headers, params);
+        let client = match named {
+            Some(_) => None,
+            None => authenticate_if_present(state, headers, params, facts).await?,
+        };
+        if let Some(client) = &client {
+            note_client(client, facts);
+        }
+        return Ok(match grant {
+            GrantType::JwtBearer => Issued::Tokens(
+                grants::jwt_bearer(state, client.as_deref(), named, params, facts).await?,
+            ),
+            _ => Issued::Exchanged(grants::token_exchange(
+                state,
+                client.as_deref(),
+                params,
+                facts,
+            )?),
+        });
+    }
+    let client = match authenticate(state, headers, params, facts).await {
         Ok(client) => client,
-        Err(refused) if GrantType::parse(grant_type) == Some(GrantType::RefreshToken) => {
+        Err(refused) if grant == GrantType::RefreshToken => {
             adopt_seeded_client(state, headers, params, facts).ok_or(refused)?
         }
         Err(refused) => return Err(refused),
     };
     note_client(&client, facts);
-    match GrantType::parse(grant_type) {
-        Some(GrantType::AuthorizationCode) => redeem_code(state, &client, params, facts),
-        Some(GrantType::RefreshToken) => refresh(state, &client, params, facts),
-        None => Err(OAuthError::UnsupportedGrantType(format!(
-            "grant_type '{grant_type}' is not supported; use authorization_code or refresh_token"
-        ))),
-    }
+    Ok(Issued::Tokens(match grant {
+        GrantType::AuthorizationCode => redeem_code(state, &client, params, facts)?,
+        GrantType::RefreshToken => refresh(state, &client, params, facts)?,
+        _ => grants::client_credentials(state, &client, params, facts)?,
+    }))
 }
 
 /// A seeded refresh token stands for credentials a client stored before this rig started (the

@@ -375,8 +375,12 @@ async fn bad_rules_are_400_with_a_reason() {
             "match.tool does not apply",
         ),
         (
-            r#"{"endpoint": "token", "match": {"scope": "x"}, "respond": {"status": 503}}"#,
+            r#"{"endpoint": "token", "match": {"scopes": "x"}, "respond": {"status": 503}}"#,
             "",
+        ),
+        (
+            r#"{"endpoint": "authorize", "match": {"scope": "x"}, "respond": {"status": 503}}"#,
+            "match.scope does not apply",
         ),
         (r#"{"endpoint": "token", "respond": {}}"#, "one kind"),
         (

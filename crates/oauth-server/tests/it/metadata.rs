@@ -25,7 +25,12 @@ async fn metadata_lists_every_endpoint_under_the_issuer() {
     assert_eq!(metadata["response_types_supported"], json!(["code"]));
     assert_eq!(
         metadata["grant_types_supported"],
-        json!(["authorization_code", "refresh_token"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ])
     );
     assert_eq!(
         metadata["code_challenge_methods_supported"],
@@ -33,7 +38,16 @@ async fn metadata_lists_every_endpoint_under_the_issuer() {
     );
     assert_eq!(
         metadata["token_endpoint_auth_methods_supported"],
-        json!(["none", "client_secret_basic", "client_secret_post"])
+        json!([
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    assert_eq!(
+        metadata["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["ES256", "RS256", "EdDSA"])
     );
     assert_eq!(metadata["scopes_supported"], json!(["mcp:tools"]));
     assert_eq!(

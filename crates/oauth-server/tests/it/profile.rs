@@ -55,11 +55,14 @@ async fn the_state_shows_the_default_profile_with_every_field() {
             "scopes": ["mcp:tools"],
             "scopes_supported": null,
             "registration": true,
-            "auth_methods": ["none", "client_secret_basic", "client_secret_post"],
+            "auth_methods": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
             "assign_auth_method": null,
             "require_resource": false,
             "client_id_metadata_document_supported": true,
             "client_id_metadata_documents": true,
+            "grant_types": ["authorization_code", "refresh_token", "client_credentials",
+                            "urn:ietf:params:oauth:grant-type:jwt-bearer"],
+            "id_jag_client_id": null,
         })
     );
     let (status, shown) = rig.get_json("/control/profile").await;
@@ -73,9 +76,11 @@ async fn the_state_shows_the_default_profile_with_every_field() {
 async fn each_metadata_location_is_served_only_when_listed() {
     let rig = Rig::start().await;
     assert_eq!(status_of(&rig, OIDC).await, StatusCode::NOT_FOUND);
+    // The keys are served whatever the metadata: an identity-provider role needs them without
+    // an OIDC document, and they are public.
     assert_eq!(
         status_of(&rig, "/.well-known/jwks.json").await,
-        StatusCode::NOT_FOUND
+        StatusCode::OK
     );
 
     profile(&rig, json!({"metadata": ["oidc-inserted"]})).await;

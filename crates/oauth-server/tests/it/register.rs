@@ -123,7 +123,8 @@ async fn bad_metadata_is_invalid_client_metadata() {
     for metadata in [
         json!({"redirect_uris": uris, "token_endpoint_auth_method": "private_key_jwt"}),
         json!({"redirect_uris": uris, "token_endpoint_auth_method": 7}),
-        json!({"redirect_uris": uris, "grant_types": ["client_credentials"]}),
+        json!({"redirect_uris": uris, "grant_types": ["client_credentials"],
+               "token_endpoint_auth_method": "none"}),
         json!({"redirect_uris": uris, "grant_types": ["refresh_token"]}),
         json!({"redirect_uris": uris, "grant_types": "authorization_code"}),
         json!({"redirect_uris": uris, "response_types": ["token"]}),

@@ -49,6 +49,8 @@ pub struct Subject<'a> {
     pub method: Option<&'a str>,
     /// The tool of a `tools/call`.
     pub tool: Option<&'a str>,
+    /// The `scope` a token request asked for, space-separated.
+    pub scope: Option<&'a str>,
 }
 
 /// An endpoint a server lets rules target, and the `match` keys it knows there.
@@ -380,7 +382,7 @@ mod tests {
     use super::*;
 
     const TARGETS: &[Target] = &[
-        ("token", &["grant_type", "client_id"]),
+        ("token", &["grant_type", "client_id", "scope"]),
         ("mcp", &["client_id", "method", "tool"]),
         ("metadata", &[]),
     ];
@@ -416,6 +418,31 @@ mod tests {
         assert!(faults.take(&token("refresh_token")).is_some());
         assert!(faults.list().is_empty());
         assert!(faults.take(&token("refresh_token")).is_none());
+    }
+
+    #[test]
+    fn a_scope_match_wants_that_token_among_the_requested_ones() {
+        let faults = Faults::new(TARGETS);
+        let rule = add(
+            &faults,
+            json!({"endpoint": "token", "match": {"scope": "wif.rejected"},
+                   "respond": {"status": 400, "error": "invalid_scope"}}),
+        )
+        .unwrap();
+        let asking = |scope: Option<&'static str>| Subject {
+            scope,
+            ..token("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        };
+        assert!(faults.take(&asking(None)).is_none());
+        assert!(faults.take(&asking(Some("wif.rejected.not"))).is_none());
+        assert!(faults.take(&asking(Some("mcp:tools"))).is_none());
+        assert_eq!(
+            faults
+                .take(&asking(Some("mcp:tools wif.rejected")))
+                .unwrap()
+                .0,
+            rule.id
+        );
     }
 
     #[test]

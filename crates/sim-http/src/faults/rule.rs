@@ -26,6 +26,9 @@ pub struct Match {
     /// Only calls of this tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// Only requests whose `scope` holds this scope token among others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Match {
@@ -37,6 +40,11 @@ impl Match {
             && same(&self.client_id, subject.client_id)
             && same(&self.method, subject.method)
             && same(&self.tool, subject.tool)
+            && self.scope.as_deref().is_none_or(|wanted| {
+                subject
+                    .scope
+                    .is_some_and(|scope| scope.split(' ').any(|token| token == wanted))
+            })
     }
 
     /// The keys given, with their values.
@@ -46,6 +54,7 @@ impl Match {
             ("client_id", &self.client_id),
             ("method", &self.method),
             ("tool", &self.tool),
+            ("scope", &self.scope),
         ]
         .into_iter()
         .filter_map(|(key, value)| value.as_deref().map(|value| (key, value)))
@@ -404,6 +413,12 @@ impl RuleSpec {
     /// Only calls of this tool (`mcp`).
     pub fn tool(mut self, tool: impl Into<String>) -> Self {
         self.matching.tool = Some(tool.into());
+        self
+    }
+
+    /// Only token requests asking for `scope` (among others).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.matching.scope = Some(scope.into());
         self
     }
 }

@@ -123,6 +123,39 @@ pub struct Asked {
     /// when there was none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_scheme: Option<String>,
+    /// `/token`, `/revoke`: the claims of a `private_key_jwt` client assertion that could be
+    /// read (never the assertion itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_assertion: Option<Assertion>,
+    /// `/token`: the claims of the jwt-bearer grant's `assertion`, or of the `subject_token` a
+    /// token exchange presented.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<Assertion>,
+}
+
+/// What the journal keeps of a JWT a client presented: who issued it, for whom, its id and
+/// type, enough to tell one assertion from another without the credential itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Assertion {
+    /// Its `iss` claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Its `sub` claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Its `aud` claim, a list even when it was one string.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aud: Vec<String>,
+    /// Its `jti` claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// The header's `typ` (`oauth-id-jag+jwt` for an ID-JAG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
+    /// Seconds from the request to its `exp`, negative once expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
 }
 
 impl fmt::Display for Event {

@@ -24,7 +24,7 @@ use event::rfc3339;
 mod event;
 mod stream;
 
-pub use event::{Asked, Event, MAX_PATH, records};
+pub use event::{Asked, Assertion, Event, MAX_PATH, records};
 
 /// Events a journal keeps unless configured otherwise.
 pub const DEFAULT_CAPACITY: usize = 1000;

@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use mcp_oauth_sim::control::Watched;
 use mcp_oauth_sim::control::conformance::{Context, Situation};
 use mcp_oauth_sim::control::scenario::Name;
+use mcp_oauth_sim::control::without_user::GeneratedKey;
 use mcp_oauth_sim::{Control, Scenario, Service};
 use serde_json::json;
 
@@ -33,11 +34,26 @@ pub struct ScenarioArgs {
     since: Option<u64>,
 }
 
-/// What `scenario` is asked to do: print something, or flip a [`Scenario`] of the library.
+/// What `scenario` is asked to do: print something, flip a [`Scenario`] of the library, or
+/// make a credential for the client under test.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Preset {
     Read(Reader),
     Flip(Name),
+    Make(Maker),
+}
+
+/// What `scenario` makes and prints: keys and assertions for clients without a user.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Maker {
+    /// ID [ES256|EdDSA]: pre-register a private_key_jwt client with a fresh key; print its private key.
+    KeyedClient,
+    /// ISSUER [ES256|EdDSA] [id-jag]: trust ISSUER's jwt-bearer assertions, with a key the rig makes.
+    TrustIssuer,
+    /// ISSUER SUB [valid|wrong-audience|expired|unknown-key]: print an assertion of ISSUER for SUB.
+    Assertion,
+    /// ISSUER AUD [SUB]: print an ID token signed by the rig's issuer ISSUER (its name) for client AUD.
+    IdToken,
 }
 
 /// What `scenario` only reads and prints.
@@ -64,6 +80,7 @@ static PRESETS: LazyLock<Vec<Preset>> = LazyLock::new(|| {
         presets.push(Preset::Flip(*name));
     }
     presets.extend([Preset::Read(Reader::Events), Preset::Read(Reader::Watch)]);
+    presets.extend(Maker::value_variants().iter().copied().map(Preset::Make));
     presets
 });
 
@@ -76,6 +93,7 @@ impl ValueEnum for Preset {
         match self {
             Self::Read(reader) => reader.to_possible_value(),
             Self::Flip(name) => name.to_possible_value(),
+            Self::Make(maker) => maker.to_possible_value(),
         }
     }
 }
@@ -97,8 +115,12 @@ pub async fn run(control: &Control, args: ScenarioArgs) -> anyhow::Result<()> {
             _ => {}
         }
     }
+    if let Preset::Make(maker) = name {
+        return make(control, maker, &values, json).await;
+    }
     let scenario = match name {
         Preset::Flip(name) => Some(Scenario::parse(name, &values)?),
+        Preset::Make(_) => None,
         Preset::Read(_) if !values.is_empty() => {
             let name = name.to_possible_value().expect("no skipped variants");
             bail!(
@@ -163,6 +185,105 @@ fn staged(situation: Situation, context: &Context) -> anyhow::Result<()> {
         situation.name()
     );
     Ok(())
+}
+
+/// `keyed-client`, `trust-issuer`, `assertion`, `id-token`: makes the credential and prints
+/// what the client under test needs (with `--json`, the whole answer).
+async fn make(
+    control: &Control,
+    maker: Maker,
+    values: &[String],
+    json: bool,
+) -> anyhow::Result<()> {
+    let value = |index: usize| values.get(index).map(String::as_str);
+    let usage = |words: &str| anyhow::anyhow!("usage: scenario {} {words}", maker_name(maker));
+    let algorithm = |given: Option<&str>| -> anyhow::Result<&'static str> {
+        match given {
+            None | Some("ES256") => Ok("ES256"),
+            Some("EdDSA") => Ok("EdDSA"),
+            Some(other) => {
+                bail!("'{other}' is not a key algorithm the rig makes; use ES256 or EdDSA")
+            }
+        }
+    };
+    let print_key = |who: &str, key: &GeneratedKey| -> anyhow::Result<()> {
+        if json {
+            say!("{}", serde_json::to_string_pretty(&key.as_json())?);
+        } else {
+            say!(
+                "{who}\nalg {} kid {}\n{}",
+                key.alg,
+                key.kid,
+                key.private_key_pem.trim_end()
+            );
+        }
+        Ok(())
+    };
+    match maker {
+        Maker::KeyedClient => {
+            let (Some(id), None) = (value(0), value(2)) else {
+                return Err(usage("ID [ES256|EdDSA]"));
+            };
+            let key = control
+                .add_keyed_client(json!({
+                    "client_id": id,
+                    "generate_key": algorithm(value(1))?,
+                    "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+                    "redirect_uris": "any-loopback",
+                }))
+                .await?;
+            print_key(&format!("client_id {id} (private_key_jwt)"), &key)?;
+        }
+        Maker::TrustIssuer => {
+            let Some(issuer) = value(0) else {
+                return Err(usage("ISSUER [ES256|EdDSA] [id-jag]"));
+            };
+            let kind = match value(2) {
+                None | Some("workload") => "workload",
+                Some("id-jag") => "id-jag",
+                Some(other) => bail!("'{other}' is not a kind; use workload or id-jag"),
+            };
+            let key = control
+                .trust_assertion_issuer(json!({
+                    "issuer": issuer,
+                    "kind": kind,
+                    "generate_key": algorithm(value(1))?,
+                }))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the rig answered no key for '{issuer}'"))?;
+            print_key(&format!("trusted issuer {issuer} ({kind})"), &key)?;
+        }
+        Maker::Assertion => {
+            let (Some(issuer), Some(sub), None) = (value(0), value(1), value(3)) else {
+                return Err(usage(
+                    "ISSUER SUB [valid|wrong-audience|expired|unknown-key]",
+                ));
+            };
+            let variant = value(2).unwrap_or("valid");
+            let assertion = control
+                .mint_assertion(json!({ "issuer": issuer, "sub": sub, "variant": variant }))
+                .await?;
+            say!("{assertion}");
+        }
+        Maker::IdToken => {
+            let (Some(issuer), Some(aud), None) = (value(0), value(1), value(3)) else {
+                return Err(usage("ISSUER AUD [SUB]"));
+            };
+            let mut request = json!({ "aud": aud });
+            if let Some(sub) = value(2) {
+                request["sub"] = json!(sub);
+            }
+            say!("{}", control.issuer(issuer).mint_id_token(request).await?);
+        }
+    }
+    Ok(())
+}
+
+fn maker_name(maker: Maker) -> String {
+    maker
+        .to_possible_value()
+        .map(|value| value.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 /// `scenario conformance list`: every situation, a line each.

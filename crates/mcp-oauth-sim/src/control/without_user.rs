@@ -55,6 +55,18 @@ pub struct GeneratedKey {
     pub jwk: Value,
 }
 
+impl GeneratedKey {
+    /// As the control plane answered it.
+    pub fn as_json(&self) -> Value {
+        json!({
+            "alg": self.alg,
+            "kid": self.kid,
+            "private_key_pem": self.private_key_pem,
+            "jwk": self.jwk,
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct WithKey {
     generated: GeneratedKey,

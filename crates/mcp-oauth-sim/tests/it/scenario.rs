@@ -462,7 +462,7 @@ async fn scenario_profile_changes_a_servers_knobs_and_conformance_stages_lists_a
     assert!(!bad.status.success());
     assert!(bad.stderr.contains("iss"), "{bad:#?}");
     listed.assert_success();
-    assert_eq!(listed.stdout.lines().count(), 27, "{listed:#?}");
+    assert_eq!(listed.stdout.lines().count(), 31, "{listed:#?}");
     staged.assert_success();
     assert!(
         staged.stderr.contains("a passing client refuses PRM"),
@@ -545,4 +545,82 @@ async fn scenario_cimd_and_document_faults_change_the_issuer_and_show_in_its_sta
         bad.stderr.contains("redirect-uri-missing"),
         "the kinds are listed: {bad:#?}"
     );
+}
+
+#[tokio::test]
+async fn scenario_stages_a_situation_without_a_user_with_its_context_and_makes_credentials() {
+    // Arrange
+    let dir = WorkDir::new();
+    let rig = Launch::new(&dir).args(EPHEMERAL_PORTS).serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+
+    // Act: stage client-credentials-basic and use the context it prints, as a client would.
+    let staged = scenario(&rig, &["conformance", "client-credentials-basic", "--json"]);
+    staged.assert_success();
+    let printed: Value = serde_json::from_str(&staged.stdout).expect("one JSON object");
+    let context = &printed["context"];
+    let (id, secret) = (
+        context["client_id"].as_str().unwrap(),
+        context["client_secret"].as_str().unwrap(),
+    );
+    let token = caller
+        .http
+        .post(format!("{}/token", rig.oauth.url))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let token_status = token.status();
+    let tokens = body_json(token).await;
+    let (_, whoami) = caller
+        .rpc(
+            tokens["access_token"].as_str().unwrap_or_default(),
+            "tools/call",
+            json!({ "name": "whoami", "arguments": {} }),
+        )
+        .await;
+    let checked = scenario(&rig, &["conformance", "check", "client-credentials-basic"]);
+    // A trusted issuer with a key the rig makes, and an assertion of it, from the CLI, on a
+    // rig back to its defaults (the situation offered client_credentials alone).
+    scenario(&rig, &["reset"]).assert_success();
+    let keyed = scenario(&rig, &["keyed-client", "agent-1"]);
+    let trusted = scenario(&rig, &["trust-issuer", "https://idp.example", "EdDSA"]);
+    let minted = scenario(&rig, &["assertion", "https://idp.example", "workload-7"]);
+    let bearer = caller
+        .token_response(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", minted.stdout.trim()),
+        ])
+        .await;
+    let bearer_status = bearer.status();
+    let bearer = body_json(bearer).await;
+    let wrong = scenario(&rig, &["assertion", "https://unknown.example", "x"]);
+
+    // Assert
+    assert!(staged.stderr.contains("give the client: {"), "{staged:#?}");
+    assert_eq!(token_status, StatusCode::OK, "{tokens}");
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    assert_eq!(
+        whoami["result"]["structuredContent"]["subject"], id,
+        "{whoami}"
+    );
+    checked.assert_success();
+    keyed.assert_success();
+    assert!(keyed.stdout.contains("client_id agent-1"), "{keyed:#?}");
+    assert!(keyed.stdout.contains("BEGIN PRIVATE KEY"), "{keyed:#?}");
+    trusted.assert_success();
+    assert!(trusted.stdout.contains("alg EdDSA"), "{trusted:#?}");
+    minted.assert_success();
+    assert_eq!(bearer_status, StatusCode::OK, "{bearer}");
+    let active = caller
+        .http
+        .post(format!("{}/introspect", rig.oauth.url))
+        .form(&[("token", bearer["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_json(active).await["sub"], "workload-7");
+    assert!(!wrong.status.success());
+    assert!(wrong.stderr.contains("not a trusted"), "{wrong:#?}");
 }

@@ -4,14 +4,17 @@
 //
 // Each suite writes one JSON file per passing scenario and scheme:
 //   <dir>/<suite>/<scheme>-<n>.json   {"client", "version", "scheme", "scenario", "name", "passed", "note"}
-//   <dir>/<suite>/conformance-<name>.json  {"client", "version", "scenario", "passed", "problems"}
+//   <dir>/<suite>/conformance-<name>.json  {"client", "version", "scenario", "passed", "problems", "provider"?}
 // where <dir> is $CLIENT_MATRIX_DIR or <repo>/target/client-matrix. Each suite declares below
 // which scenarios it covers; a covered scenario without a file, or with one that does not say
 // passed, counts as not passing, and the scenarios a suite does not cover are listed as such.
 //
 // The conformance table has a row per situation the binary stages (`mcp-oauth-sim scenario
 // conformance list --json`; $MCP_OAUTH_SIM_BIN or target/debug/mcp-oauth-sim) and a column per
-// suite that covers them; a situation without a result file says "not run".
+// suite that covers them; a situation without a result file says "not run". A result whose
+// `provider` is "application" was earned with a provider the application wrote on the SDK's
+// lowest-level hook, the SDK having none for that flow: its cell says so. `"unsupported": true`
+// (the client cannot be driven there at all) reads "unsupported".
 //
 //   node tests/clients/matrix.mjs                    print the tables
 //   node tests/clients/matrix.mjs --write README.md  replace the tables between their markers
@@ -216,9 +219,11 @@ function renderConformance(suites) {
     const cells = covering.map((suite) => {
       const result = readJson(join(DIR, suite.key, `conformance-${name}.json`));
       if (!result || result.scenario !== scenario) return 'not run';
-      if (result.passed === true) return 'passes';
+      if (result.unsupported === true) return 'unsupported';
+      const own = result.provider === 'application' ? " (application's own provider)" : '';
+      if (result.passed === true) return `passes${own}`;
       const ids = [...new Set((result.problems ?? []).map((problem) => problem.split(':')[0]))];
-      return `fails: ${ids.map((id) => `\`${id}\``).join(', ')}`;
+      return `fails${own}: ${ids.map((id) => `\`${id}\``).join(', ')}`;
     });
     lines.push(`| \`${scenario}\` | ${revision} | ${cells.join(' | ')} |`);
   }

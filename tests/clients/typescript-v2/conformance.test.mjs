@@ -18,16 +18,28 @@
 // `clientMetadataUrl` names one this test hosts over HTTPS on loopback (documents.mjs, with
 // certificates from `mcp-oauth-sim certs`), and the rig, over HTTP, trusts that CA for its
 // fetch through FETCH_CA_FILE.
+//
+// The four situations without a user (client-credentials-basic, client-credentials-jwt,
+// wif-jwt-bearer, enterprise-managed-authorization) are staged with `--json`, whose `context`
+// is what the suite's harness gives its client; the application builds its provider from it and
+// connects, lists the tools and calls one, with no authorization to complete. v2 has providers
+// for three: ClientCredentialsProvider, PrivateKeyJwtProvider and CrossAppAccessProvider (with
+// requestJwtAuthorizationGrant for the IdP step). It has none for a workload's jwt-bearer
+// assertion (WIF): there the application writes its own on the SDK's `prepareTokenRequest` hook
+// (../client-credentials-shared.mjs), and the result file says so (`provider: 'application'`).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnauthorizedError } from '@modelcontextprotocol/client';
+import {
+  ClientCredentialsProvider, CrossAppAccessProvider, PrivateKeyJwtProvider, UnauthorizedError, requestJwtAuthorizationGrant,
+} from '@modelcontextprotocol/client';
 import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { HeadlessProvider, newClient } from './provider.mjs';
 import { BINARY, REPO, makeCerts, startRig } from '../rig.mjs';
+import { AssertionGrantProvider, WITHOUT_USER, connectAndCall, stageConformance } from '../client-credentials-shared.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;
@@ -83,11 +95,56 @@ const EXPECTED = {
   'iss-normalized': [],
   // v2 checks the AS metadata's issuer against the URL it derived it from (v1 does not).
   'metadata-issuer-mismatch': [],
+  // Without a user (see WITHOUT_USER_PROVIDERS).
+  'client-credentials-basic': [],
+  'client-credentials-jwt': [],
+  'wif-jwt-bearer': [],
+  'enterprise-managed-authorization': [],
+};
+
+// The provider the application builds from the staged context in each situation without a user,
+// and whose it is: 'sdk' (one of the SDK's own) or 'application' (written on its
+// prepareTokenRequest hook, for a flow the SDK has no provider for). Every credential is bound
+// to the rig's issuer (`expectedIssuer`), as a deployment configures it.
+const WITHOUT_USER_PROVIDERS = {
+  'client-credentials-basic': (context, rig) => ['sdk', new ClientCredentialsProvider({
+    clientId: context.client_id, clientSecret: context.client_secret, expectedIssuer: rig.issuer,
+  })],
+  'client-credentials-jwt': (context, rig) => ['sdk', new PrivateKeyJwtProvider({
+    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, expectedIssuer: rig.issuer,
+  })],
+  // No jwt-bearer provider for a workload's own assertion (StaticPrivateKeyJwtProvider sends a
+  // client assertion with the client_credentials grant; CrossAppAccessProvider insists on a
+  // client secret and client_secret_basic, which a WIF AS does not take).
+  'wif-jwt-bearer': (context, rig) => ['application', new AssertionGrantProvider({
+    clientId: context.client_id, assertion: context.valid_jwt, expectedIssuer: rig.issuer,
+  })],
+  // The SDK's own: CrossAppAccessProvider hands the callback the AS issuer and the PRM resource it
+  // discovered; requestJwtAuthorizationGrant does the RFC 8693 request at the IdP's token endpoint
+  // the context names.
+  'enterprise-managed-authorization': (context, rig) => ['sdk', new CrossAppAccessProvider({
+    assertion: async ({ authorizationServerUrl, resourceUrl, scope, fetchFn }) => (await requestJwtAuthorizationGrant({
+      tokenEndpoint: context.idp_token_endpoint,
+      audience: authorizationServerUrl,
+      resource: resourceUrl,
+      idToken: context.idp_id_token,
+      clientId: context.idp_client_id,
+      scope,
+      fetchFn,
+    })).jwtAuthGrant,
+    clientId: context.client_id,
+    clientSecret: context.client_secret,
+    expectedIssuer: rig.issuer,
+  })],
 };
 
 // Checks that must be SUCCESS (not merely absent from the failures) where a situation stages one.
 const REQUIRED_SUCCESS = {
   'basic-cimd': ['cimd-client-id-used'],
+  'client-credentials-basic': ['client-credentials-basic-auth'],
+  'client-credentials-jwt': ['client-credentials-jwt-verified'],
+  'wif-jwt-bearer': ['wif-assertion-verified'],
+  'enterprise-managed-authorization': ['complete-flow-token-exchange', 'complete-flow-jwt-bearer'],
 };
 
 // Situations whose client has a client ID metadata document (hosted by this test).
@@ -215,7 +272,22 @@ async function drive(rig, name, { clientMetadataUrl } = {}) {
   }
 }
 
+/** A situation without a user: the provider from the context, then connect and call. */
+async function driveWithoutUser(rig, name, context) {
+  const [provider, authProvider] = WITHOUT_USER_PROVIDERS[name](context, rig);
+  const made = newClient(rig.mcpUrl, authProvider);
+  try {
+    const { steps } = await connectAndCall(made.client, made.transport);
+    return { steps, provider };
+  } finally {
+    await made.client.close().catch(() => {});
+  }
+}
+
 const names = listed();
+test('the situations without a user each have a provider here', () => {
+  assert.deepEqual(Object.keys(WITHOUT_USER_PROVIDERS).sort(), [...WITHOUT_USER].sort());
+});
 test('every situation the rig stages has an expectation here', () => {
   assert.deepEqual([...names].sort(), Object.keys(EXPECTED).sort());
 });
@@ -226,9 +298,15 @@ for (const name of names) {
     let rig;
     try {
       rig = await startRig({ scheme: 'http', env: host ? { FETCH_CA_FILE: join(certsDir, 'ca.pem') } : {} });
-      const staged = cli(rig, ['conformance', name]);
-      assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
-      const steps = await drive(rig, name, { clientMetadataUrl: host?.url });
+      let steps;
+      let provider;
+      if (WITHOUT_USER.includes(name)) {
+        ({ steps, provider } = await driveWithoutUser(rig, name, stageConformance(rig, name)));
+      } else {
+        const staged = cli(rig, ['conformance', name]);
+        assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
+        steps = await drive(rig, name, { clientMetadataUrl: host?.url });
+      }
       const checked = cli(rig, ['conformance', 'check', name, '--json']);
       const verdict = JSON.parse(checked.stdout);
       const failing = [
@@ -241,7 +319,7 @@ for (const name of names) {
         .map((check) => `${check.id}: ${check.detail}`);
       writeFileSync(
         join(MATRIX_DIR, `conformance-${name}.json`),
-        `${JSON.stringify({ client: CLIENT, version: SDK_VERSION, scenario: verdict.scenario, passed: failing.length === 0, problems, steps }, null, 2)}\n`,
+        `${JSON.stringify({ client: CLIENT, version: SDK_VERSION, scenario: verdict.scenario, passed: failing.length === 0, problems, steps, provider }, null, 2)}\n`,
       );
       assert.deepEqual(failing, EXPECTED[name] ?? [], `${checked.stdout}\nwhat the application saw:\n  ${steps.join('\n  ')}`);
       for (const id of REQUIRED_SUCCESS[name] ?? []) {

@@ -1,6 +1,7 @@
-// Runs scenarios.test.mjs and cimd.test.mjs (client ID metadata documents) against the rig once
-// per scheme, each in its own Node process (../passes.mjs), then conformance.test.mjs (the
-// conformance suite's situations) over HTTP, for the v2 SDK, as ../typescript/run.mjs does for v1.
+// Runs scenarios.test.mjs, cimd.test.mjs (client ID metadata documents) and
+// client-credentials.test.mjs (clients without a user) against the rig once per scheme, each in
+// its own Node process (../passes.mjs), then conformance.test.mjs (the conformance suite's
+// situations) over HTTP, for the v2 SDK, as ../typescript/run.mjs does for v1.
 // NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a process started with the
 // rig's CA in it. Certificate verification stays on.
 //
@@ -28,6 +29,10 @@ for (const scheme of schemes) {
     // test makes certificates of its own for it.
     console.log(`== ${NAME} with a client ID metadata document (${scheme})`);
     if ((await run(`${NAME} CIMD (${scheme})`, env, 'cimd.test.mjs')) !== 0) failed.push(`${scheme} (CIMD)`);
+    console.log(`== ${NAME} as a client without a user (${scheme})`);
+    if ((await run(`${NAME} client credentials (${scheme})`, env, 'client-credentials.test.mjs')) !== 0) {
+      failed.push(`${scheme} (client credentials)`);
+    }
   });
 }
 // The conformance situations run over HTTP only, as v1's: they are about what the client does,

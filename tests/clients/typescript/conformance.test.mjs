@@ -17,6 +17,15 @@
 // `clientMetadataUrl` names one this test hosts over HTTPS on loopback (documents.mjs, with
 // certificates from `mcp-oauth-sim certs`), and the rig, over HTTP, trusts that CA for its
 // fetch through FETCH_CA_FILE.
+//
+// The four situations without a user (client-credentials-basic, client-credentials-jwt,
+// wif-jwt-bearer, enterprise-managed-authorization) are staged with `--json`, whose `context`
+// is what the suite's harness gives its client; the application builds its provider from it and
+// connects, lists the tools and calls one, with no authorization to complete. v1 has providers
+// for client credentials (`client/auth-extensions`: ClientCredentialsProvider,
+// PrivateKeyJwtProvider) and none for jwt-bearer: for WIF and for the ID-JAG the application
+// writes its own on the SDK's `prepareTokenRequest` hook (../client-credentials-shared.mjs), and
+// the result file says so (`provider: 'application'`).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,9 +33,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { HeadlessProvider, newClient } from './provider.mjs';
 import { BINARY, REPO, makeCerts, startRig } from '../rig.mjs';
+import {
+  AssertionGrantProvider, IdJagExchangeProvider, WITHOUT_USER, connectAndCall, stageConformance,
+} from '../client-credentials-shared.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;
@@ -73,11 +86,48 @@ const EXPECTED = {
   'iss-normalized': ['sep-2468-client-no-normalization'],
   // The SDK uses AS metadata whose issuer is not the one PRM named.
   'metadata-issuer-mismatch': ['sep-2468-client-validate-metadata-issuer'],
+  // Without a user (see WITHOUT_USER_PROVIDERS).
+  'client-credentials-basic': [],
+  'client-credentials-jwt': [],
+  'wif-jwt-bearer': [],
+  'enterprise-managed-authorization': [],
+};
+
+// The provider the application builds from the staged context in each situation without a user,
+// and whose it is: 'sdk' (one of the SDK's own) or 'application' (written on its
+// prepareTokenRequest hook, for a flow the SDK has no provider for). Every credential is bound
+// to the rig's issuer (`expectedIssuer`), as a deployment configures it.
+const WITHOUT_USER_PROVIDERS = {
+  'client-credentials-basic': (context, rig) => ['sdk', new ClientCredentialsProvider({
+    clientId: context.client_id, clientSecret: context.client_secret, expectedIssuer: rig.issuer,
+  })],
+  'client-credentials-jwt': (context, rig) => ['sdk', new PrivateKeyJwtProvider({
+    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, expectedIssuer: rig.issuer,
+  })],
+  // v1 has no jwt-bearer provider (StaticPrivateKeyJwtProvider sends a client assertion with the
+  // client_credentials grant, not the jwt-bearer grant).
+  'wif-jwt-bearer': (context, rig) => ['application', new AssertionGrantProvider({
+    clientId: context.client_id, assertion: context.valid_jwt, expectedIssuer: rig.issuer,
+  })],
+  // v1 has no token-exchange or ID-JAG helper: the application's provider does the IdP request
+  // itself, from the discovery state the SDK saves, and the SDK sends the jwt-bearer grant.
+  'enterprise-managed-authorization': (context, rig) => ['application', new IdJagExchangeProvider({
+    clientId: context.client_id,
+    clientSecret: context.client_secret,
+    idpClientId: context.idp_client_id,
+    idToken: context.idp_id_token,
+    idpTokenEndpoint: context.idp_token_endpoint,
+    expectedIssuer: rig.issuer,
+  })],
 };
 
 // Checks that must be SUCCESS (not merely absent from the failures) where a situation stages one.
 const REQUIRED_SUCCESS = {
   'basic-cimd': ['cimd-client-id-used'],
+  'client-credentials-basic': ['client-credentials-basic-auth'],
+  'client-credentials-jwt': ['client-credentials-jwt-verified'],
+  'wif-jwt-bearer': ['wif-assertion-verified'],
+  'enterprise-managed-authorization': ['complete-flow-token-exchange', 'complete-flow-jwt-bearer'],
 };
 
 // Situations whose client has a client ID metadata document (hosted by this test).
@@ -205,7 +255,22 @@ async function drive(rig, name, { clientMetadataUrl } = {}) {
   }
 }
 
+/** A situation without a user: the provider from the context, then connect and call. */
+async function driveWithoutUser(rig, name, context) {
+  const [provider, authProvider] = WITHOUT_USER_PROVIDERS[name](context, rig);
+  const made = newClient(rig.mcpUrl, authProvider);
+  try {
+    const { steps } = await connectAndCall(made.client, made.transport);
+    return { steps, provider };
+  } finally {
+    await made.client.close().catch(() => {});
+  }
+}
+
 const names = listed();
+test('the situations without a user each have a provider here', () => {
+  assert.deepEqual(Object.keys(WITHOUT_USER_PROVIDERS).sort(), [...WITHOUT_USER].sort());
+});
 test('every situation the rig stages has an expectation here', () => {
   assert.deepEqual([...names].sort(), Object.keys(EXPECTED).sort());
 });
@@ -216,9 +281,15 @@ for (const name of names) {
     let rig;
     try {
       rig = await startRig({ scheme: 'http', env: host ? { FETCH_CA_FILE: join(certsDir, 'ca.pem') } : {} });
-      const staged = cli(rig, ['conformance', name]);
-      assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
-      const steps = await drive(rig, name, { clientMetadataUrl: host?.url });
+      let steps;
+      let provider;
+      if (WITHOUT_USER.includes(name)) {
+        ({ steps, provider } = await driveWithoutUser(rig, name, stageConformance(rig, name)));
+      } else {
+        const staged = cli(rig, ['conformance', name]);
+        assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
+        steps = await drive(rig, name, { clientMetadataUrl: host?.url });
+      }
       const checked = cli(rig, ['conformance', 'check', name, '--json']);
       const verdict = JSON.parse(checked.stdout);
       const failing = [
@@ -231,7 +302,7 @@ for (const name of names) {
         .map((check) => `${check.id}: ${check.detail}`);
       writeFileSync(
         join(MATRIX_DIR, `conformance-${name}.json`),
-        `${JSON.stringify({ client: CLIENT, version: SDK_VERSION, scenario: verdict.scenario, passed: failing.length === 0, problems, steps }, null, 2)}\n`,
+        `${JSON.stringify({ client: CLIENT, version: SDK_VERSION, scenario: verdict.scenario, passed: failing.length === 0, problems, steps, provider }, null, 2)}\n`,
       );
       assert.deepEqual(failing, EXPECTED[name] ?? [], `${checked.stdout}\nwhat the application saw:\n  ${steps.join('\n  ')}`);
       for (const id of REQUIRED_SUCCESS[name] ?? []) {

@@ -116,9 +116,9 @@ export class HeadlessProvider {
   }
 }
 
-/** A new SDK client on a new transport for `mcpUrl`. */
-export function newClient(mcpUrl, provider) {
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
+/** A new SDK client on a new transport for `mcpUrl` (`options`: more transport options, e.g. `fetch`). */
+export function newClient(mcpUrl, provider, options = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, ...options });
   const client = new Client({ name: 'mcp-oauth-sim-ts-test', version: '1.0.0' });
   return { client, transport };
 }

@@ -574,3 +574,166 @@ impl WithoutUser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sim_http::journal::{Asked, Assertion};
+
+    use super::*;
+
+    fn token(grant: &str, status: u16, asked: Asked) -> Event {
+        Event {
+            method: "POST".into(),
+            path: "/token".into(),
+            issuer: Some("main".into()),
+            status,
+            grant_type: Some(grant.into()),
+            error: (status != 200).then(|| "invalid_grant".into()),
+            asked,
+            ..Event::default()
+        }
+    }
+
+    fn judged(situation: WithoutUser, events: &[Event]) -> Vec<(&'static str, Status)> {
+        let mut checks = Vec::new();
+        situation.judge(events, &mut |id, status, _| checks.push((id, status)));
+        checks
+    }
+
+    fn authenticated(method: &str) -> Asked {
+        Asked {
+            client_auth: Some(method.into()),
+            ..Asked::default()
+        }
+    }
+
+    #[test]
+    fn client_credentials_passes_only_with_the_method_the_situation_offers() {
+        let basic = [token(
+            CLIENT_CREDENTIALS,
+            200,
+            authenticated("client_secret_basic"),
+        )];
+        assert_eq!(
+            judged(WithoutUser::ClientCredentialsBasic, &basic),
+            [("client-credentials-basic-auth", Status::Success)]
+        );
+        let post = [token(
+            CLIENT_CREDENTIALS,
+            200,
+            authenticated("client_secret_post"),
+        )];
+        assert_eq!(
+            judged(WithoutUser::ClientCredentialsBasic, &post),
+            [("client-credentials-basic-auth", Status::Failure)]
+        );
+        let code_first = [
+            token("authorization_code", 400, Asked::default()),
+            token(
+                CLIENT_CREDENTIALS,
+                200,
+                authenticated("client_secret_basic"),
+            ),
+        ];
+        assert!(
+            judged(WithoutUser::ClientCredentialsBasic, &code_first)
+                .contains(&("client-credentials-grant-type", Status::Failure))
+        );
+        assert_eq!(
+            judged(WithoutUser::ClientCredentialsJwt, &[]),
+            [("client-credentials-jwt-verified", Status::Failure)]
+        );
+    }
+
+    #[test]
+    fn a_client_assertion_naming_another_client_fails_iss_and_sub() {
+        let asked = Asked {
+            client_auth: Some("private_key_jwt".into()),
+            client_assertion: Some(Assertion {
+                iss: Some("someone-else".into()),
+                sub: Some(CC_CLIENT.0.into()),
+                ..Assertion::default()
+            }),
+            ..Asked::default()
+        };
+        let checks = judged(
+            WithoutUser::ClientCredentialsJwt,
+            &[token(CLIENT_CREDENTIALS, 401, asked)],
+        );
+        assert!(checks.contains(&("client-credentials-jwt-iss", Status::Failure)));
+        assert!(
+            !checks
+                .iter()
+                .any(|(id, _)| *id == "client-credentials-jwt-sub")
+        );
+        assert!(checks.contains(&("client-credentials-jwt-verified", Status::Failure)));
+    }
+
+    #[test]
+    fn wif_flags_a_spoiled_assertion_a_retry_and_a_fallback() {
+        let presented = |expires_in: i64, aud: &str| Asked {
+            assertion: Some(Assertion {
+                aud: vec![aud.into()],
+                expires_in: Some(expires_in),
+                ..Assertion::default()
+            }),
+            ..Asked::default()
+        };
+        let good = [token(
+            JWT_BEARER,
+            200,
+            presented(300, "http://localhost:9100"),
+        )];
+        assert_eq!(
+            judged(WithoutUser::WifJwtBearer, &good),
+            [("wif-assertion-verified", Status::Success)]
+        );
+        let stubborn = [
+            token(JWT_BEARER, 400, presented(-60, "http://localhost:9100")),
+            token(
+                JWT_BEARER,
+                400,
+                presented(300, "https://wrong-audience.invalid"),
+            ),
+            token(CLIENT_CREDENTIALS, 400, Asked::default()),
+        ];
+        let checks = judged(WithoutUser::WifJwtBearer, &stubborn);
+        for expected in [
+            ("wif-grant-type", Status::Failure),
+            ("wif-assertion-expired", Status::Failure),
+            ("wif-assertion-audience", Status::Failure),
+            ("wif-assertion-verified", Status::Failure),
+            ("wif-no-retry", Status::Warning),
+            ("wif-grant-fallback", Status::Warning),
+        ] {
+            assert!(checks.contains(&expected), "{expected:?} in {checks:?}");
+        }
+    }
+
+    #[test]
+    fn enterprise_needs_both_steps_each_at_its_server() {
+        let exchange = Event {
+            issuer: Some(IDP.into()),
+            asked: Asked {
+                resource: Some(vec!["http://localhost:9101/mcp".into()]),
+                ..Asked::default()
+            },
+            ..token(TOKEN_EXCHANGE, 200, Asked::default())
+        };
+        let bearer = token(JWT_BEARER, 200, authenticated("client_secret_basic"));
+        let both = [exchange.clone(), bearer];
+        assert_eq!(
+            judged(WithoutUser::EnterpriseManaged, &both),
+            [
+                ("complete-flow-token-exchange", Status::Success),
+                ("complete-flow-jwt-bearer", Status::Success)
+            ]
+        );
+        // An ID-JAG presented without client authentication earns no token.
+        let anonymous = [exchange, token(JWT_BEARER, 401, Asked::default())];
+        assert!(
+            judged(WithoutUser::EnterpriseManaged, &anonymous)
+                .contains(&("complete-flow-jwt-bearer", Status::Failure))
+        );
+    }
+}

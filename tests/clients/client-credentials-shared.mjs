@@ -364,6 +364,9 @@ export async function challengeScope(rig) {
 //   expect.invalidClient(error)    the error a 401 invalid_client leaves the application with
 //   expect.invalidClientTries      how many times the SDK sends refused credentials
 //   expect.unavailable(error)      the error of a 503 temporarily_unavailable
+//   expect.boundElsewhere(error)   the error when the credentials' expectedIssuer is another AS
+//   idJagProvider(context, rig)   the enterprise situation's provider, from its context
+//   expect.idTokenRefused(error)   the error when the IdP refuses the ID token
 //   expect.edPemRefusal            a RegExp for the SDK's own refusal of an EdDSA PEM key, or
 //                                  null if it signs with one
 //   expect.wifExpired(error)       the error after an expired WIF assertion
@@ -430,6 +433,16 @@ export function machineClientTests(sdk, { scheme, certsDir }) {
     const { error, steps } = await connectAndCall(client, transport);
     assert.ok(expect.invalidClient(error), steps.join('\n'));
     assert.deepEqual(await lines(rig, mark), Array(expect.invalidClientTries).fill(CC_INVALID_CLIENT));
+  });
+
+  on('client_credentials bound to another authorization server (expectedIssuer): the secret is never sent', async (rig, track) => {
+    await registerMachineClient(rig, SECRET_CLIENT);
+    const mark = await rig.mark();
+    const provider = sdk.secretProvider({ clientId: SECRET_CLIENT.client_id, clientSecret: SECRET_CLIENT.client_secret, issuer: 'https://as.elsewhere.example' });
+    const { client, transport } = connect(rig, track, provider);
+    const { error, steps } = await connectAndCall(client, transport);
+    assert.ok(expect.boundElsewhere(error), steps.join('\n'));
+    assert.deepEqual(await lines(rig, mark), [], 'no token request');
   });
 
   on('client_credentials, fault rules (scenario fault oauth): 503 once is not retried; unauthorized_client once is', async (rig, track) => {
@@ -512,6 +525,24 @@ export function machineClientTests(sdk, { scheme, certsDir }) {
     assert.equal(withJwk.identity.subject, id);
     assert.deepEqual(await lines(rig, mark), [CC_OK]);
   });
+
+  // The enterprise situation with an ID token the IdP refuses (its signature broken), over HTTP
+  // only: the error the IdP step leaves the application with, and that nothing is retried.
+  if (scheme === 'http') {
+    on('enterprise-managed authorization, an ID token the IdP refuses: one exchange, no jwt-bearer, an error', async (rig, track) => {
+      const context = stageConformance(rig, 'enterprise-managed-authorization');
+      const [header, payload, signature] = context.idp_id_token.split('.');
+      const forged = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+      const mark = await rig.mark();
+      const { client, transport } = connect(rig, track, sdk.idJagProvider({ ...context, idp_id_token: forged }, rig));
+      const { error, steps } = await connectAndCall(client, transport);
+      assert.ok(expect.idTokenRefused(error), steps.join('\n'));
+      const sent = await tokenRequests(rig, mark);
+      assert.deepEqual(sent.map((event) => `${event.issuer ?? 'main'} ${line(event)}`), [
+        `idp POST /token 400 ${TOKEN_EXCHANGE} invalid_grant`,
+      ]);
+    });
+  }
 
   // The WIF situation's expired assertion (the conformance suite's negative variant), over HTTP
   // only as the conformance situations are. Neither SDK has a provider for a workload's

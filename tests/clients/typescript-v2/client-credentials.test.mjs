@@ -14,12 +14,20 @@
 //   retried the same way, so one that does not repeat is recovered from.
 // - 503 temporarily_unavailable: no retry, OAuthError temporarily_unavailable; a new connect works.
 // - A revoked token: the 401 makes it ask again by the same grant (there is no refresh token).
+// - Credentials whose expectedIssuer names another AS are never sent
+//   (AuthorizationServerMismatchError).
 // - EdDSA: as v1, a PEM key is refused by the SDK itself; the same key as a JWK works.
+// - Enterprise-managed authorization (CrossAppAccessProvider), the IdP refusing the ID token:
+//   requestJwtAuthorizationGrant throws a plain Error ("Token exchange failed: invalid_grant …"),
+//   not retried, and no jwt-bearer request is made.
 // - A workload's expired assertion (WIF; jwt-bearer through the application's provider, v2 has
 //   none): invalid_grant makes auth() drop the tokens and send the same assertion again.
 
 import assert from 'node:assert/strict';
-import { ClientCredentialsProvider, OAuthError, PrivateKeyJwtProvider } from '@modelcontextprotocol/client';
+import {
+  AuthorizationServerMismatchError, ClientCredentialsProvider, CrossAppAccessProvider, OAuthError, PrivateKeyJwtProvider,
+  requestJwtAuthorizationGrant,
+} from '@modelcontextprotocol/client';
 import { newClient } from './provider.mjs';
 import { machineClientTests } from '../client-credentials-shared.mjs';
 
@@ -35,6 +43,9 @@ const EXPECT = {
   invalidClient: oauthError('invalid_client'),
   invalidClientTries: 2,
   unavailable: oauthError('temporarily_unavailable'),
+  boundElsewhere: (error) => error instanceof AuthorizationServerMismatchError,
+  // requestJwtAuthorizationGrant throws a plain Error naming the IdP's error.
+  idTokenRefused: (error) => !(error instanceof OAuthError) && /^Token exchange failed: invalid_grant/.test(String(error?.message)),
   edPemRefusal: /Unsupported algorithm EdDSA/,
   wifExpired: oauthError('invalid_grant'),
   wifTries: 2,
@@ -45,5 +56,19 @@ machineClientTests({
   newClient,
   secretProvider: ({ clientId, clientSecret, issuer }) => new ClientCredentialsProvider({ clientId, clientSecret, expectedIssuer: issuer }),
   keyProvider: ({ clientId, privateKey, algorithm, issuer }) => new PrivateKeyJwtProvider({ clientId, privateKey, algorithm, expectedIssuer: issuer }),
+  idJagProvider: (context, rig) => new CrossAppAccessProvider({
+    assertion: async ({ authorizationServerUrl, resourceUrl, scope, fetchFn }) => (await requestJwtAuthorizationGrant({
+      tokenEndpoint: context.idp_token_endpoint,
+      audience: authorizationServerUrl,
+      resource: resourceUrl,
+      idToken: context.idp_id_token,
+      clientId: context.idp_client_id,
+      scope,
+      fetchFn,
+    })).jwtAuthGrant,
+    clientId: context.client_id,
+    clientSecret: context.client_secret,
+    expectedIssuer: rig.issuer,
+  }),
   expect: EXPECT,
 }, { scheme: SCHEME, certsDir: CERTS_DIR });

@@ -15,8 +15,12 @@
 //   is recovered from.
 // - 503 temporarily_unavailable: no retry, TemporarilyUnavailableError; a new connect works.
 // - A revoked token: the 401 makes it ask again by the same grant (there is no refresh token).
+// - Credentials whose expectedIssuer names another AS are never sent (a plain Error).
 // - EdDSA: a PEM key is refused by the SDK itself ("Unsupported algorithm EdDSA": its PEM import
 //   knows RS*, ES* and PS* only) before any request; the same key as a JWK works.
+// - Enterprise-managed authorization, the IdP refusing the ID token (the application's provider:
+//   v1 has no token-exchange helper): the error of prepareTokenRequest ends the connect, not
+//   retried, and no jwt-bearer request is made.
 // - A workload's expired assertion (WIF; jwt-bearer through the application's provider, v1 has
 //   none): invalid_grant makes auth() drop the tokens and send the same assertion again.
 
@@ -24,7 +28,7 @@ import assert from 'node:assert/strict';
 import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { InvalidClientError, InvalidGrantError, TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { newClient } from './provider.mjs';
-import { machineClientTests } from '../client-credentials-shared.mjs';
+import { IdJagExchangeProvider, machineClientTests } from '../client-credentials-shared.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const CERTS_DIR = process.env.SIM_CERTS_DIR;
@@ -36,6 +40,10 @@ const EXPECT = {
   invalidClient: (error) => error instanceof InvalidClientError,
   invalidClientTries: 2,
   unavailable: (error) => error instanceof TemporarilyUnavailableError,
+  // A plain Error, before anything is sent.
+  boundElsewhere: (error) => /is bound to authorization server https:\/\/as\.elsewhere\.example/.test(String(error?.message)),
+  // The application's own provider does the IdP request (v1 has no helper): its error, as is.
+  idTokenRefused: (error) => /token exchange at the IdP: 400/.test(String(error?.message)),
   edPemRefusal: /Unsupported algorithm EdDSA/,
   wifExpired: (error) => error instanceof InvalidGrantError,
   wifTries: 2,
@@ -46,5 +54,13 @@ machineClientTests({
   newClient,
   secretProvider: ({ clientId, clientSecret, issuer }) => new ClientCredentialsProvider({ clientId, clientSecret, expectedIssuer: issuer }),
   keyProvider: ({ clientId, privateKey, algorithm, issuer }) => new PrivateKeyJwtProvider({ clientId, privateKey, algorithm, expectedIssuer: issuer }),
+  idJagProvider: (context, rig) => new IdJagExchangeProvider({
+    clientId: context.client_id,
+    clientSecret: context.client_secret,
+    idpClientId: context.idp_client_id,
+    idToken: context.idp_id_token,
+    idpTokenEndpoint: context.idp_token_endpoint,
+    expectedIssuer: rig.issuer,
+  }),
   expect: EXPECT,
 }, { scheme: SCHEME, certsDir: CERTS_DIR });

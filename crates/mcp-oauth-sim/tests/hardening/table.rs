@@ -115,6 +115,7 @@ async fn every_bad_input_gets_the_specs_status_and_error_and_the_rig_still_serve
     token_code_grant(&mut table, &fixture).await;
     token_refresh_grant(&mut table, &fixture).await;
     token_client_authentication(&mut table, &fixture).await;
+    token_without_user(&mut table, &fixture).await;
     introspect(&mut table, &fixture).await;
     revoke(&mut table, &fixture).await;
     mcp_bearer(&mut table, &fixture).await;
@@ -235,8 +236,35 @@ async fn register(table: &mut Table<'_>) {
             ("register: relative redirect", meta(json!({"redirect_uris": ["/cb"]})), bad_uri),
             ("register: empty string redirect", meta(json!({"redirect_uris": [""]})), bad_uri),
             (
-                "register: unknown auth method",
+                "register: private_key_jwt without keys",
                 meta(json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"})),
+                bad_meta,
+            ),
+            (
+                "register: unknown auth method",
+                meta(json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_jwt"})),
+                bad_meta,
+            ),
+            (
+                "register: a private key in jwks",
+                meta(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                            "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"}]}})),
+                bad_meta,
+            ),
+            (
+                "register: jwks and jwks_uri both",
+                meta(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                            "jwks": {"keys": []}, "jwks_uri": "https://a.example/jwks"})),
+                bad_meta,
+            ),
+            (
+                "register: jwks not an object",
+                meta(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": "keys"})),
+                bad_meta,
+            ),
+            (
+                "register: client_credentials for a public client",
+                meta(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"})),
                 bad_meta,
             ),
             (
@@ -596,8 +624,8 @@ async fn token_request_shape(table: &mut Table<'_>, fixture: &Fixture) {
                 unsupported,
             ),
             (
-                "token: client_credentials",
-                form(&[("grant_type", "client_credentials"), ("client_id", id)]),
+                "token: password",
+                form(&[("grant_type", "password"), ("client_id", id)]),
                 unsupported,
             ),
             (
@@ -901,6 +929,67 @@ async fn token_client_authentication(table: &mut Table<'_>, fixture: &Fixture) {
             ("client auth: a bearer header is no client authentication", refresh().header("authorization", "Bearer abc"), oauth(401, "invalid_client")),
             ("client auth: right Basic secret, unknown refresh token", refresh().basic(basic_id, basic_secret), oauth(400, "invalid_grant")),
             ("client auth: right post secret, unknown refresh token", Req::post(&url).form(format!("{body}&client_id={post_id}&client_secret={post_secret}")), oauth(400, "invalid_grant")),
+        ])
+        .await;
+}
+
+/// The grants without a user and `private_key_jwt`: hostile assertions, each a clear OAuth error.
+async fn token_without_user(table: &mut Table<'_>, fixture: &Fixture) {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let url = table.rig.auth("/token");
+    let form = |body: String| Req::post(&url).form(body);
+    let bearer = |assertion: &str| {
+        form(format!(
+            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion={assertion}"
+        ))
+    };
+    let assertion_type = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let with_assertion = |assertion: &str, kind: &str| {
+        form(format!(
+            "grant_type=client_credentials&client_assertion_type={kind}&client_assertion={assertion}"
+        ))
+    };
+    let claims = b64(br#"{"iss":"https://nobody.example","sub":"x","aud":"x","exp":9999999999}"#);
+    let unsigned = format!("{}.{claims}.", b64(br#"{"alg":"none"}"#));
+    let hmac = format!("{}.{claims}.c2ln", b64(br#"{"alg":"HS256"}"#));
+    let untrusted = format!("{}.{claims}.c2ln", b64(br#"{"alg":"ES256"}"#));
+    let huge = format!("{}.{}.c2ln", b64(br#"{"alg":"ES256"}"#), "A".repeat(9000));
+    let (basic_id, basic_secret) = (&fixture.basic.0, &fixture.basic.1);
+    let grant = oauth(400, "invalid_grant");
+    let client = oauth(401, "invalid_client");
+    let request = oauth(400, "invalid_request");
+    table
+        .all(vec![
+            ("client_credentials: no client authentication", form("grant_type=client_credentials".into()), client),
+            ("client_credentials: a public client", form(format!("grant_type=client_credentials&client_id={}", fixture.public)), oauth(400, "unauthorized_client")),
+            ("client_credentials: a client not registered for it", form("grant_type=client_credentials".into()).basic(basic_id, basic_secret), oauth(400, "unauthorized_client")),
+            ("jwt-bearer: no assertion", form("grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer".into()), request),
+            ("jwt-bearer: assertion twice", form(format!("grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion={untrusted}&assertion={untrusted}")), request),
+            ("jwt-bearer: not a JWT", bearer("garbage"), grant),
+            ("jwt-bearer: alg none", bearer(&unsigned), grant),
+            ("jwt-bearer: HS256", bearer(&hmac), grant),
+            ("jwt-bearer: an untrusted issuer", bearer(&untrusted), grant),
+            ("jwt-bearer: 9 KB", bearer(&huge), grant),
+            ("token-exchange: not offered by this issuer", form("grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=x".into()), oauth(400, "unsupported_grant_type")),
+            ("client assertion: not a JWT, no client_id", with_assertion("garbage", assertion_type), client),
+            ("client assertion: alg none", with_assertion(&unsigned, assertion_type), client),
+            ("client assertion: the wrong type", with_assertion(&untrusted, "urn:example:saml"), client),
+            ("client assertion: the type without an assertion", form(format!("grant_type=client_credentials&client_assertion_type={assertion_type}")), request),
+            ("client assertion: with Basic too", with_assertion(&untrusted, assertion_type).basic(basic_id, basic_secret), request),
+            ("client assertion: for a client with a secret", form(format!("grant_type=client_credentials&client_id={basic_id}&client_assertion_type={assertion_type}&client_assertion={untrusted}")), client),
+        ])
+        .await;
+    let rig = table.rig;
+    let post = |path: &str, body: &str| Req::post(rig.auth(path)).json(body.as_bytes().to_vec());
+    let bad = plain(400);
+    table
+        .all(vec![
+            ("control: trust an issuer without keys", post("/control/assertion-issuers", r#"{"issuer":"https://i.example"}"#), bad),
+            ("control: trust an issuer with two sources of keys", post("/control/assertion-issuers", r#"{"issuer":"https://i.example","generate_key":"ES256","rig_issuer":"main"}"#), bad),
+            ("control: an assertion of an unknown issuer", post("/control/assertions", r#"{"issuer":"https://nobody.example","sub":"x"}"#), bad),
+            ("control: an ID token without aud", post("/control/id-tokens", r#"{"sub":"x"}"#), bad),
+            ("control: a key of an unknown algorithm", post("/control/clients", r#"{"client_id":"k","grant_types":["client_credentials"],"generate_key":"RS999"}"#), bad),
         ])
         .await;
 }

@@ -78,6 +78,11 @@ impl App {
         &self.http
     }
 
+    /// The MCP URL this installation was given.
+    pub fn mcp_url(&self) -> &str {
+        &self.mcp_url
+    }
+
     /// An rmcp authorization manager for the MCP URL, using this app's HTTP client for all of
     /// its OAuth requests and this app's credential store.
     pub async fn manager(&self) -> AuthorizationManager {

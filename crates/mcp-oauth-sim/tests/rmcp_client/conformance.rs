@@ -9,6 +9,14 @@
 //! reference client does: on a 401 it authorizes from the challenge and connects again, and on
 //! a 403 it asks rmcp for the scope upgrade the challenge names (`request_scope_upgrade`); each
 //! at most three times per run, so a server that never relents cannot loop it.
+//!
+//! The four situations of clients without a user are driven from the context their staging
+//! hands back, with rmcp's own support (`machine`): client credentials with the context's
+//! secret or key, enterprise-managed authorization with its ID token. rmcp has nothing for the
+//! workload's assertions of `wif-jwt-bearer`, so there the application only meets the 401, and
+//! the record says unsupported. A pass is also held to what the application saw: its tool call
+//! answered, unless the client is meant to stop, or the test names where rmcp stops although
+//! the suite's checks (which read only the token requests there) pass.
 
 use std::fs;
 use std::path::PathBuf;
@@ -26,6 +34,7 @@ use sim_test_kit::documents::DocumentHost;
 use sim_test_kit::pki::{TempDir, TestPki};
 
 use crate::app::{App, REDIRECT_URI, Session, call, transport_error};
+use crate::machine::{self, Context, field};
 
 /// How many times the application authorizes (or upgrades) in one run at most.
 const MAX_AUTHORIZATIONS: usize = 3;
@@ -40,6 +49,11 @@ struct Run {
 impl Run {
     fn note(&mut self, step: impl Into<String>) {
         self.steps.push(step.into());
+    }
+
+    /// Whether the run got as far as the reference client goes: its tool call answered.
+    fn called(&self) -> bool {
+        self.steps.last().map(String::as_str) == Some("tools/call echo succeeded")
     }
 }
 
@@ -247,6 +261,85 @@ async fn drive(sim: &Sim, situation: Situation, document: Option<&str>) -> Run {
     run
 }
 
+/// The reference application as a client without a user, from the context the staging gave:
+/// rmcp's client credentials (a secret, or `private_key_jwt` with the context's key), or rmcp's
+/// enterprise-managed exchange; then initialize, `tools/list`, `tools/call echo`. For the
+/// workload (`wif-jwt-bearer`) rmcp offers nothing: the application connects, meets the 401,
+/// and has no rmcp API to present its assertion with.
+async fn drive_without_user(sim: &Sim, situation: Situation, context: &Context) -> Run {
+    let app = App::new(sim);
+    let mut run = Run::default();
+    let connected = match situation {
+        Situation::ClientCredentialsBasic => {
+            let config = machine::with_secret(
+                field(context, "client_id"),
+                field(context, "client_secret"),
+                sim.mcp_url(),
+            );
+            machine::connect(&app, config).await
+        }
+        Situation::ClientCredentialsJwt => {
+            // rmcp's `JwtSigningAlgorithm` has no EdDSA; the situation's key is ES256.
+            assert_eq!(field(context, "signing_algorithm"), "ES256");
+            let config = machine::with_key(
+                field(context, "client_id"),
+                field(context, "private_key_pem"),
+                sim.mcp_url(),
+            );
+            machine::connect(&app, config).await
+        }
+        Situation::EnterpriseManagedAuthorization => {
+            // As the suite's context says nothing of scopes, the application asks for none.
+            match machine::enterprise(&app, context, &[]).await {
+                Ok(token) => {
+                    run.note(
+                        "rmcp exchanged the ID token for an ID-JAG and the ID-JAG for a token",
+                    );
+                    machine::connect_bearer(&app, token.access_token.secret())
+                        .await
+                        .map_err(|error| format!("initialize failed: {error}"))
+                }
+                Err(why) => Err(why.to_string()),
+            }
+        }
+        Situation::WifJwtBearer => match app.connect(app.manager().await).await {
+            Ok(_) => Err("initialize succeeded without a token".to_owned()),
+            Err(error) => {
+                run.note(format!("initialize without a token failed: {error}"));
+                Err(UNSUPPORTED_WIF.to_owned())
+            }
+        },
+        other => panic!("{} has a user", other.name()),
+    };
+    let session = match connected {
+        Ok(session) => {
+            run.note("initialize succeeded");
+            session
+        }
+        Err(why) => {
+            run.note(why);
+            return run;
+        }
+    };
+    match session.list_tools(None).await {
+        Ok(_) => run.note("tools/list succeeded"),
+        Err(error) => {
+            run.note(format!("tools/list failed: {error}"));
+            return run;
+        }
+    }
+    match call(&session, "echo", json!({ "message": "conformance" })).await {
+        Ok(_) => run.note("tools/call echo succeeded"),
+        Err(error) => run.note(format!("tools/call echo failed: {error}")),
+    }
+    run
+}
+
+/// What the application can do with `wif-jwt-bearer`'s assertions through rmcp 3.11.
+const UNSUPPORTED_WIF: &str = "unsupported: rmcp 3.11 has no jwt-bearer grant for a workload's \
+     own assertion (its only jwt-bearer request redeems an ID-JAG from its enterprise exchange), \
+     so valid_jwt cannot be presented";
+
 /// How the application identifies itself to the authorization server.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Identity {
@@ -269,17 +362,29 @@ async fn judge(situation: Situation, identity: Identity) -> (Verdict, Run) {
         .start()
         .await
         .expect("the rig starts");
-    sim.control()
+    let context = sim
+        .control()
         .stage(situation)
         .await
         .unwrap_or_else(|error| panic!("{} cannot be staged: {error}", situation.name()));
-    let run = drive(&sim, situation, document.as_deref()).await;
+    let run = match situation {
+        Situation::ClientCredentialsBasic
+        | Situation::ClientCredentialsJwt
+        | Situation::WifJwtBearer
+        | Situation::EnterpriseManagedAuthorization => {
+            drive_without_user(&sim, situation, &context).await
+        }
+        _ => drive(&sim, situation, document.as_deref()).await,
+    };
     let verdict = sim.control().judge(situation).await.expect("the journals");
     (verdict, run)
 }
 
-/// What rmcp is expected to earn: a pass, or exactly these failing checks.
-async fn expect(situation: Situation, failing: &[&str]) {
+/// What rmcp is expected to earn: a pass, or exactly these failing checks. A pass must be one
+/// the application feels, its tool call answered, unless the situation expects the client to
+/// stop (`client_errs`) or `stopped` names the step where rmcp stops although the checks pass
+/// (the suite checks only the token requests there).
+async fn expect(situation: Situation, failing: &[&str], stopped: Option<&str>) {
     // The suite's reference client offers a document wherever it can; so does this one where
     // the situation is about documents.
     let identity = match situation {
@@ -287,6 +392,24 @@ async fn expect(situation: Situation, failing: &[&str]) {
         _ => Identity::Registered,
     };
     let (verdict, run) = expect_as(situation, identity, failing).await;
+    let steps = run.steps.join("\n  ");
+    match stopped {
+        None if verdict.passed() && !situation.client_errs() => {
+            assert!(
+                run.called(),
+                "the checks pass, the application did not:\n  {steps}"
+            );
+        }
+        None => {}
+        Some(why) => {
+            assert!(verdict.passed(), "{verdict}");
+            assert!(!run.called(), "the application got through:\n  {steps}");
+            assert!(
+                run.steps.iter().any(|step| step.contains(why)),
+                "expected a step saying '{why}':\n  {steps}"
+            );
+        }
+    }
     record(situation, &verdict, &run);
 }
 
@@ -324,28 +447,62 @@ fn record(situation: Situation, verdict: &Verdict, run: &Run) {
     };
     let dir = base.join("rmcp");
     fs::create_dir_all(&dir).expect("the matrix directory");
-    let result = json!({
+    let mut result = json!({
         "client": "rmcp",
         "scenario": verdict.scenario,
         "passed": verdict.passed(),
         "problems": verdict.problems(),
         "steps": run.steps,
     });
+    // A situation rmcp has no support for says so beside its failing checks; a pass the
+    // application did not get through says where it stopped.
+    if let Some(unsupported) = run
+        .steps
+        .iter()
+        .find(|step| step.starts_with("unsupported: "))
+    {
+        result["note"] = json!(unsupported);
+    } else if verdict.passed() && !run.called() && !situation.client_errs() {
+        result["note"] = json!(format!(
+            "the suite's checks pass, but the application stopped: {}",
+            run.steps
+                .last()
+                .map(String::as_str)
+                .unwrap_or("before any request")
+        ));
+    }
     let path = dir.join(format!("conformance-{}.json", situation.name()));
     fs::write(&path, serde_json::to_string_pretty(&result).unwrap() + "\n")
         .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
 }
 
 /// One test per situation, each asserting what rmcp earns there.
+/// `app_fails "…"` marks a situation whose checks rmcp passes although the application never
+/// gets to call a tool: the step it stops at.
 macro_rules! situations {
-    ($($test:ident => $situation:ident [$($failing:literal),*]),* $(,)?) => {
+    ($($test:ident => $situation:ident [$($failing:literal),*] $(app_fails $why:literal)?),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $test() {
-                expect(Situation::$situation, &[$($failing),*]).await;
+                let stopped: Option<&str> = None $(.or(Some($why)))?;
+                expect(Situation::$situation, &[$($failing),*], stopped).await;
             }
         )*
+
+        /// The situations the table covers.
+        const COVERED: &[Situation] = &[$(Situation::$situation),*];
     };
+}
+
+/// The table covers every situation the rig stages.
+#[test]
+fn every_situation_the_rig_stages_has_a_test() {
+    let missing: Vec<&str> = Situation::ALL
+        .iter()
+        .filter(|situation| !COVERED.contains(situation))
+        .map(|situation| situation.name())
+        .collect();
+    assert!(missing.is_empty(), "no test for {missing:?}");
 }
 
 situations! {
@@ -376,6 +533,62 @@ situations! {
     iss_unexpected => IssUnexpected [],
     iss_normalized => IssNormalized [],
     metadata_issuer_mismatch => MetadataIssuerMismatch [],
+    client_credentials_basic => ClientCredentialsBasic [],
+    client_credentials_jwt => ClientCredentialsJwt [],
+    wif_jwt_bearer => WifJwtBearer ["wif-assertion-verified"],
+    enterprise_managed_authorization => EnterpriseManagedAuthorization []
+        app_fails "invalid EMA response from ResourceAuthorizationServer: access token scope exceeds ID-JAG scope",
+}
+
+/// Enterprise-managed authorization with the application asking for the scope the MCP server's
+/// tools need (`mcp:tools`, which its 401 names): the ID-JAG carries it, the AS's token stays
+/// within it, rmcp accepts the answer, and the token works at the MCP server, which sees the
+/// ID token's user.
+#[tokio::test]
+async fn enterprise_managed_authorization_asking_for_a_scope_gets_through() {
+    let sim = Sim::builder().start().await.expect("the rig starts");
+    let situation = Situation::EnterpriseManagedAuthorization;
+    let context = sim.control().stage(situation).await.expect("staged");
+    let app = App::new(&sim);
+    let token = machine::enterprise(&app, &context, &["mcp:tools"])
+        .await
+        .unwrap_or_else(|why| panic!("{why}"));
+    let session = machine::connect_bearer(&app, token.access_token.secret())
+        .await
+        .expect("initialize with the token");
+    let echoed = crate::app::echo(&session, "enterprise").await;
+    let identity = machine::whoami(&session).await;
+    let verdict = sim.control().judge(situation).await.expect("the journals");
+
+    assert!(verdict.passed(), "{verdict}");
+    assert_eq!(echoed.expect("echo answers"), "enterprise");
+    assert_eq!(
+        token.scopes,
+        std::collections::HashSet::from(["mcp:tools".to_owned()])
+    );
+    assert_eq!(
+        identity["client_id"],
+        field(&context, "client_id"),
+        "{identity}"
+    );
+    assert_eq!(
+        identity["subject"],
+        id_token_subject(field(&context, "idp_id_token")),
+        "{identity}"
+    );
+}
+
+/// The `sub` of a JWT, read without verifying it (the rig minted it for the test).
+fn id_token_subject(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims");
+    claims["sub"].clone()
 }
 
 /// The document half of `offline-access-scope`: the grants the check reads are the document's.

@@ -17,14 +17,20 @@
 //! - `scenarios`: one file per scenario, each an `async fn run(Scheme)`.
 //! - `conformance`: every situation of the MCP conformance suite the rig stages, judged.
 //! - `documents`: rmcp naming a client ID metadata document, and the fetch going wrong.
+//! - `machine`: clients without a user through rmcp (client credentials, enterprise-managed
+//!   authorization), shared by `conformance` and `client_credentials`.
+//! - `client_credentials`: rmcp's client credentials (a secret, `private_key_jwt`) against the
+//!   rig's plain features, and the refusals it meets.
 //!
 //! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
 
 mod app;
+mod client_credentials;
 mod conformance;
 mod documents;
 mod issuers;
 mod journal;
+mod machine;
 mod record;
 mod rig;
 mod scenarios;

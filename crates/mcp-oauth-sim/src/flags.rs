@@ -127,6 +127,16 @@ pub struct Flags {
     /// "auth_method", "redirect_uris": [..] | "any-loopback"}]; they survive every reset.
     #[arg(long, env = "CLIENTS", value_name = "CLIENTS", global = true)]
     pub clients: Option<String>,
+    /// Issuers whose jwt-bearer assertions the default issuer accepts, a JSON list: [{"issuer",
+    /// "kind": "workload"|"id-jag", "jwks" | "jwks_uri" | "rig_issuer", "subjects", "resources"}];
+    /// they survive every reset.
+    #[arg(
+        long,
+        env = "ASSERTION_ISSUERS",
+        value_name = "ASSERTION_ISSUERS",
+        global = true
+    )]
+    pub assertion_issuers: Option<String>,
     /// A situation of the MCP conformance suite to stage once both servers are up (`scenario
     /// conformance list` lists them); a reset undoes it.
     #[arg(long, env = "CONFORMANCE", value_name = "CONFORMANCE", global = true)]
@@ -288,6 +298,11 @@ impl Flags {
             mcp_profile: json_setting("MCP_PROFILE", self.mcp_profile.as_deref())?
                 .unwrap_or_default(),
             clients: json_setting("CLIENTS", self.clients.as_deref())?.unwrap_or_default(),
+            assertion_issuers: json_setting(
+                "ASSERTION_ISSUERS",
+                self.assertion_issuers.as_deref(),
+            )?
+            .unwrap_or_default(),
             conformance: match self.conformance.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(name) => Some(Situation::parse(name).ok_or_else(|| {

@@ -55,6 +55,9 @@ pub struct Settings {
     pub mcp_profile: mcp_server::Profile,
     /// The default issuer's pre-registered clients (`CLIENTS`), kept across resets.
     pub clients: Vec<oauth_server::PreRegistered>,
+    /// The issuers whose jwt-bearer assertions the default issuer accepts
+    /// (`ASSERTION_ISSUERS`), kept across resets.
+    pub assertion_issuers: Vec<oauth_server::TrustRequest>,
     /// A situation of the conformance suite staged once both servers are up (`CONFORMANCE`).
     pub conformance: Option<crate::control::conformance::Situation>,
     /// Access-token lifetime at start-up (`TOKEN_TTL_SECONDS`).
@@ -111,6 +114,7 @@ impl Default for Settings {
             oauth_profile: oauth_server::Profile::default(),
             mcp_profile: mcp_server::Profile::default(),
             clients: Vec::new(),
+            assertion_issuers: Vec::new(),
             conformance: None,
             token_ttl: Duration::from_secs(3600),
             scopes: vec!["mcp:tools".to_owned()],

@@ -14,6 +14,7 @@ use sim_http::tls::Tls;
 use crate::Error;
 use crate::clients::{MAX_PRE_REGISTERED, PreRegistered};
 use crate::profile::Profile;
+use crate::trust::{MAX_TRUSTED, TrustRequest};
 
 /// Start-up configuration. The binary fills it from flags and the environment; tests build it
 /// directly. Every field has a default that suits a rig on a developer machine.
@@ -56,6 +57,8 @@ pub struct Config {
     pub profile: Profile,
     /// `main`'s pre-registered clients, back after every reset.
     pub clients: Vec<PreRegistered>,
+    /// `main`'s trusted assertion issuers (`ASSERTION_ISSUERS`), back after every reset.
+    pub assertion_issuers: Vec<TrustRequest>,
     /// Listeners another server owns and hands requests to ([`crate::CohostHandler`]): an
     /// issuer whose port is one of these is not bound, and its issuer URL is the cohost's
     /// origin plus its path (the 2025-03-26 layout, the AS on the MCP server's origin).
@@ -129,6 +132,9 @@ pub struct IssuerConfig {
     /// Its pre-registered clients, back after every reset.
     #[serde(default)]
     pub clients: Vec<PreRegistered>,
+    /// Its trusted assertion issuers, back after every reset.
+    #[serde(default)]
+    pub assertion_issuers: Vec<TrustRequest>,
 }
 
 impl IssuerConfig {
@@ -153,6 +159,7 @@ impl IssuerConfig {
             port,
             profile: None,
             clients: Vec::new(),
+            assertion_issuers: Vec::new(),
         };
         issuer.validate()?;
         Ok(issuer)
@@ -179,6 +186,8 @@ impl IssuerConfig {
                 .map_err(|error| format!("issuer '{name}': profile: {error}"))?;
         }
         check_clients(&self.clients).map_err(|error| format!("issuer '{name}': {error}"))?;
+        check_trust(&self.assertion_issuers)
+            .map_err(|error| format!("issuer '{name}': {error}"))?;
         let path = &self.path;
         if path.is_empty() {
             if self.port.is_none() {
@@ -241,6 +250,14 @@ fn check_clients(clients: &[PreRegistered]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Checks the start-up trusted assertion issuers and their number.
+fn check_trust(issuers: &[TrustRequest]) -> Result<(), String> {
+    if issuers.len() > MAX_TRUSTED {
+        return Err(format!("at most {MAX_TRUSTED} trusted assertion issuers"));
+    }
+    issuers.iter().try_for_each(TrustRequest::validate_startup)
 }
 
 /// Caps on stored state.
@@ -317,6 +334,7 @@ impl Default for Config {
             issuers: Vec::new(),
             profile: Profile::default(),
             clients: Vec::new(),
+            assertion_issuers: Vec::new(),
             cohosts: Vec::new(),
             fetch: Fetch::default(),
         }
@@ -383,6 +401,7 @@ impl Config {
             .validate()
             .map_err(|error| Error::Config(format!("profile: {error}")))?;
         check_clients(&self.clients).map_err(Error::Config)?;
+        check_trust(&self.assertion_issuers).map_err(Error::Config)?;
         for (index, cohost) in self.cohosts.iter().enumerate() {
             cohost.validate().map_err(Error::Config)?;
             if self.cohosts[..index]

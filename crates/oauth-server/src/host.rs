@@ -28,6 +28,7 @@ use crate::endpoints::metadata;
 use crate::profile::{MetadataLocation, Profile};
 use crate::router;
 use crate::state::{Place, Setup, State};
+use crate::trust::TrustRequest;
 
 /// Everything the issuers of one server share.
 pub struct Host {
@@ -88,7 +89,8 @@ impl Host {
         let profile = host.config.profile.clone();
         State::fits(&place, false, &profile).map_err(Error::Config)?;
         let clients = host.config.clients.clone();
-        let state = host.issuer_state(place, profile, clients, false);
+        let trusted = host.config.assertion_issuers.clone();
+        let state = host.issuer_state(place, profile, (clients, trusted), false);
         host.write().push(state);
         let mut bound = Vec::new();
         for issuer in host.config.issuers.clone() {
@@ -354,7 +356,8 @@ impl Host {
         let profile = issuer.profile.clone().unwrap_or_default();
         let refused = |why: String| Error::Config(format!("issuer '{}': {why}", issuer.name));
         State::fits(&place, cohost.is_some(), &profile).map_err(refused)?;
-        let state = self.issuer_state(place, profile, issuer.clients.clone(), cohost.is_some());
+        let startup = (issuer.clients.clone(), issuer.assertion_issuers.clone());
+        let state = self.issuer_state(place, profile, startup, cohost.is_some());
         {
             let mut issuers = self.write();
             if let Some(twin) = issuers
@@ -375,16 +378,19 @@ impl Host {
         Ok(listener)
     }
 
+    /// An issuer's state, with what it gets back after every reset: its pre-registered
+    /// clients and trusted assertion issuers.
     fn issuer_state(
         &self,
         place: Place,
         profile: Profile,
-        clients: Vec<PreRegistered>,
+        (clients, assertion_issuers): (Vec<PreRegistered>, Vec<TrustRequest>),
         cohosted: bool,
     ) -> Arc<State> {
         let setup = Setup {
             profile,
             clients,
+            assertion_issuers,
             cohosted,
             fetcher: self.fetcher.clone(),
             host: self.this.clone(),

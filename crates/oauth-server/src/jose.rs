@@ -155,6 +155,26 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
     family && declared && for_signing
 }
 
+/// The PKCS#8 v1 PEM of an Ed25519 key from its v2 DER (RFC 8410 §7: `OneAsymmetricKey` with
+/// the public key): the 32-byte seed under the v1 header.
+fn ed25519_v1_pem(v2: &[u8]) -> Option<String> {
+    // SEQUENCE { INTEGER 1, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } ...
+    const V2_PREFIX: [u8; 16] = [
+        0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    const V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let seed = v2.strip_prefix(&V2_PREFIX)?.get(..32)?;
+    let der: Vec<u8> = V1_PREFIX.iter().chain(seed).copied().collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    Some(format!(
+        "-----BEGIN PRIVATE KEY-----\n{encoded}\n-----END PRIVATE KEY-----\n"
+    ))
+}
+
 /// A JWT read without its signature checked: what says which client or issuer to check it
 /// against. Both parts are JSON objects.
 #[derive(Debug)]
@@ -362,7 +382,14 @@ impl KeyPair {
             KeyAlgorithm::EdDSA => (&rcgen::PKCS_ED25519, Algorithm::EdDSA),
         };
         let pair = rcgen::KeyPair::generate_for(signature).map_err(|e| failed(e.to_string()))?;
-        let private_pem = pair.serialize_pem();
+        let private_pem = match algorithm {
+            KeyAlgorithm::ES256 => pair.serialize_pem(),
+            // rcgen writes Ed25519 keys as PKCS#8 v2 (the public key inside), which OpenSSL 3.0
+            // and so Node cannot read: hand out the v1 form, the seed alone, which every
+            // library reads (and which the signer below reads too).
+            KeyAlgorithm::EdDSA => ed25519_v1_pem(&pair.serialize_der())
+                .ok_or_else(|| failed("an unexpected Ed25519 key document".into()))?,
+        };
         let encoding = match algorithm {
             KeyAlgorithm::ES256 => EncodingKey::from_ec_pem(private_pem.as_bytes()),
             KeyAlgorithm::EdDSA => EncodingKey::from_ed_pem(private_pem.as_bytes()),
@@ -469,6 +496,23 @@ mod tests {
             let refused = verify(&token, &anonymous).unwrap_err();
             assert!(refused.contains("signature"), "{refused}");
         }
+    }
+
+    #[test]
+    fn an_ed25519_key_is_handed_out_in_the_pkcs8_v1_form_every_library_reads() {
+        let pair = KeyPair::generate(KeyAlgorithm::EdDSA).unwrap();
+        let body: String = pair
+            .private_pem()
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        // SEQUENCE of 46 bytes, version 0: the seed alone, no public key.
+        assert_eq!(&der[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]);
+        assert_eq!(der.len(), 48);
+        assert!(EncodingKey::from_ed_pem(pair.private_pem().as_bytes()).is_ok());
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub use error::OAuthError;
 pub use profile::{AuthMethod, GrantType, Profile};
 pub use snapshot::Snapshot;
 pub use state::{Place, ReuseDetection, Toggles};
+pub use trust::{AssertionKind, TrustRequest};
 
 use crate::host::{Bound, Host};
 use crate::state::State;

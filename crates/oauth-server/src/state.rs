@@ -27,7 +27,7 @@ use crate::snapshot::{
     TokenRequests,
 };
 use crate::store::{AccessToken, Client, ClientKind, GrantId, RefreshToken, RegistryFull, Store};
-use crate::trust::{Trust, TrustedKeys};
+use crate::trust::{Trust, TrustRequest, TrustedKeys};
 
 /// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +210,8 @@ pub struct Setup {
     pub profile: Profile,
     /// Its start-up pre-registered clients, back after every reset.
     pub clients: Vec<PreRegistered>,
+    /// Its start-up trusted assertion issuers, back after every reset.
+    pub assertion_issuers: Vec<TrustRequest>,
     /// Served on a listener another server owns (co-hosting), rather than one of the host's.
     pub cohosted: bool,
     /// The host, to tell a client id of another issuer from an unknown one.
@@ -225,6 +227,7 @@ impl Setup {
         Self {
             profile: Profile::default(),
             clients: Vec::new(),
+            assertion_issuers: Vec::new(),
             cohosted: false,
             host: Weak::new(),
             fetcher: Fetcher::new(
@@ -296,6 +299,8 @@ pub struct State {
     pub documents: Documents,
     /// Its start-up pre-registered clients.
     startup_clients: Vec<PreRegistered>,
+    /// Its start-up trusted assertion issuers.
+    startup_trust: Vec<TrustRequest>,
     host: Weak<Host>,
     /// The profile in force. Read on every request that needs it (a clone of the `Arc`),
     /// replaced only by the control plane; never held across an `.await`.
@@ -338,6 +343,7 @@ impl State {
             trust: Trust::default(),
             documents: Documents::new(setup.fetcher),
             startup_clients: setup.clients,
+            startup_trust: setup.assertion_issuers,
             host: setup.host,
             live: RwLock::new(Arc::new(live)),
         };
@@ -351,6 +357,12 @@ impl State {
     fn add_startup_clients(&self) {
         for client in &self.startup_clients {
             self.store.add_client(client.client());
+        }
+        // Checked with the configuration, so that building them again cannot fail.
+        for trusted in &self.startup_trust {
+            if let Ok(issuer) = trusted.clone().build() {
+                let _ = self.trust.add(issuer);
+            }
         }
     }
 
@@ -728,6 +740,7 @@ impl State {
         self.store.clear();
         self.documents.clear();
         self.trust.clear();
+        // The start-up clients and trusted issuers.
         self.add_startup_clients();
         self.set_profile(self.configured.clone());
         self.update_settings(|settings| *settings = Self::initial_settings(&self.config));
@@ -823,6 +836,43 @@ mod tests {
             subject: "u".into(),
             grant,
         }
+    }
+
+    #[test]
+    fn start_up_assertion_issuers_come_back_after_a_reset_and_added_ones_do_not() {
+        let keys = KeyPair::generate(KeyAlgorithm::ES256).unwrap().jwks();
+        let startup: TrustRequest = serde_json::from_value(json!({
+            "issuer": "https://workload-idp.example",
+            "jwks": keys,
+        }))
+        .unwrap();
+        let setup = Setup {
+            assertion_issuers: vec![startup.clone()],
+            ..Setup::test()
+        };
+        let state = State::with(Place::test(), Config::default(), Clock::new(), setup);
+        let added: TrustRequest = serde_json::from_value(json!({
+            "issuer": "https://added.example",
+            "generate_key": "ES256",
+        }))
+        .unwrap();
+        state.trust.add(added.clone().build().unwrap()).unwrap();
+        assert_eq!(state.trust.issuers().len(), 2);
+        state.reset();
+        let left: Vec<String> = state
+            .trust
+            .issuers()
+            .iter()
+            .map(|issuer| issuer.issuer.clone())
+            .collect();
+        assert_eq!(left, ["https://workload-idp.example"]);
+        // At start-up a key the rig would make is one nobody could sign with.
+        let made = Config {
+            assertion_issuers: vec![added],
+            ..Config::default()
+        };
+        let refused = made.validate().unwrap_err().to_string();
+        assert!(refused.contains("generate_key"), "{refused}");
     }
 
     #[test]

@@ -67,16 +67,20 @@ pub struct TrustedIssuer {
     pub signer: Option<KeyPair>,
 }
 
-/// `POST /control/assertion-issuers`.
-#[derive(Debug, Deserialize)]
+/// A trusted assertion issuer as `POST /control/assertion-issuers` and the start-up settings
+/// (`ASSERTION_ISSUERS`) describe it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustRequest {
     /// The `iss` of its assertions, 1 to 2048 characters.
     pub issuer: String,
+    /// What its assertions are: a workload's, or ID-JAGs.
     #[serde(default)]
     pub kind: AssertionKind,
+    /// Its public keys, a JWK Set.
     #[serde(default)]
     pub jwks: Option<Value>,
+    /// Where its public keys are, fetched under the document-fetch policy.
     #[serde(default)]
     pub jwks_uri: Option<String>,
     /// The name of another issuer of this rig, whose key signs.
@@ -85,13 +89,31 @@ pub struct TrustRequest {
     /// Make a key pair; the answer carries the private key.
     #[serde(default)]
     pub generate_key: Option<KeyAlgorithm>,
+    /// The subjects it may assert; absent: any.
     #[serde(default)]
     pub subjects: Option<Vec<String>>,
+    /// The resources its ID-JAGs may name; absent: any absolute URL.
     #[serde(default)]
     pub resources: Option<Vec<String>>,
 }
 
 impl TrustRequest {
+    /// Checks one given at start-up, which must name its keys: a key the rig made then would
+    /// be one nobody could sign with.
+    pub fn validate_startup(&self) -> Result<(), String> {
+        if self.generate_key.is_some() {
+            return Err(format!(
+                "assertion issuer '{}': generate_key is for the control plane (its answer carries \
+                 the private key); give jwks, jwks_uri or rig_issuer",
+                self.issuer
+            ));
+        }
+        self.clone()
+            .build()
+            .map(drop)
+            .map_err(|error| format!("assertion issuer '{}': {error}", self.issuer))
+    }
+
     /// The trusted issuer it describes, checked: exactly one source of keys.
     pub fn build(self) -> Result<TrustedIssuer, String> {
         if self.issuer.is_empty() || self.issuer.len() > 2048 {

@@ -14,7 +14,9 @@
 // suite that covers them; a situation without a result file says "not run". A result whose
 // `provider` is "application" was earned with a provider the application wrote on the SDK's
 // lowest-level hook, the SDK having none for that flow: its cell says so. `"unsupported": true`
-// (the client cannot be driven there at all) reads "unsupported".
+// (the client cannot be driven there at all), or a `note` starting "unsupported", reads
+// "unsupported"; a pass with a `note` is a pass of the checks after which the application
+// stopped (the note says why, and the README explains it).
 //
 //   node tests/clients/matrix.mjs                    print the tables
 //   node tests/clients/matrix.mjs --write README.md  replace the tables between their markers
@@ -219,11 +221,17 @@ function renderConformance(suites) {
     const cells = covering.map((suite) => {
       const result = readJson(join(DIR, suite.key, `conformance-${name}.json`));
       if (!result || result.scenario !== scenario) return 'not run';
-      if (result.unsupported === true) return 'unsupported';
-      const own = result.provider === 'application' ? " (application's own provider)" : '';
-      if (result.passed === true) return `passes${own}`;
       const ids = [...new Set((result.problems ?? []).map((problem) => problem.split(':')[0]))];
-      return `fails${own}: ${ids.map((id) => `\`${id}\``).join(', ')}`;
+      const failed = ids.map((id) => `\`${id}\``).join(', ');
+      // A client with no support for the flow at all: what the suite would grade it, said so.
+      if (result.unsupported === true || /^unsupported\b/.test(result.note ?? '')) {
+        return ids.length ? `unsupported (fails ${failed})` : 'unsupported';
+      }
+      const own = result.provider === 'application' ? " (application's own provider)" : '';
+      // The suite's checks pass, yet the application could not go on (a note says why).
+      if (result.passed === true && result.note) return `passes the checks${own}; the application stops`;
+      if (result.passed === true) return `passes${own}`;
+      return `fails${own}: ${failed}`;
     });
     lines.push(`| \`${scenario}\` | ${revision} | ${cells.join(' | ')} |`);
   }

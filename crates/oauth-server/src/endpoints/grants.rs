@@ -125,13 +125,6 @@ pub async fn jwt_bearer(
     if id_jag && jti.is_none() {
         return Err(invalid("an ID-JAG must have a jti".into()));
     }
-    if let Some(jti) = jti {
-        let until = claims.exp().saturating_add(jose::LEEWAY_SECS) * 1000;
-        state
-            .trust
-            .use_once(iss, jti, until, state.now())
-            .map_err(&invalid)?;
-    }
     let (client_id, ceiling, resources) = if id_jag {
         let client = client
             .filter(|client| client.auth_method.is_confidential())
@@ -148,6 +141,12 @@ pub async fn jwt_bearer(
                 claims.str("client_id").unwrap_or(""),
                 client.id
             )));
+        }
+        // As for client_credentials: the grants a client registered are the ones it may use.
+        if !client.may_use_grant(GrantType::JwtBearer) {
+            return Err(OAuthError::UnauthorizedClient(
+                "the client is not registered for the jwt-bearer grant".into(),
+            ));
         }
         let resource = claims
             .str("resource")
@@ -173,6 +172,16 @@ pub async fn jwt_bearer(
         (client_id, None, resources)
     };
     let scope = granted_scope(state, params.single("scope")?, ceiling.as_deref())?;
+    // Used up only once every check passed: a request refused for its client, resource or
+    // scope leaves the assertion to the client it was issued to, so whoever intercepts an
+    // ID-JAG cannot burn it without that client's credentials.
+    if let Some(jti) = jti {
+        let until = claims.exp().saturating_add(jose::LEEWAY_SECS) * 1000;
+        state
+            .trust
+            .use_once(iss, jti, until, state.now())
+            .map_err(&invalid)?;
+    }
     issue(state, client_id, sub, scope, resources, facts)
 }
 

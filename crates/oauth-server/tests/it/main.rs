@@ -23,3 +23,4 @@ mod register;
 mod reuse_detection;
 mod tls;
 mod token;
+mod without_user;

@@ -24,10 +24,8 @@
 //   none): invalid_grant makes auth() drop the tokens and send the same assertion again.
 
 import assert from 'node:assert/strict';
-import {
-  AuthorizationServerMismatchError, ClientCredentialsProvider, CrossAppAccessProvider, OAuthError, PrivateKeyJwtProvider,
-  requestJwtAuthorizationGrant,
-} from '@modelcontextprotocol/client';
+import { AuthorizationServerMismatchError, OAuthError } from '@modelcontextprotocol/client';
+import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
 import { newClient } from './provider.mjs';
 import { machineClientTests } from '../client-credentials-shared.mjs';
 
@@ -54,21 +52,8 @@ const EXPECT = {
 
 machineClientTests({
   newClient,
-  secretProvider: ({ clientId, clientSecret, issuer }) => new ClientCredentialsProvider({ clientId, clientSecret, expectedIssuer: issuer }),
-  keyProvider: ({ clientId, privateKey, algorithm, issuer }) => new PrivateKeyJwtProvider({ clientId, privateKey, algorithm, expectedIssuer: issuer }),
-  idJagProvider: (context, rig) => new CrossAppAccessProvider({
-    assertion: async ({ authorizationServerUrl, resourceUrl, scope, fetchFn }) => (await requestJwtAuthorizationGrant({
-      tokenEndpoint: context.idp_token_endpoint,
-      audience: authorizationServerUrl,
-      resource: resourceUrl,
-      idToken: context.idp_id_token,
-      clientId: context.idp_client_id,
-      scope,
-      fetchFn,
-    })).jwtAuthGrant,
-    clientId: context.client_id,
-    clientSecret: context.client_secret,
-    expectedIssuer: rig.issuer,
-  }),
+  secretProvider,
+  keyProvider,
+  idJagProvider: (context, rig) => idJagProvider(context, rig.issuer),
   expect: EXPECT,
 }, { scheme: SCHEME, certsDir: CERTS_DIR });

@@ -33,11 +33,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ClientCredentialsProvider, CrossAppAccessProvider, PrivateKeyJwtProvider, UnauthorizedError, requestJwtAuthorizationGrant,
-} from '@modelcontextprotocol/client';
+import { UnauthorizedError } from '@modelcontextprotocol/client';
 import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { HeadlessProvider, newClient } from './provider.mjs';
+import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
 import { BINARY, REPO, makeCerts, startRig } from '../rig.mjs';
 import { AssertionGrantProvider, WITHOUT_USER, connectAndCall, stageConformance } from '../client-credentials-shared.mjs';
 
@@ -107,11 +106,11 @@ const EXPECTED = {
 // prepareTokenRequest hook, for a flow the SDK has no provider for). Every credential is bound
 // to the rig's issuer (`expectedIssuer`), as a deployment configures it.
 const WITHOUT_USER_PROVIDERS = {
-  'client-credentials-basic': (context, rig) => ['sdk', new ClientCredentialsProvider({
-    clientId: context.client_id, clientSecret: context.client_secret, expectedIssuer: rig.issuer,
+  'client-credentials-basic': (context, rig) => ['sdk', secretProvider({
+    clientId: context.client_id, clientSecret: context.client_secret, issuer: rig.issuer,
   })],
-  'client-credentials-jwt': (context, rig) => ['sdk', new PrivateKeyJwtProvider({
-    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, expectedIssuer: rig.issuer,
+  'client-credentials-jwt': (context, rig) => ['sdk', keyProvider({
+    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, issuer: rig.issuer,
   })],
   // No jwt-bearer provider for a workload's own assertion (StaticPrivateKeyJwtProvider sends a
   // client assertion with the client_credentials grant; CrossAppAccessProvider insists on a
@@ -122,20 +121,7 @@ const WITHOUT_USER_PROVIDERS = {
   // The SDK's own: CrossAppAccessProvider hands the callback the AS issuer and the PRM resource it
   // discovered; requestJwtAuthorizationGrant does the RFC 8693 request at the IdP's token endpoint
   // the context names.
-  'enterprise-managed-authorization': (context, rig) => ['sdk', new CrossAppAccessProvider({
-    assertion: async ({ authorizationServerUrl, resourceUrl, scope, fetchFn }) => (await requestJwtAuthorizationGrant({
-      tokenEndpoint: context.idp_token_endpoint,
-      audience: authorizationServerUrl,
-      resource: resourceUrl,
-      idToken: context.idp_id_token,
-      clientId: context.idp_client_id,
-      scope,
-      fetchFn,
-    })).jwtAuthGrant,
-    clientId: context.client_id,
-    clientSecret: context.client_secret,
-    expectedIssuer: rig.issuer,
-  })],
+  'enterprise-managed-authorization': (context, rig) => ['sdk', idJagProvider(context, rig.issuer)],
 };
 
 // Checks that must be SUCCESS (not merely absent from the failures) where a situation stages one.

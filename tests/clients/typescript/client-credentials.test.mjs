@@ -25,10 +25,10 @@
 //   none): invalid_grant makes auth() drop the tokens and send the same assertion again.
 
 import assert from 'node:assert/strict';
-import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { InvalidClientError, InvalidGrantError, TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { newClient } from './provider.mjs';
-import { IdJagExchangeProvider, machineClientTests } from '../client-credentials-shared.mjs';
+import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
+import { machineClientTests } from '../client-credentials-shared.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const CERTS_DIR = process.env.SIM_CERTS_DIR;
@@ -52,15 +52,8 @@ const EXPECT = {
 
 machineClientTests({
   newClient,
-  secretProvider: ({ clientId, clientSecret, issuer }) => new ClientCredentialsProvider({ clientId, clientSecret, expectedIssuer: issuer }),
-  keyProvider: ({ clientId, privateKey, algorithm, issuer }) => new PrivateKeyJwtProvider({ clientId, privateKey, algorithm, expectedIssuer: issuer }),
-  idJagProvider: (context, rig) => new IdJagExchangeProvider({
-    clientId: context.client_id,
-    clientSecret: context.client_secret,
-    idpClientId: context.idp_client_id,
-    idToken: context.idp_id_token,
-    idpTokenEndpoint: context.idp_token_endpoint,
-    expectedIssuer: rig.issuer,
-  }),
+  secretProvider,
+  keyProvider,
+  idJagProvider: (context, rig) => idJagProvider(context, rig.issuer),
   expect: EXPECT,
 }, { scheme: SCHEME, certsDir: CERTS_DIR });

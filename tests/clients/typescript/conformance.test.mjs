@@ -33,13 +33,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { DocumentHost, DocumentProvider } from './documents.mjs';
 import { HeadlessProvider, newClient } from './provider.mjs';
+import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
 import { BINARY, REPO, makeCerts, startRig } from '../rig.mjs';
-import {
-  AssertionGrantProvider, IdJagExchangeProvider, WITHOUT_USER, connectAndCall, stageConformance,
-} from '../client-credentials-shared.mjs';
+import { AssertionGrantProvider, WITHOUT_USER, connectAndCall, stageConformance } from '../client-credentials-shared.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;
@@ -98,11 +96,11 @@ const EXPECTED = {
 // prepareTokenRequest hook, for a flow the SDK has no provider for). Every credential is bound
 // to the rig's issuer (`expectedIssuer`), as a deployment configures it.
 const WITHOUT_USER_PROVIDERS = {
-  'client-credentials-basic': (context, rig) => ['sdk', new ClientCredentialsProvider({
-    clientId: context.client_id, clientSecret: context.client_secret, expectedIssuer: rig.issuer,
+  'client-credentials-basic': (context, rig) => ['sdk', secretProvider({
+    clientId: context.client_id, clientSecret: context.client_secret, issuer: rig.issuer,
   })],
-  'client-credentials-jwt': (context, rig) => ['sdk', new PrivateKeyJwtProvider({
-    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, expectedIssuer: rig.issuer,
+  'client-credentials-jwt': (context, rig) => ['sdk', keyProvider({
+    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, issuer: rig.issuer,
   })],
   // v1 has no jwt-bearer provider (StaticPrivateKeyJwtProvider sends a client assertion with the
   // client_credentials grant, not the jwt-bearer grant).
@@ -111,14 +109,7 @@ const WITHOUT_USER_PROVIDERS = {
   })],
   // v1 has no token-exchange or ID-JAG helper: the application's provider does the IdP request
   // itself, from the discovery state the SDK saves, and the SDK sends the jwt-bearer grant.
-  'enterprise-managed-authorization': (context, rig) => ['application', new IdJagExchangeProvider({
-    clientId: context.client_id,
-    clientSecret: context.client_secret,
-    idpClientId: context.idp_client_id,
-    idToken: context.idp_id_token,
-    idpTokenEndpoint: context.idp_token_endpoint,
-    expectedIssuer: rig.issuer,
-  })],
+  'enterprise-managed-authorization': (context, rig) => ['application', idJagProvider(context, rig.issuer)],
 };
 
 // Checks that must be SUCCESS (not merely absent from the failures) where a situation stages one.

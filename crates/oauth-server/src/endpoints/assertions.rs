@@ -152,6 +152,15 @@ struct MintAssertion {
     claims: Map<String, Value>,
 }
 
+fn check_lifetime(seconds: u64) -> Result<(), String> {
+    if seconds == 0 || seconds > MAX_MINTED_LIFETIME {
+        return Err(format!(
+            "lifetime_seconds must be from 1 to {MAX_MINTED_LIFETIME}"
+        ));
+    }
+    Ok(())
+}
+
 fn five_minutes() -> u64 {
     300
 }
@@ -170,11 +179,7 @@ fn mint_assertion(state: &State, call: &Call) -> Result<Value, String> {
             mint.issuer
         )
     })?;
-    if mint.lifetime_seconds == 0 || mint.lifetime_seconds > MAX_MINTED_LIFETIME {
-        return Err(format!(
-            "lifetime_seconds must be from 1 to {MAX_MINTED_LIFETIME}"
-        ));
-    }
+    check_lifetime(mint.lifetime_seconds)?;
     let now = state.clock.now_secs();
     let audience = match mint.variant {
         Variant::WrongAudience => WRONG_AUDIENCE.to_owned(),
@@ -239,11 +244,7 @@ fn an_hour() -> u64 {
 /// IdP would after the user signed in: what the client under test exchanges for an ID-JAG.
 fn mint_id_token(state: &State, call: &Call) -> Result<Value, String> {
     let mint: MintIdToken = call.arguments()?;
-    if mint.lifetime_seconds == 0 || mint.lifetime_seconds > MAX_MINTED_LIFETIME {
-        return Err(format!(
-            "lifetime_seconds must be from 1 to {MAX_MINTED_LIFETIME}"
-        ));
-    }
+    check_lifetime(mint.lifetime_seconds)?;
     if mint.aud.is_empty() || mint.aud.len() > 255 {
         return Err("aud must be 1 to 255 characters".to_owned());
     }

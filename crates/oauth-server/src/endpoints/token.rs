@@ -130,7 +130,8 @@ async fn token(
     facts: &mut Facts,
 ) -> Result<Issued, OAuthError> {
     let grant_type = required(params, "grant_type")?;
-    let offered = state.live().profile.grant_types.clone();
+    let live = state.live();
+    let offered = &live.profile.grant_types;
     let Some(grant) = GrantType::parse(grant_type).filter(|grant| offered.contains(grant)) else {
         let names: Vec<&str> = offered.iter().map(|grant| grant.as_str()).collect();
         return Err(OAuthError::UnsupportedGrantType(format!(

@@ -9,7 +9,7 @@
 #                                        each over HTTP and HTTPS
 #      scripts/conformance-server.sh     the official MCP conformance suite's authorization-server
 #                                        scenarios against the rig's AS (Node 22 from its package)
-#   3. tests/clients/matrix.mjs --check  README "Tested clients" and "Conformance situations"
+#   3. tests/clients/matrix.mjs --check  README "Tested clients" and docs/conformance.md's table
 #                                        must match what 1 and 2 produced
 #
 # The client suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix),
@@ -56,8 +56,8 @@ cat "$LOG_DIR/conformance-server.log"
 ((clients == 0)) || fail "the client suites failed"
 ((conformance == 0)) || fail "the conformance suite's authorization-server checks failed"
 
-step "node tests/clients/matrix.mjs --check README.md"
-node tests/clients/matrix.mjs --check README.md ||
-    fail "README.md's tested-clients or conformance table does not match this run"
+step "node tests/clients/matrix.mjs --check README.md docs/conformance.md"
+node tests/clients/matrix.mjs --check README.md docs/conformance.md ||
+    fail "README.md's tested-clients or docs/conformance.md's table does not match this run"
 
 printf '\ntest.sh: all passed\n'

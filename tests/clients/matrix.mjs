@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The README's "Tested clients" and "Conformance situations" tables, from what the client suites
-// just wrote.
+// The "Tested clients" (README) and "Conformance situations" (docs/conformance.md) tables, from
+// what the client suites just wrote.
 //
 // Each suite writes one JSON file per passing scenario and scheme:
 //   <dir>/<suite>/<scheme>-<n>.json   {"client", "version", "scheme", "scenario", "name", "passed", "note"}
@@ -19,8 +19,9 @@
 // stopped (the note says why, and the README explains it).
 //
 //   node tests/clients/matrix.mjs                    print the tables
-//   node tests/clients/matrix.mjs --write README.md  replace the tables between their markers
-//   node tests/clients/matrix.mjs --check README.md  exit 1 if a README table differs
+//   node tests/clients/matrix.mjs --write README.md docs/conformance.md  replace the tables
+//                                                    between their markers, wherever each is
+//   node tests/clients/matrix.mjs --check README.md docs/conformance.md  exit 1 if one differs
 //
 // No dependencies: runs with any Node 18+.
 
@@ -263,21 +264,27 @@ function split(text, path, name) {
 function main(args) {
   const suites = collect();
   const tables = BLOCKS.map((block) => ({ ...block, table: block.render(suites) }));
-  const [mode, path] = args;
+  const [mode, ...paths] = args;
   if (mode === undefined) {
     console.log(tables.map((block) => block.table).join('\n\n'));
     return 0;
   }
-  if ((mode !== '--write' && mode !== '--check') || !path || args.length > 2) {
-    console.error('usage: node tests/clients/matrix.mjs [--write README.md | --check README.md]');
+  if ((mode !== '--write' && mode !== '--check') || paths.length === 0) {
+    console.error('usage: node tests/clients/matrix.mjs [--write|--check FILE...] (each table is in one of the files)');
     return 2;
   }
-  let text = readFileSync(path, 'utf8');
+  const texts = new Map(paths.map((path) => [path, readFileSync(path, 'utf8')]));
   let status = 0;
   for (const { name, table } of tables) {
-    const parts = split(text, path, name);
+    // Each table stands between its markers in exactly one of the files.
+    const holding = paths.filter((path) => texts.get(path).includes(`<!-- ${name}:start -->`));
+    if (holding.length !== 1) {
+      throw new Error(`the ${name} table must be in exactly one of ${paths.join(', ')}, not ${holding.length}`);
+    }
+    const [path] = holding;
+    const parts = split(texts.get(path), path, name);
     if (mode === '--write') {
-      text = `${parts.before}\n${table}\n${parts.after}`;
+      texts.set(path, `${parts.before}\n${table}\n${parts.after}`);
       console.log(`wrote the ${name} table into ${path}`);
       continue;
     }
@@ -285,16 +292,16 @@ function main(args) {
       console.log(`${path}: the ${name} table matches the results in ${DIR}`);
       continue;
     }
-    const readme = parts.table.split('\n').filter((line) => line !== '');
+    const written = parts.table.split('\n').filter((line) => line !== '');
     const fresh = table.split('\n');
     console.error(`error: ${path}'s ${name} table differs from the results in ${DIR}:`);
-    for (const line of readme) if (!fresh.includes(line)) console.error(`- ${line}`);
-    for (const line of fresh) if (!readme.includes(line)) console.error(`+ ${line}`);
-    console.error('(- the README, + the suites just run; a suite that failed or did not run shows as not passing.');
-    console.error(` If the change is intended: node tests/clients/matrix.mjs --write ${path})`);
+    for (const line of written) if (!fresh.includes(line)) console.error(`- ${line}`);
+    for (const line of fresh) if (!written.includes(line)) console.error(`+ ${line}`);
+    console.error('(- the file, + the suites just run; a suite that failed or did not run shows as not passing.');
+    console.error(` If the change is intended: node tests/clients/matrix.mjs --write ${paths.join(' ')})`);
     status = 1;
   }
-  if (mode === '--write') writeFileSync(path, text);
+  if (mode === '--write') for (const [path, text] of texts) writeFileSync(path, text);
   return status;
 }
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/mcp-oauth-sim');
 
-// Every variable the binary reads (README "Configuration"): none may leak in from the caller's
+// Every variable the binary reads (docs/settings.md): none may leak in from the caller's
 // shell, or a developer's CONTROL_TOKEN or MCP_BASE_URL would change what is being tested.
 const RIG_VARIABLES = [
   'OAUTH_PORT', 'MCP_PORT', 'BIND', 'OAUTH_BASE_URL', 'MCP_BASE_URL', 'OAUTH_INTERNAL_URL',
@@ -150,7 +150,7 @@ export class Rig {
 
   /**
    * Resolves with the first line at index `from` or later of the rig's output that matches
-   * `pattern` (README "Quick start" shows the request lines), waiting for it if need be.
+   * `pattern` (the README's quick start shows the request lines), waiting for it if need be.
    */
   waitForLine(pattern, from = 0, timeoutMs = 5_000) {
     const found = this.log.slice(from).find((line) => pattern.test(line));
@@ -193,7 +193,7 @@ export class Rig {
   }
 
   /**
-   * A fault rule (README "Fault injection"), e.g. `{ endpoint: 'token', match: { grant_type:
+   * A fault rule (docs/faults-journal-clock.md), e.g. `{ endpoint: 'token', match: { grant_type:
    * 'refresh_token' }, respond: { status: 503 }, times: 2 }`; returns the rule with its id.
    */
   addFault(service, rule) { return this.control(service, 'faults', rule); }
@@ -225,7 +225,7 @@ export class Rig {
     return (await this.requests(service, mark)).map(line);
   }
 
-  // The scenarios of README "Scenarios", by the name `mcp-oauth-sim scenario` gives them.
+  // The scenarios of docs/scenarios.md, by the name `mcp-oauth-sim scenario` gives them.
   expireAccess(seconds) { return this.control('oauth', 'expires-in', { seconds }); }
   revoke() { return this.control('oauth', 'revoke-access'); }
   rotate(on) { return this.control('oauth', 'rotate', { on }); }

@@ -15,7 +15,7 @@ use crate::settings::{LaunchError, Settings, TlsSource, parse_tool_scopes};
 /// The rig's settings as flags and environment variables: options shared by `serve` and
 /// `scenario` (which must find the rig `serve` started). Each field is the one declaration of
 /// its setting: flag, variable, default and help line; [`variables`] lists the variables from
-/// it, and a test checks `.env.example` and the README's table against it.
+/// it, and a test checks `.env.example` and docs/settings.md's table against it.
 #[derive(Args, Debug)]
 pub struct Flags {
     /// Port of the authorization server.

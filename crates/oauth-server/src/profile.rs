@@ -171,7 +171,8 @@ const MAX_SCOPE_LEN: usize = 128;
 /// The longest URL or free string a knob takes.
 const MAX_TEXT_LEN: usize = 2048;
 
-/// Every field, in the order of the table in the README: what an unknown-field error lists.
+/// Every field, in the order of the knob table in docs/conformance.md: what an unknown-field
+/// error lists.
 pub const FIELDS: [&str; 15] = [
     "metadata",
     "metadata_issuer",

@@ -598,26 +598,19 @@ fn env_example_shows_every_variable_the_binary_reads() {
 }
 
 #[test]
-fn env_example_and_the_readme_table_give_each_variable_its_declared_default_and_nothing_else() {
+fn env_example_and_the_settings_table_give_each_variable_its_declared_default_and_nothing_else() {
     // Arrange: the one declaration (the flags), and the two documents written from it.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let example = std::fs::read_to_string(root.join(".env.example")).expect("read .env.example");
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let table = std::fs::read_to_string(root.join("docs/settings.md")).expect("read docs/settings.md");
     let declared = mcp_oauth_sim::flags::defaults();
 
-    // Act: `NAME=VALUE` lines of .env.example; the variable rows of README's Configuration table.
+    // Act: `NAME=VALUE` lines of .env.example; the variable rows of docs/settings.md's table.
     let example: Vec<(&str, &str)> = example
         .lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| line.split_once('='))
         .collect();
-    let table = readme
-        .split("## Configuration")
-        .nth(1)
-        .expect("a Configuration section")
-        .split("\n## ")
-        .next()
-        .unwrap();
     let rows: Vec<(Vec<&str>, &str)> = table
         .lines()
         .filter(|line| line.starts_with("| `"))
@@ -644,7 +637,7 @@ fn env_example_and_the_readme_table_give_each_variable_its_declared_default_and_
         for name in row {
             assert!(
                 names.contains(name),
-                "README documents {name}, which the rig does not read"
+                "docs/settings.md documents {name}, which the rig does not read"
             );
         }
     }
@@ -661,11 +654,11 @@ fn env_example_and_the_readme_table_give_each_variable_its_declared_default_and_
         let (_, cell) = rows
             .iter()
             .find(|(row, _)| row.contains(&name.as_str()))
-            .unwrap_or_else(|| panic!("README's Configuration table has no row for {name}"));
+            .unwrap_or_else(|| panic!("docs/settings.md's table has no row for {name}"));
         if let Some(default) = default {
             assert!(
                 cell.contains(&format!("`{default}`")),
-                "README gives {name} the default {cell}, the flag {default}"
+                "docs/settings.md gives {name} the default {cell}, the flag {default}"
             );
         }
     }

@@ -18,6 +18,7 @@
 //!   tool scopes, the journal and its live stream.
 
 mod binary;
+mod docs;
 mod control;
 mod journal;
 mod presets;

@@ -283,7 +283,13 @@ pub struct Store {
     next_grant: AtomicU64,
     /// The last tick [`Store::touch`] handed out.
     use_ticks: AtomicU64,
+    /// When (rig-clock milliseconds) a sweep last left a cap still reached; 0: never.
+    futile_sweep_at: AtomicU64,
 }
+
+/// How long after a sweep that freed too little [`Store::has_room`] refuses without sweeping
+/// again, in rig-clock milliseconds.
+const SWEEP_PAUSE_MS: u64 = 1000;
 
 /// How many locks the grants share. More stripes only make two unrelated grants wait for each
 /// other less often, and each is held for microseconds.
@@ -483,6 +489,11 @@ impl Store {
 
     /// Whether `needed` more entries fit under `max`, as counted by `len`. When they seem not to,
     /// expired entries are swept first, so a cap only bites on live state.
+    ///
+    /// A store full of live entries stays full for a while, and sweeping it for every request
+    /// that finds it so would make each pay a scan of the whole store: after a sweep that left
+    /// a cap reached, the next waits [`SWEEP_PAUSE_MS`] of the rig's clock (the periodic sweeper
+    /// runs meanwhile), so what expires within that pause is reclaimed up to a second late.
     pub fn has_room(
         &self,
         now: u64,
@@ -493,8 +504,17 @@ impl Store {
         if len(self) + needed <= max {
             return true;
         }
+        let futile = self.futile_sweep_at.load(Ordering::Relaxed);
+        // A clock moved back (a reset) ends the pause too.
+        if futile != 0 && (futile..futile.saturating_add(SWEEP_PAUSE_MS)).contains(&now) {
+            return false;
+        }
         self.sweep(now);
-        len(self) + needed <= max
+        let room = len(self) + needed <= max;
+        if !room {
+            self.futile_sweep_at.store(now.max(1), Ordering::Relaxed);
+        }
+        room
     }
 
     /// Removes everything that has expired by `now`, and answers how many entries went. A map
@@ -533,6 +553,7 @@ impl Store {
         self.access_tokens.clear();
         self.refresh_tokens.clear();
         self.retired_refresh_tokens.clear();
+        self.futile_sweep_at.store(0, Ordering::Relaxed);
     }
 }
 
@@ -607,6 +628,22 @@ mod tests {
             "the expired token made room"
         );
         assert!(!store.has_room(2_000, 3, 3, count));
+    }
+
+    #[test]
+    fn a_full_store_of_live_tokens_is_swept_once_a_second_not_on_every_request() {
+        let store = Store::default();
+        let count = |store: &Store| store.access_tokens.len();
+        store.access_tokens.insert("a".into(), access(1, 60_000));
+        store.access_tokens.insert("b".into(), access(1, 60_000));
+        assert!(!store.has_room(10_000, 1, 2, count), "full of live tokens");
+        // One expires; within the pause nobody scans the store for it.
+        store.access_tokens.insert("c".into(), access(1, 10_100));
+        assert!(!store.has_room(10_500, 0, 2, count));
+        assert_eq!(store.access_tokens.len(), 3, "not swept during the pause");
+        // After it, the next request sweeps and finds the room.
+        assert!(store.has_room(11_000, 0, 2, count));
+        assert_eq!(store.access_tokens.len(), 2);
     }
 
     #[test]

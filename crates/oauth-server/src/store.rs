@@ -280,6 +280,8 @@ pub struct Store {
     pub retired_refresh_tokens: DashMap<String, RetiredRefreshToken>,
     /// Striped locks over grants: see [`Store::lock_grant`].
     grant_locks: [Mutex<()>; GRANT_LOCK_STRIPES],
+    /// Striped locks over authorization codes: see [`Store::lock_code`].
+    code_locks: [Mutex<()>; GRANT_LOCK_STRIPES],
     next_grant: AtomicU64,
     /// The last tick [`Store::touch`] handed out.
     use_ticks: AtomicU64,
@@ -323,6 +325,20 @@ impl Store {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         }
+    }
+
+    /// Serializes a code's redemption with the look-ups of its replays: held from the code's
+    /// removal until it is recorded as redeemed, so that a replay never finds it in neither map
+    /// (and answers "unknown" instead of revoking what it was redeemed for). Held across map
+    /// operations only; a replay drops it before it waits for the grant's lock.
+    pub fn lock_code(&self, code: &str) -> MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(code);
+        let stripe = (hash % GRANT_LOCK_STRIPES as u64) as usize;
+        // As for grants: the maps are consistent after every single operation.
+        self.code_locks[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn new_grant(&self) -> GrantId {

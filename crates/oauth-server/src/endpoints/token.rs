@@ -232,23 +232,46 @@ fn redeem_code(
     }
 
     // Removing the code is the redemption: of concurrent attempts exactly one gets it, and a
-    // failed attempt burns it, so a verifier cannot be guessed at leisure.
-    let Some((_, issued)) = state.store.codes.remove(code) else {
-        return Err(
-            match state.store.redeemed_codes.get(code).map(|entry| *entry) {
-                Some(redeemed) => {
-                    // The lock waits for the exchange that redeemed it to finish issuing, so
-                    // its tokens are among those revoked.
-                    state
-                        .store
-                        .revoke_grant(&state.store.lock_grant(redeemed.grant));
-                    OAuthError::InvalidGrant(
-                    "authorization code was already used; the tokens issued from it are revoked".into(),
+    // failed attempt burns it, so a verifier cannot be guessed at leisure. The grant's lock is
+    // held from before the removal until the tokens are in, and the code's from the removal
+    // until it is recorded as redeemed: a replay waits for that record, then for the tokens, and
+    // revokes them too.
+    let grant = state.store.new_grant();
+    let issuing = state.store.lock_grant(grant);
+    let redeemed = {
+        let _code = state.store.lock_code(code);
+        let removed = state.store.codes.remove(code);
+        if let Some((_, issued)) = &removed {
+            state.store.redeemed_codes.insert(
+                code.to_owned(),
+                RedeemedCode {
+                    grant,
+                    expires_at: issued.expires_at,
+                },
+            );
+        }
+        removed
+    };
+    let Some((_, issued)) = redeemed else {
+        drop(issuing);
+        let replayed = {
+            let _code = state.store.lock_code(code);
+            state.store.redeemed_codes.get(code).map(|entry| *entry)
+        };
+        return Err(match replayed {
+            Some(redeemed) => {
+                // The lock waits for the exchange that redeemed it to finish issuing, so its
+                // tokens are among those revoked.
+                state
+                    .store
+                    .revoke_grant(&state.store.lock_grant(redeemed.grant));
+                OAuthError::InvalidGrant(
+                    "authorization code was already used; the tokens issued from it are revoked"
+                        .into(),
                 )
-                }
-                None => OAuthError::InvalidGrant("authorization code is unknown".into()),
-            },
-        );
+            }
+            None => OAuthError::InvalidGrant("authorization code is unknown".into()),
+        });
     };
     let now = state.now();
     if issued.expires_at <= now {
@@ -281,16 +304,6 @@ fn redeem_code(
     }
     let resources = narrow_resources(&issued.resources, &requested_resources)?;
 
-    let grant = state.store.new_grant();
-    // Held until the tokens are in: a replay of the code revokes the grant only after that.
-    let _issuing = state.store.lock_grant(grant);
-    state.store.redeemed_codes.insert(
-        code.to_owned(),
-        RedeemedCode {
-            grant,
-            expires_at: issued.expires_at,
-        },
-    );
     let terms = GrantTerms {
         client_id: client.id.clone(),
         scope: issued.scope.clone(),

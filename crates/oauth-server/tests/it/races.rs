@@ -235,3 +235,39 @@ async fn a_refresh_racing_its_own_replays_leaves_the_whole_grant_revoked() {
         );
     }
 }
+
+/// A code exchanged by several requests at once: exactly one gets tokens, and every other is
+/// told the code was already used — never that it is unknown, which is what a replay landing
+/// between the code's removal and its record as redeemed used to hear — and revokes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_code_exchanged_by_several_at_once_is_redeemed_once_and_every_replay_revokes() {
+    const ROUNDS: usize = 200;
+    const AT_ONCE: usize = 8;
+    let rig = Rig::start().await;
+    let client = rig.public_client().await;
+    for round in 0..ROUNDS {
+        let pkce = Pkce::new();
+        let code = rig.code(&client, &pkce).await;
+        let results = join_all((0..AT_ONCE).map(|_| rig.exchange(&client, &code, &pkce))).await;
+        let winners: Vec<_> = results
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::OK)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        let replays = results
+            .iter()
+            .filter(|(_, body)| {
+                body["error_description"]
+                    == json!(
+                        "authorization code was already used; the tokens issued from it are revoked"
+                    )
+            })
+            .count();
+        assert_eq!(replays, AT_ONCE - 1, "round {round}: {results:?}");
+        let access = winners[0].1["access_token"].as_str().unwrap();
+        assert!(
+            !rig.is_active(access).await,
+            "round {round}: the tokens of a replayed code outlived the replay"
+        );
+    }
+}

@@ -3,3 +3,4 @@
 
 mod citations;
 mod links;
+mod tables;

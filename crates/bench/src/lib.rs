@@ -13,14 +13,26 @@
 //! - [`soak`]: mixed users for a bounded time while switches flip; errors by kind and RSS.
 //!
 //! # Example
-//! ```no_run
-//! # async fn run() -> Result<(), sim_bench::Error> {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // Both servers on ephemeral ports, as `mcp-oauth-sim serve` runs them on 9100 and 9101.
+//! # let auth = oauth_server::AuthServer::start(oauth_server::Config::default()).await?;
+//! # let mcp = mcp_server::McpServer::start(mcp_server::Config {
+//! #     authorization_servers: vec![mcp_server::AuthorizationServer::new(
+//! #         auth.issuer(),
+//! #         format!("http://{}/introspect", auth.addr()),
+//! #     )],
+//! #     ..mcp_server::Config::default()
+//! # })
+//! # .await?;
 //! use sim_bench::{commands, load::Load};
-//! let url = url::Url::parse("http://localhost:9101/mcp").unwrap();
+//! let url = url::Url::parse(&mcp.url())?; // http://localhost:9101/mcp for a rig run by hand
 //! let target = commands::call_target(&url, None, "echo", &serde_json::json!({"message": "hi"}))?;
 //! let (_, _, token) = commands::obtain_token(&target, &commands::ClientChoice::Register, None).await?;
-//! let report = sim_bench::load::calls(&target, &token, Load::brief(16, std::time::Duration::from_secs(2))).await?;
+//! let report = sim_bench::load::calls(&target, &token, Load::brief(2, std::time::Duration::from_millis(200))).await?;
 //! println!("{}", report.to_text());
+//! assert!(report.ok() > 0 && report.error_count() == 0, "{}", report.to_text());
 //! # Ok(()) }
 //! ```
 

@@ -7,16 +7,24 @@
 //! same rig inside a test, on ephemeral ports, and hands back a [`Control`] client for its
 //! failure switches:
 //!
-//! ```no_run
-//! # async fn test() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let sim = mcp_oauth_sim::Sim::builder().start().await?;
 //! // Point the client under test at sim.mcp_url(); it discovers everything else.
 //! sim.control().rotate_refresh_tokens(true).await?;
-//! // ... drive the client ...
-//! let state = sim.control().oauth_state().await?;
-//! assert_eq!(state.counters.token_requests.refresh_token, 1);
+//! // ... drive the client; here, its first request, which has no token yet ...
+//! let http = reqwest::Client::builder().no_proxy().build()?;
+//! let first = http.post(sim.mcp_url()).send().await?;
+//! assert_eq!(first.status(), 401); // with the challenge that leads to the issuer
+//! let state = sim.control().mcp_state().await?;
+//! assert_eq!(state.counters.unauthorized, 1);
+//! sim.stop().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! `examples/` holds whole programs (a full client flow, fault rules and the journal, HTTPS,
+//! each server alone), which the test suite runs.
 //!
 //! # Layout
 //! - [`settings`]: what the rig is started with, and the rules that turn it into the two servers'

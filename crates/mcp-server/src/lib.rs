@@ -31,8 +31,10 @@
 //!   `endpoints/*`: one file per endpoint.
 //!
 //! # Example
-//! ```no_run
-//! # async fn run() -> Result<(), mcp_server::Error> {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), mcp_server::Error> {
+//! // Nothing needs to listen at the authorization server's URLs until a token is presented.
 //! let config = mcp_server::Config {
 //!     authorization_servers: vec![mcp_server::AuthorizationServer::new(
 //!         "http://localhost:9100",
@@ -42,6 +44,7 @@
 //! };
 //! let server = mcp_server::McpServer::start(config).await?;
 //! println!("point your client at {}", server.url());
+//! assert_eq!(server.url(), format!("http://localhost:{}/mcp", server.addr().port()));
 //! server.stop().await?;
 //! # Ok(()) }
 //! ```

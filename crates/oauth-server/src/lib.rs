@@ -33,11 +33,14 @@
 //! - `pkce`, `redirect_uri`, `client_auth`: the rules each endpoint applies.
 //!
 //! # Example
-//! ```no_run
-//! # async fn run() -> Result<(), oauth_server::Error> {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), oauth_server::Error> {
+//! // An ephemeral port of 127.0.0.1; the issuer names it `localhost`.
 //! let server = oauth_server::AuthServer::start(oauth_server::Config::default()).await?;
 //! println!("metadata at {}/.well-known/oauth-authorization-server", server.issuer());
-//! server.stop().await;
+//! assert_eq!(server.issuer(), format!("http://localhost:{}", server.addr().port()));
+//! server.stop().await?;
 //! # Ok(()) }
 //! ```
 

@@ -25,15 +25,31 @@
 //! - [`secret`]: random tokens and constant-time comparison.
 //!
 //! # Example
-//! ```no_run
+//! ```
 //! use sim_http::{response, serve, ServeOptions};
-//! # async fn run() -> std::io::Result<()> {
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
 //! let handler = |_req: http::Request<hyper::body::Incoming>| async {
 //!     response::json(http::StatusCode::OK, &serde_json::json!({"ok": true}))
 //! };
-//! serve(listener, handler, ServeOptions::default(), std::future::pending()).await
-//! # }
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let shutdown = async move {
+//!     let _ = stopped.await;
+//! };
+//! let server = tokio::spawn(serve(listener, handler, ServeOptions::default(), shutdown));
+//! // Any HTTP/1.1 client will do; here, a bare socket.
+//! let mut socket = tokio::net::TcpStream::connect(addr).await?;
+//! socket.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+//! let mut answer = String::new();
+//! socket.read_to_string(&mut answer).await?;
+//! assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+//! assert!(answer.ends_with(r#"{"ok":true}"#), "{answer}");
+//! let _ = stop.send(()); // stops accepting; in-flight requests finish
+//! server.await??;
+//! # Ok(()) }
 //! ```
 
 pub mod body;

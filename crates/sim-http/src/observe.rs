@@ -1,15 +1,30 @@
 //! What every request leaves behind, the same way on every server: the [`Facts`] its handler
 //! learned, one log line, one journal event, and what a fault rule that fired adds to them.
 //!
-//! ```no_run
-//! # async fn route(_: http::Request<hyper::body::Incoming>, _: &mut sim_http::observe::Facts) -> sim_http::Response { todo!() }
-//! # async fn handle(request: http::Request<hyper::body::Incoming>, journal: &sim_http::journal::Journal) -> sim_http::Response {
+//! ```
+//! # use sim_http::observe::Facts;
+//! # // A server's router: answers, and notes what it learned.
+//! # async fn route<B>(_: http::Request<B>, facts: &mut Facts) -> sim_http::Response {
+//! #     facts.grant = Some("refresh_token");
+//! #     facts.client("client-1234");
+//! #     sim_http::response::json(http::StatusCode::OK, &serde_json::json!({}))
+//! # }
+//! # async fn handle<B>(request: http::Request<B>, journal: &sim_http::journal::Journal) -> sim_http::Response {
 //! use sim_http::observe::{Facts, Field, Observation};
 //! let seen = Observation::begin(&request);
 //! let mut facts = Facts::default();
 //! let response = route(request, &mut facts).await;
 //! seen.end("oauth", &[Field::Grant, Field::Client, Field::Error], &response, facts, journal);
 //! # response }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let journal = sim_http::journal::Journal::new(10);
+//! # let request = http::Request::post("/token").body(()).unwrap();
+//! # handle(request, &journal).await;
+//! # let page = journal.since(0, 10);
+//! # let event = String::from_utf8_lossy(&page.events[0].1).into_owned();
+//! # assert!(event.contains(r#""grant_type":"refresh_token""#), "{event}");
+//! # }
 //! ```
 
 use std::borrow::Cow;

@@ -8,14 +8,18 @@
 //! stages (rotation, expiry, outages). Applying a situation resets the rig first: each of the
 //! suite's scenarios starts from fresh servers, and so does the client under test.
 //!
-//! ```no_run
-//! # async fn test(sim: &mcp_oauth_sim::Sim) -> Result<(), mcp_oauth_sim::ControlError> {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sim = mcp_oauth_sim::Sim::builder().start().await?;
 //! use mcp_oauth_sim::control::conformance::Situation;
 //! let situation = Situation::parse("auth/iss-wrong-issuer").expect("a suite scenario");
 //! sim.control().stage(situation).await?;
 //! // ... point the client at sim.mcp_url() and let it try ...
 //! let verdict = sim.control().judge(situation).await?;
-//! assert!(!verdict.passed(), "a client that sends the code although iss is wrong fails");
+//! // No client came here, so the verdict fails and its problems say what it missed; a client
+//! // that sends the code although `iss` is wrong fails it too.
+//! assert!(!verdict.passed(), "{:?}", verdict.problems());
 //! # Ok(()) }
 //! ```
 

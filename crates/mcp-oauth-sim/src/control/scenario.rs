@@ -3,11 +3,14 @@
 //! directly, and both apply them with [`Control::apply`], so every entry point flips a failure
 //! the same way.
 //!
-//! ```no_run
-//! # async fn test(sim: &mcp_oauth_sim::Sim) -> Result<(), mcp_oauth_sim::ControlError> {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sim = mcp_oauth_sim::Sim::builder().start().await?;
 //! use mcp_oauth_sim::Scenario;
 //! sim.control().apply(&Scenario::Rotate(true)).await?;
 //! sim.control().apply(&Scenario::AsDown(2)).await?; // the next two token requests answer 503
+//! assert!(sim.control().oauth_state().await?.toggles.rotate_refresh_tokens);
 //! # Ok(()) }
 //! ```
 

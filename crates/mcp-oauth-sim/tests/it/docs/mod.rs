@@ -2,5 +2,6 @@
 //! its examples build and run, its links resolve, and every test SECURITY.md cites exists.
 
 mod citations;
+mod examples;
 mod links;
 mod tables;

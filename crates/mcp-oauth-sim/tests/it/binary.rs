@@ -602,7 +602,8 @@ fn env_example_and_the_settings_table_give_each_variable_its_declared_default_an
     // Arrange: the one declaration (the flags), and the two documents written from it.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let example = std::fs::read_to_string(root.join(".env.example")).expect("read .env.example");
-    let table = std::fs::read_to_string(root.join("docs/settings.md")).expect("read docs/settings.md");
+    let table =
+        std::fs::read_to_string(root.join("docs/settings.md")).expect("read docs/settings.md");
     let declared = mcp_oauth_sim::flags::defaults();
 
     // Act: `NAME=VALUE` lines of .env.example; the variable rows of docs/settings.md's table.

@@ -18,8 +18,8 @@
 //!   tool scopes, the journal and its live stream.
 
 mod binary;
-mod docs;
 mod control;
+mod docs;
 mod journal;
 mod presets;
 mod scenario;

@@ -30,7 +30,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 38] = [
+const INDEX: [Entry; 39] = [
     (
         "GET",
         "/control/state",
@@ -213,6 +213,7 @@ const INDEX: [Entry; 38] = [
         "/control/issuers/{name}/reset",
         "that issuer's clients, codes, tokens, settings, fault rules and counters back to start-up",
     ),
+    ("GET", "/control", "this list"),
 ];
 
 /// The switches' earlier paths (each still works): the paths are the `scenario` names now.

@@ -16,7 +16,7 @@
 // lowest-level hook, the SDK having none for that flow: its cell says so. `"unsupported": true`
 // (the client cannot be driven there at all), or a `note` starting "unsupported", reads
 // "unsupported"; a pass with a `note` is a pass of the checks after which the application
-// stopped (the note says why, and the README explains it).
+// stopped (the note says why, and docs/conformance.md explains it).
 //
 //   node tests/clients/matrix.mjs                    print the tables
 //   node tests/clients/matrix.mjs --write README.md docs/conformance.md  replace the tables
@@ -35,7 +35,7 @@ const DIR = process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix');
 const BINARY = process.env.MCP_OAUTH_SIM_BIN || join(REPO, 'target/debug/mcp-oauth-sim');
 const SCHEMES = ['http', 'https'];
 
-// Every client scenario, numbered as README "Tested clients" lists them.
+// Every client scenario, numbered as docs/clients.md lists them.
 const SCENARIOS = new Map([
   [1, 'first-time consent'],
   [2, 'refresh on expiry'],
@@ -82,7 +82,7 @@ const SUITES = [
   {
     key: 'mcp-remote',
     client: 'mcp-remote',
-    // 11 and 12 end in re-authorizations whose outcome was not pinned down (README).
+    // 11 and 12 end in re-authorizations whose outcome was not pinned down (docs/clients.md).
     covers: upTo(10),
     conformance: false,
     version: () => pinnedVersion('mcp-remote', 'mcp-remote'),
@@ -239,13 +239,13 @@ function renderConformance(suites) {
   return lines.join('\n');
 }
 
-/** The tables, each between its markers in the README. */
+/** The tables, each between its markers in README.md or a docs page. */
 const BLOCKS = [
   { name: 'tested-clients', render: (suites) => render(suites) },
   { name: 'conformance', render: (suites) => renderConformance(suites) },
 ];
 
-/** The README split around a block's markers, or an error naming what is missing. */
+/** A file split around a block's markers, or an error naming what is missing. */
 function split(text, path, name) {
   const START = `<!-- ${name}:start -->`;
   const END = `<!-- ${name}:end -->`;

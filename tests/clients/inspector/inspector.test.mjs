@@ -1,5 +1,5 @@
 // The MCP Inspector's CLI (`@modelcontextprotocol/inspector --cli`, on the pinned Node 22)
-// against the real rig, one scenario of README "Tested clients" per test, each on a rig of its
+// against the real rig, one scenario of docs/clients.md per test, each on a rig of its
 // own. The test runner is any Node 20+; the Inspector runs as a child process, one per command,
 // with a HOME, a file secret store, a stand-in browser and a callback port of its own (see
 // inspector.mjs for why each is needed headlessly). Run by run.mjs once per scheme:
@@ -367,7 +367,7 @@ scenario(8, 'stored credentials (seeded refresh token)', async (rig, inspector) 
   return 'a file store holding a client and the seeded refresh token with a stale access token: 401 → discovery → one refresh_token grant → the command succeeds, no consent, no registration';
 }, { env: { SEED_REFRESH_TOKEN: SEED } });
 
-// Fault rules on refresh grants only (README "Fault rules").
+// Fault rules on refresh grants only (docs/faults-journal-clock.md).
 const REFRESH = { endpoint: 'token', match: { grant_type: 'refresh_token' } };
 
 scenario(9, 'AS down during refresh', async (rig, inspector) => {

@@ -1,5 +1,5 @@
 // mcp-remote (the stdio ↔ remote MCP proxy desktop clients start for a remote server) against the
-// real rig, one scenario of README "Tested clients" per test, each on a rig of its own. The proxy
+// real rig, one scenario of docs/clients.md per test, each on a rig of its own. The proxy
 // is driven as a desktop client drives it: spawned as `mcp-remote <url> <port> --transport
 // http-only`, spoken to in newline-delimited JSON-RPC on stdin/stdout, with a browser it finds
 // through BROWSER (see proxy.mjs and browser.mjs for how it is made to run headless). Run by

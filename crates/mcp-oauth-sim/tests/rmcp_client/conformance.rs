@@ -2,7 +2,7 @@
 //! situation (`Control::stage`), a reference application embedding rmcp does what the suite's
 //! reference client does — initialize, `tools/list`, `tools/call` — and the rig's judge
 //! computes the suite's checks from the journals. Each test asserts the verdict rmcp really
-//! earns: a pass, or the checks it fails, which are findings the README's conformance table
+//! earns: a pass, or the checks it fails, which are findings the conformance table of docs/conformance.md
 //! lists (`target/client-matrix/rmcp/conformance-<scenario>.json` feeds it).
 //!
 //! rmcp leaves two decisions to the application, and this one makes them the way the suite's
@@ -439,7 +439,7 @@ async fn expect_as(situation: Situation, identity: Identity, failing: &[&str]) -
     (verdict, run)
 }
 
-/// `<dir>/rmcp/conformance-<scenario>.json`, for the README's conformance table.
+/// `<dir>/rmcp/conformance-<scenario>.json`, for the conformance table of docs/conformance.md.
 fn record(situation: Situation, verdict: &Verdict, run: &Run) {
     let base = match std::env::var_os("CLIENT_MATRIX_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),

@@ -2,8 +2,8 @@
 //! situation (`Control::stage`), a reference application embedding rmcp does what the suite's
 //! reference client does — initialize, `tools/list`, `tools/call` — and the rig's judge
 //! computes the suite's checks from the journals. Each test asserts the verdict rmcp really
-//! earns: a pass, or the checks it fails, which are findings the conformance table of docs/conformance.md
-//! lists (`target/client-matrix/rmcp/conformance-<scenario>.json` feeds it).
+//! earns: a pass, or the checks it fails, which are findings the conformance table of
+//! docs/conformance.md lists (`target/client-matrix/rmcp/conformance-<scenario>.json` feeds it).
 //!
 //! rmcp leaves two decisions to the application, and this one makes them the way the suite's
 //! reference client does: on a 401 it authorizes from the challenge and connects again, and on

@@ -16,6 +16,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { line, makeCerts, startRig } from './rig.mjs';
+import { runScheme } from './scenario-harness.mjs';
+import { echo, settledConnect, whoami } from './sdk-calls.mjs';
 
 const TEST_TIMEOUT_MS = 30_000;
 
@@ -35,14 +37,9 @@ const TEST_TIMEOUT_MS = 30_000;
  *   client is.
  */
 export function cimdTests(sdk, expect) {
-  const SCHEME = process.env.SIM_SCHEME || 'http';
-  assert.ok(SCHEME === 'http' || SCHEME === 'https', `SIM_SCHEME must be http or https, not ${SCHEME}`);
-  let CERTS_DIR = process.env.SIM_CERTS_DIR;
-  if (SCHEME === 'https') {
-    assert.ok(CERTS_DIR, 'SIM_SCHEME=https needs SIM_CERTS_DIR (run through run.mjs)');
-    assert.equal(process.env.NODE_EXTRA_CA_CERTS, join(CERTS_DIR, 'ca.pem'), 'NODE_EXTRA_CA_CERTS must name the rig CA');
-    assert.notEqual(process.env.NODE_TLS_REJECT_UNAUTHORIZED, '0', 'certificate verification must stay on');
-  } else if (!CERTS_DIR) {
+  const { scheme: SCHEME, certsDir } = runScheme();
+  let CERTS_DIR = certsDir;
+  if (SCHEME === 'http' && !CERTS_DIR) {
     // Over HTTP only the document host needs a certificate (the rig verifies it; the SDK never
     // fetches the document), so this process needs no NODE_EXTRA_CA_CERTS.
     CERTS_DIR = makeCerts();
@@ -88,24 +85,8 @@ export function cimdTests(sdk, expect) {
     });
   }
 
-  const text = (result) => {
-    assert.ok(!result.isError, `tool error: ${JSON.stringify(result.content)}`);
-    return result.content.map((part) => part.text).join('');
-  };
-  const echo = async (client, message = 'ping') => assert.equal(text(await client.callTool({ name: 'echo', arguments: { message } })), message);
-  const whoami = async (client) => (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent;
-
-  // As in scenarios.test.mjs: after `initialize` the SDK opens its optional GET stream in the
-  // background, and that GET may run an auth flow of its own; a test changes the rig only once
-  // the rig has answered it (405: the rig has no stream).
-  const STREAM_REFUSED = /^\[mcp\] GET \/mcp 405 /;
-
-  async function connect(rig, provider) {
-    const mark = rig.log.length;
-    const client = await sdk.connectWithAuth(rig.mcpUrl, provider);
-    await rig.waitForLine(STREAM_REFUSED, mark);
-    return client;
-  }
+  // A test changes the rig only once the SDK's background GET has been answered (../sdk-calls.mjs).
+  const connect = (rig, provider) => settledConnect(rig, () => sdk.connectWithAuth(rig.mcpUrl, provider));
 
   /**
    * One connect that is expected to stop at authorization: the SDK ran its flow and the browser

@@ -1,112 +1,27 @@
 // The TypeScript SDK's OAuth client (`@modelcontextprotocol/sdk`) against the real rig, one
-// scenario of README "Tested clients" (1–12) per test, each on a rig of its own. Run by run.mjs once per
-// scheme: SIM_SCHEME=http|https, and for HTTPS SIM_CERTS_DIR (from `mcp-oauth-sim certs`) with
-// NODE_EXTRA_CA_CERTS=$SIM_CERTS_DIR/ca.pem, so every fetch (the SDK's and ours) verifies the
-// rig's certificate against that CA.
+// scenario of README "Tested clients" (1–12) per test, each on a rig of its own
+// (../scenario-harness.mjs: the scheme, the rig, the result file).
 //
 // Each passing scenario writes $CLIENT_MATRIX_DIR/typescript/<scheme>-<n>.json (default
 // <repo>/target/client-matrix), which tests/clients/matrix.mjs turns into the README's table.
 // Where the SDK behaves differently from the generic expectation, the test asserts what it
 // really does and says so in a comment.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { REPO, line, startRig } from '../rig.mjs';
+import { CLIENT, RESULTS_DIR, SDK_VERSION } from './sdk.mjs';
+import { line } from '../rig.mjs';
+import { FRESH, ZERO, delta, scenarioTest } from '../scenario-harness.mjs';
+import { STREAM_REFUSED, echo, settledConnect, text, whoami } from '../sdk-calls.mjs';
 
-const SCHEME = process.env.SIM_SCHEME || 'http';
-const CERTS_DIR = process.env.SIM_CERTS_DIR;
-const SCENARIO_TIMEOUT_MS = 30_000;
-const CLIENT = '@modelcontextprotocol/sdk (TypeScript)';
-const SDK_VERSION = JSON.parse(
-  readFileSync(new URL('./node_modules/@modelcontextprotocol/sdk/package.json', import.meta.url), 'utf8'),
-).version;
-const MATRIX_DIR = join(process.env.CLIENT_MATRIX_DIR || join(REPO, 'target/client-matrix'), 'typescript');
-
-assert.ok(SCHEME === 'http' || SCHEME === 'https', `SIM_SCHEME must be http or https, not ${SCHEME}`);
-if (SCHEME === 'https') {
-  assert.ok(CERTS_DIR, 'SIM_SCHEME=https needs SIM_CERTS_DIR (run through run.mjs)');
-  assert.equal(process.env.NODE_EXTRA_CA_CERTS, join(CERTS_DIR, 'ca.pem'), 'NODE_EXTRA_CA_CERTS must name the rig CA');
-  assert.notEqual(process.env.NODE_TLS_REJECT_UNAUTHORIZED, '0', 'certificate verification must stay on');
-}
-
-/**
- * One scenario: a fresh rig, `body(rig, track)` (which returns the note for the results file),
- * every client closed and the rig stopped whatever happens. `track(client)` registers an SDK
- * client for closing.
- */
-function scenario(number, name, body, { env } = {}) {
-  test(`${SCHEME} ${number}. ${name}`, { timeout: SCENARIO_TIMEOUT_MS }, async (t) => {
-    const resultFile = join(MATRIX_DIR, `${SCHEME}-${number}.json`);
-    rmSync(resultFile, { force: true }); // a failing run must not leave an old pass behind
-    const rig = await startRig({ scheme: SCHEME, certsDir: CERTS_DIR, env });
-    const clients = [];
-    const stopRig = () => rig.stop();
-    t.signal.addEventListener('abort', stopRig); // timed out: the body may never return
-    try {
-      assert.ok(rig.mcpUrl.startsWith(`${SCHEME}://localhost:`), rig.mcpUrl);
-      const note = await body(rig, (client) => (clients.push(client), client));
-      mkdirSync(MATRIX_DIR, { recursive: true });
-      const result = { client: CLIENT, version: SDK_VERSION, scheme: SCHEME, scenario: number, name, passed: true, note };
-      writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
-    } catch (error) {
-      t.diagnostic(`rig output:\n${rig.log.join('\n')}`);
-      throw error;
-    } finally {
-      t.signal.removeEventListener('abort', stopRig);
-      await Promise.allSettled(clients.map((client) => client.close()));
-      await rig.stop();
-    }
-  });
-}
-
-const text = (result) => {
-  assert.ok(!result.isError, `tool error: ${JSON.stringify(result.content)}`);
-  return result.content.map((part) => part.text).join('');
-};
-const echo = async (client, message = 'ping') => assert.equal(text(await client.callTool({ name: 'echo', arguments: { message } })), message);
-const whoami = async (client) => (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent;
-
-// After `initialize`, the SDK opens the optional GET stream in the background (connect does not
-// wait for it). The GET carries the token too, and meeting a 401 it runs an auth flow of its own,
-// uncoordinated with the one a tool call may run at the same moment: flipped too early, a switch
-// makes the two refresh side by side (seen: 5 refreshes for 3 forced ones under rotation). So a
-// scenario flips switches only once the rig has answered that GET (405: the rig has no stream).
-const STREAM_REFUSED = /^\[mcp\] GET \/mcp 405 /;
-
+const scenario = scenarioTest({ client: CLIENT, version: SDK_VERSION, resultsDir: RESULTS_DIR });
 /** connectWithAuth, then wait until the SDK's background GET has been answered. */
-async function connect(rig, provider) {
-  const mark = rig.log.length;
-  const client = await connectWithAuth(rig.mcpUrl, provider);
-  await rig.waitForLine(STREAM_REFUSED, mark);
-  return client;
-}
-
-/** The difference of two AS counter snapshots in the fields that matter here. */
-function delta(before, after) {
-  return {
-    registrations: after.registrations - before.registrations,
-    authorizations: after.authorizations - before.authorizations,
-    consent_denials: after.consent_denials - before.consent_denials,
-    code_grants: after.token_requests.authorization_code - before.token_requests.authorization_code,
-    refresh_grants: after.token_requests.refresh_token - before.token_requests.refresh_token,
-    forced_invalid_grants: after.forced_invalid_grants - before.forced_invalid_grants,
-    token_errors: after.token_errors - before.token_errors,
-  };
-}
-const ZERO = { registrations: 0, authorizations: 0, consent_denials: 0, code_grants: 0, refresh_grants: 0, forced_invalid_grants: 0, token_errors: 0 };
-/** The AS counters of a rig that has seen nothing. */
-const FRESH = {
-  registrations: 0, authorizations: 0, consent_denials: 0, forced_invalid_grants: 0, token_errors: 0,
-  token_requests: { authorization_code: 0, refresh_token: 0 },
-};
+const connect = (rig, provider) => settledConnect(rig, () => connectWithAuth(rig.mcpUrl, provider));
 
 scenario(1, 'first-time consent with PKCE', async (rig, track) => {
   const provider = new HeadlessProvider();

@@ -15,6 +15,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DocumentHost, withClientMetadataUrl } from './document-host.mjs';
+import { REDIRECT_URL } from './headless-provider.mjs';
 import { line, makeCerts, startRig } from './rig.mjs';
 import { runScheme } from './scenario-harness.mjs';
 import { echo, settledConnect, whoami } from './sdk-calls.mjs';
@@ -23,10 +25,11 @@ const TEST_TIMEOUT_MS = 30_000;
 
 /**
  * Defines the CIMD tests for one SDK. `sdk`: `client`, `version` and `resultsDir` for the result
- * files; from its suite `DocumentHost`, `DocumentProvider`, `REDIRECT_URL`, `documentClientName`
- * (the `client_name` the host's document gives), `newClient`, `connectWithAuth` and
- * `UnauthorizedError`; `finishAuthorization(transport, provider)`, its way of completing the
- * authorization the provider's browser got a callback for. `expect`, what the SDK does:
+ * files; from its suite `HeadlessProvider` (which the document's provider extends),
+ * `documentClientName` (the `client_name` of the hosted document), `newClient`,
+ * `connectWithAuth` and `UnauthorizedError`; `finishAuthorization(transport, provider)`, its
+ * way of completing the authorization the provider's browser got a callback for (the suite's
+ * sdk.mjs). `expect`, what the SDK does:
  * - `metadataFetches`: 'every pass' (the AS metadata fetched before every auth() pass) or 'first
  *   pass' (once per provider, which keeps the discovery state);
  * - `invalidClientDrops`: `{ calls, said }`, the invalidateCredentials scopes it passes on a 401
@@ -48,6 +51,7 @@ export function cimdTests(sdk, expect) {
   // Over HTTPS the rig's CERTS_DIR/ca.pem is the fetch's trust by default: the test relies on
   // that default rather than naming the file.
   const FETCH_TRUST = SCHEME === 'http' ? { FETCH_CA_FILE: join(CERTS_DIR, 'ca.pem') } : {};
+  const DocumentProvider = withClientMetadataUrl(sdk.HeadlessProvider);
 
   /**
    * One test: a document host and a rig of its own; `body({ rig, host, track })` returns the note
@@ -57,7 +61,7 @@ export function cimdTests(sdk, expect) {
     test(`${SCHEME} CIMD ${name}`, { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const resultFile = join(sdk.resultsDir, `cimd-${SCHEME}-${slug}.json`);
       rmSync(resultFile, { force: true }); // a failing run must not leave an old pass behind
-      const host = await new sdk.DocumentHost({ certsDir: CERTS_DIR }).start();
+      const host = await new DocumentHost({ certsDir: CERTS_DIR, clientName: sdk.documentClientName }).start();
       let rig;
       const clients = [];
       const stop = () => {
@@ -125,7 +129,7 @@ export function cimdTests(sdk, expect) {
 
   cimd('document', 'registers by its metadata document', async ({ rig, host, track }) => {
     assert.equal((await asMetadata(rig)).client_id_metadata_document_supported, true, 'advertised by default');
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const mark = await rig.mark();
     const client = track(await connect(rig, provider));
 
@@ -135,7 +139,7 @@ export function cimdTests(sdk, expect) {
     assert.equal(provider.authorizations.length, 1);
     const { url } = provider.lastAuthorization;
     assert.equal(url.searchParams.get('client_id'), host.url);
-    assert.equal(url.searchParams.get('redirect_uri'), sdk.REDIRECT_URL);
+    assert.equal(url.searchParams.get('redirect_uri'), REDIRECT_URL);
     assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
     await echo(client, 'registered by document');
     assert.equal((await whoami(client)).client_id, host.url, 'the token is the document client\'s');
@@ -179,7 +183,7 @@ export function cimdTests(sdk, expect) {
       const metadata = await asMetadata(rig);
       if (declared === false) assert.equal(metadata.client_id_metadata_document_supported, false);
       else assert.ok(!('client_id_metadata_document_supported' in metadata), 'the field is gone');
-      const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+      const provider = new DocumentProvider({ clientMetadataUrl: host.url });
       const mark = await rig.mark();
       const client = track(await connect(rig, provider));
 
@@ -205,7 +209,7 @@ export function cimdTests(sdk, expect) {
   cimd('declared-not-fetched', 'AS declares support but fetches no document', async ({ rig, host, track }) => {
     // A misconfigured AS: metadata says true, but URL client ids are not fetched (unknown ids).
     await rig.profile({ client_id_metadata_documents: false });
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const mark = await rig.mark();
 
     // The SDK trusts the metadata: the URL goes to /authorize, the AS answers a 400 page, the
@@ -241,7 +245,7 @@ export function cimdTests(sdk, expect) {
     const mark = await rig.mark();
     for (const [declared, url] of [[true, http], [true, root], [false, http]]) {
       await rig.profile({ client_id_metadata_document_supported: declared });
-      const provider = new sdk.DocumentProvider({ clientMetadataUrl: url });
+      const provider = new DocumentProvider({ clientMetadataUrl: url });
       const { client, transport } = sdk.newClient(rig.mcpUrl, provider);
       track(client);
       await assert.rejects(client.connect(transport), (error) =>
@@ -262,7 +266,7 @@ export function cimdTests(sdk, expect) {
 
   cimd('fault-unreachable', 'document host unreachable once', async ({ rig, host, track }) => {
     await rig.documentFault({ fault: 'unreachable', times: 1 });
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const mark = await rig.mark();
 
     // connect rejects with UnauthorizedError like any pending authorization; the page says why.
@@ -291,7 +295,7 @@ export function cimdTests(sdk, expect) {
 
   cimd('fault-redirect-uri-missing', 'document without the redirect URI until fixed', async ({ rig, host, track }) => {
     await rig.documentFault({ fault: 'redirect-uri-missing', url: host.url });
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const mark = await rig.mark();
 
     // The document itself is valid (it lists another redirect URI), so the AS journals it as
@@ -303,7 +307,7 @@ export function cimdTests(sdk, expect) {
       await connectNeedingAuthorization(rig, provider, track);
       assert.equal(provider.pages.length, attempt);
       assert.equal(provider.pages.at(-1).status, 400);
-      assert.equal(provider.pages.at(-1).text, `${REFUSED} redirect_uri '${sdk.REDIRECT_URL}' is not among the redirect_uris of the client's metadata document (https://elsewhere.example/callback); refusing to redirect there`);
+      assert.equal(provider.pages.at(-1).text, `${REFUSED} redirect_uri '${REDIRECT_URL}' is not among the redirect_uris of the client's metadata document (https://elsewhere.example/callback); refusing to redirect there`);
     }
     assert.equal(provider.authorizations.length, 0);
     const oauth = await rig.requests('oauth', mark);
@@ -325,7 +329,7 @@ export function cimdTests(sdk, expect) {
   });
 
   cimd('fault-client-id-mismatch-at-token', 'document turns unusable between consent and code exchange', async ({ rig, host, track }) => {
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const transport = await connectNeedingAuthorization(rig, provider, track);
     // The fault is for the next fetch, and a fault bypasses the cache: the /token lookup takes it.
     await rig.documentFault({ fault: 'client-id-mismatch', url: host.url, times: 1 });
@@ -356,7 +360,7 @@ export function cimdTests(sdk, expect) {
   });
 
   cimd('fault-not-json-at-refresh', 'document not JSON when refreshing', async ({ rig, host, track }) => {
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const client = track(await connect(rig, provider));
     await rig.revoke();
     await rig.documentFault({ fault: 'not-json', url: host.url });
@@ -391,7 +395,7 @@ export function cimdTests(sdk, expect) {
 
   cimd('fault-slow', 'document host slower than the fetch deadline once', async ({ rig, host, track }) => {
     await rig.documentFault({ fault: 'slow', times: 1 });
-    const provider = new sdk.DocumentProvider({ clientMetadataUrl: host.url });
+    const provider = new DocumentProvider({ clientMetadataUrl: host.url });
     const started = Date.now();
     await connectNeedingAuthorization(rig, provider, track);
     const took = Date.now() - started;

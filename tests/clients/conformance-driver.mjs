@@ -13,8 +13,8 @@
 // `sdk.finishAuthorization`) and connects again, at most three times per run.
 //
 // `basic-cimd` needs a client that has a client ID metadata document: there the provider's
-// `clientMetadataUrl` names one this test hosts over HTTPS on loopback (the suite's
-// documents.mjs, with certificates from `mcp-oauth-sim certs`), and the rig, over HTTP, trusts
+// `clientMetadataUrl` names one this test hosts over HTTPS on loopback (document-host.mjs, with
+// certificates from `mcp-oauth-sim certs`), and the rig, over HTTP, trusts
 // that CA for its fetch through FETCH_CA_FILE.
 //
 // The four situations without a user (client-credentials-basic, client-credentials-jwt,
@@ -28,6 +28,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DocumentHost, withClientMetadataUrl } from './document-host.mjs';
 import { BINARY, makeCerts, startRig } from './rig.mjs';
 import { WITHOUT_USER, connectAndCall, stageConformance } from './client-credentials-shared.mjs';
 
@@ -77,11 +78,11 @@ async function settled(done) {
 
 /** The reference application: connect, tools/list, tools/call echo, authorizing as asked. */
 async function drive(sdk, rig, name, { clientMetadataUrl } = {}) {
-  const { HeadlessProvider, DocumentProvider, UnauthorizedError, newClient } = sdk;
+  const { HeadlessProvider, UnauthorizedError, newClient } = sdk;
   const steps = [];
   const preRegistered = name === 'pre-registration';
   const provider = clientMetadataUrl
-    ? new DocumentProvider({ clientMetadataUrl })
+    ? new (withClientMetadataUrl(HeadlessProvider))({ clientMetadataUrl })
     : new HeadlessProvider(
       preRegistered ? { clientInformation: { client_id: 'pre-registered-client', client_secret: 'pre-registered-secret' } } : {},
     );
@@ -183,8 +184,9 @@ async function driveWithoutUser(sdk, withoutUser, rig, name, context) {
 
 /**
  * Defines the conformance tests for one SDK. `sdk` is what names and drives it: `client`,
- * `version` and `resultsDir` for the result files; `HeadlessProvider`, `DocumentProvider`,
- * `DocumentHost`, `newClient` and `UnauthorizedError` from its suite; `finishAuthorization
+ * `version` and `resultsDir` for the result files; `HeadlessProvider`, `newClient` and
+ * `UnauthorizedError` from its suite, and `documentClientName` (the `client_name` of the hosted
+ * document); `finishAuthorization
  * (transport, provider)`, its way of completing the authorization the provider's browser got a
  * callback for. `expected` is the ids of the checks it fails per situation (a situation the rig
  * lists but this lacks fails the run, so none goes untested); `withoutUser` builds, per situation
@@ -203,7 +205,7 @@ export function conformanceTests(sdk, { expected, withoutUser }) {
 
   for (const name of names) {
     test(`conformance ${name}`, { timeout: SITUATION_TIMEOUT_MS }, async (t) => {
-      const host = WITH_DOCUMENT.has(name) ? await new sdk.DocumentHost({ certsDir: documentCerts() }).start() : undefined;
+      const host = WITH_DOCUMENT.has(name) ? await new DocumentHost({ certsDir: documentCerts(), clientName: sdk.documentClientName }).start() : undefined;
       let rig;
       try {
         rig = await startRig({ scheme: 'http', env: host ? { FETCH_CA_FILE: join(certsDir, 'ca.pem') } : {} });

@@ -19,24 +19,10 @@
 //   second attempt of the same provider and the pass after an invalid_client all reuse it.
 
 import { OAuthError, UnauthorizedError } from '@modelcontextprotocol/client';
-import { DocumentHost, DocumentProvider, defaultDocument } from './documents.mjs';
-import { REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { CLIENT, RESULTS_DIR, SDK_VERSION, finishAuthorization } from './sdk.mjs';
+import { SDK } from './sdk.mjs';
 import { cimdTests } from '../cimd-driver.mjs';
 
-cimdTests({
-  client: CLIENT,
-  version: SDK_VERSION,
-  resultsDir: RESULTS_DIR,
-  DocumentHost,
-  DocumentProvider,
-  REDIRECT_URL,
-  documentClientName: defaultDocument('').client_name,
-  newClient,
-  connectWithAuth,
-  UnauthorizedError,
-  finishAuthorization,
-}, {
+cimdTests(SDK, {
   metadataFetches: 'first pass',
   // invalidateCredentials('client') and ('tokens') (v1: 'all'). The second pass then has a code
   // but no client, and throws a plain Error; a refresh's second pass has neither client nor

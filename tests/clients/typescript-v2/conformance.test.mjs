@@ -14,11 +14,8 @@
 // `prepareTokenRequest` hook (../client-credentials-shared.mjs), and the result file says so
 // (`provider: 'application'`).
 
-import { UnauthorizedError } from '@modelcontextprotocol/client';
-import { DocumentHost, DocumentProvider } from './documents.mjs';
-import { HeadlessProvider, newClient } from './provider.mjs';
 import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
-import { CLIENT, RESULTS_DIR, SDK_VERSION, finishAuthorization } from './sdk.mjs';
+import { SDK } from './sdk.mjs';
 import { AssertionGrantProvider } from '../client-credentials-shared.mjs';
 import { conformanceTests } from '../conformance-driver.mjs';
 
@@ -98,14 +95,4 @@ const WITHOUT_USER_PROVIDERS = {
   'enterprise-managed-authorization': (context, rig) => ['sdk', idJagProvider(context, rig.issuer)],
 };
 
-conformanceTests({
-  client: CLIENT,
-  version: SDK_VERSION,
-  resultsDir: RESULTS_DIR,
-  HeadlessProvider,
-  DocumentProvider,
-  DocumentHost,
-  newClient,
-  UnauthorizedError,
-  finishAuthorization,
-}, { expected: EXPECTED, withoutUser: WITHOUT_USER_PROVIDERS });
+conformanceTests(SDK, { expected: EXPECTED, withoutUser: WITHOUT_USER_PROVIDERS });

@@ -1,76 +1,32 @@
-// A headless `OAuthClientProvider` for the split v2 TypeScript SDK (`@modelcontextprotocol/client`):
-// everything in memory, and the "browser" is one fetch of the authorization URL that keeps the
-// redirect instead of following it. It records what the SDK asked of it, so the tests can assert
-// on the client's behaviour. The same idea as ../typescript/provider.mjs; v2 has one import path
-// for everything, adds the discovery-state hooks, and its finishAuth takes the whole callback.
+// The split v2 TypeScript SDK's (`@modelcontextprotocol/client`) headless `OAuthClientProvider`
+// (../headless-provider.mjs: everything in memory, a browser that keeps the redirect), and its
+// client on a Streamable HTTP transport. Beyond v1's interface, v2 has one import path for
+// everything, adds the discovery-state hooks, and its finishAuth takes the whole callback.
+//
+// v2 stamps what it saves (client information, tokens) with the issuer and reads a value
+// stamped for another AS as absent, so the provider hands back exactly what it was given.
 
-import { randomBytes } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
+import { HeadlessProvider as Headless, REDIRECT_URL, connectWithAuth as connectAuthorizing } from '../headless-provider.mjs';
 
-// A loopback redirect URI, as a CLI client registers it (RFC 8252 §7.3: the AS accepts any port
-// on loopback). Nothing listens there: the authorization response is read from `Location`.
-export const REDIRECT_URL = 'http://localhost:8976/callback';
+export { REDIRECT_URL };
 
-export class HeadlessProvider {
-  constructor({ clientInformation, tokens } = {}) {
-    this.stored = { clientInformation, tokens, codeVerifier: undefined, discovery: undefined };
-    /** Every value the SDK passed to saveClientInformation / saveTokens, in order. */
-    this.savedClients = [];
-    this.savedTokens = [];
-    /** Every authorization the SDK started: the URL, the state sent, and the parsed callback. */
-    this.authorizations = [];
-    /** Every invalidateCredentials(scope) call. */
-    this.invalidations = [];
+/**
+ * v2's finishAuth takes the whole callback query and judges `iss` (RFC 9207) and an error in the
+ * redirect itself; takeCallback checks only the state, which v2 leaves to the redirect handler.
+ */
+export const finishAuthorization = (transport, provider) => transport.finishAuth(provider.takeCallback());
+
+export class HeadlessProvider extends Headless {
+  constructor(options) {
+    super(options);
+    this.stored.discovery = undefined;
     /** How often the SDK saved discovery state (it skips rediscovery while one is stored). */
     this.discoverySaves = 0;
   }
 
-  get redirectUrl() {
-    return REDIRECT_URL;
-  }
-
-  get clientMetadata() {
-    return {
-      client_name: 'mcp-oauth-sim TypeScript SDK v2 test',
-      redirect_uris: [REDIRECT_URL],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state() {
-    this.lastState = randomBytes(16).toString('base64url');
-    return this.lastState;
-  }
-
-  // v2 stamps what it saves with the issuer and reads a value stamped for another AS as absent,
-  // so these hand back exactly what they were given.
-  clientInformation() {
-    return this.stored.clientInformation;
-  }
-
-  saveClientInformation(information) {
-    this.savedClients.push(information);
-    this.stored.clientInformation = information;
-  }
-
-  tokens() {
-    return this.stored.tokens;
-  }
-
-  saveTokens(tokens) {
-    this.savedTokens.push(tokens);
-    this.stored.tokens = tokens;
-  }
-
-  saveCodeVerifier(verifier) {
-    this.stored.codeVerifier = verifier;
-  }
-
-  codeVerifier() {
-    if (!this.stored.codeVerifier) throw new Error('no code verifier saved');
-    return this.stored.codeVerifier;
+  get clientName() {
+    return 'mcp-oauth-sim TypeScript SDK v2 test';
   }
 
   // v2's migration guide asks a provider to keep the discovery state beside the code verifier:
@@ -86,41 +42,8 @@ export class HeadlessProvider {
   }
 
   invalidateCredentials(scope) {
-    this.invalidations.push(scope);
-    if (scope === 'all' || scope === 'client') this.stored.clientInformation = undefined;
-    if (scope === 'all' || scope === 'tokens') this.stored.tokens = undefined;
-    if (scope === 'all' || scope === 'verifier') this.stored.codeVerifier = undefined;
+    super.invalidateCredentials(scope);
     if (scope === 'all' || scope === 'discovery') this.stored.discovery = undefined;
-  }
-
-  /** The user agent: GET the authorization URL, keep the redirect's query. */
-  async redirectToAuthorization(authorizationUrl) {
-    const url = new URL(authorizationUrl);
-    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5_000) });
-    const location = response.headers.get('location');
-    const body = await response.text();
-    if (response.status !== 302 || !location) {
-      // The page the user would see instead, for a provider that shows it (documents.mjs).
-      throw Object.assign(new Error(`GET ${url.pathname} answered ${response.status} without a redirect: ${body}`), {
-        page: { status: response.status, body },
-      });
-    }
-    const callback = new URL(location, url);
-    const query = Object.fromEntries(callback.searchParams);
-    this.authorizations.push({
-      url,
-      sentState: url.searchParams.get('state'),
-      callback,
-      code: query.code,
-      error: query.error,
-      state: query.state,
-      iss: query.iss,
-    });
-  }
-
-  /** The last authorization's callback. */
-  get lastAuthorization() {
-    return this.authorizations.at(-1);
   }
 
   /**
@@ -129,12 +52,7 @@ export class HeadlessProvider {
    * to the SDK, which v2 reads itself.
    */
   takeCallback() {
-    const last = this.lastAuthorization;
-    if (!last) throw new Error('the client never asked for authorization');
-    if (last.state !== last.sentState) {
-      throw new Error(`callback state ${last.state} differs from the state sent, ${last.sentState}`);
-    }
-    return last.callback.searchParams;
+    return this.checkedCallback().callback.searchParams;
   }
 }
 
@@ -145,21 +63,6 @@ export function newClient(mcpUrl, provider, options = {}) {
   return { client, transport };
 }
 
-/**
- * The SDK's documented interactive connect, without a human: connect; on UnauthorizedError the
- * provider holds the callback, so `finishAuth(callback)` and connect again on a new transport.
- */
-export async function connectWithAuth(mcpUrl, provider) {
-  const first = newClient(mcpUrl, provider);
-  try {
-    await first.client.connect(first.transport);
-    return first.client;
-  } catch (error) {
-    if (!(error instanceof UnauthorizedError)) throw error;
-    await first.transport.finishAuth(provider.takeCallback());
-    await first.client.close();
-  }
-  const second = newClient(mcpUrl, provider);
-  await second.client.connect(second.transport);
-  return second.client;
-}
+/** Connect, authorizing without a human: finishAuth(callback) and connect again on a new transport. */
+export const connectWithAuth = (mcpUrl, provider) =>
+  connectAuthorizing({ newClient, UnauthorizedError, finishAuthorization }, mcpUrl, provider);

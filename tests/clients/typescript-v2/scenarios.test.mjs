@@ -15,11 +15,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { OAuthError, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { CLIENT, RESULTS_DIR, SDK_VERSION } from './sdk.mjs';
+import { SDK } from './sdk.mjs';
 import { FRESH, ZERO, delta, scenarioTest } from '../scenario-harness.mjs';
 import { STREAM_REFUSED, echo, settledConnect, text, whoami } from '../sdk-calls.mjs';
 
-const scenario = scenarioTest({ client: CLIENT, version: SDK_VERSION, resultsDir: RESULTS_DIR });
+const scenario = scenarioTest(SDK);
 /** connectWithAuth, then wait until the SDK's background GET has been answered. */
 const connect = (rig, provider) => settledConnect(rig, () => connectWithAuth(rig.mcpUrl, provider));
 

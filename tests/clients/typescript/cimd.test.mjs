@@ -18,24 +18,10 @@
 
 import { InvalidClientMetadataError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { DocumentHost, DocumentProvider, defaultDocument } from './documents.mjs';
-import { REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { CLIENT, RESULTS_DIR, SDK_VERSION, finishAuthorization } from './sdk.mjs';
+import { SDK } from './sdk.mjs';
 import { cimdTests } from '../cimd-driver.mjs';
 
-cimdTests({
-  client: CLIENT,
-  version: SDK_VERSION,
-  resultsDir: RESULTS_DIR,
-  DocumentHost,
-  DocumentProvider,
-  REDIRECT_URL,
-  documentClientName: defaultDocument('').client_name,
-  newClient,
-  connectWithAuth,
-  UnauthorizedError,
-  finishAuthorization,
-}, {
+cimdTests(SDK, {
   metadataFetches: 'every pass',
   // 'all': the code verifier goes too. The second pass then has a code but no client, and
   // throws a plain Error; a refresh's second pass has neither client nor tokens.

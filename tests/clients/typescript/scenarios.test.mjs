@@ -14,12 +14,12 @@ import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.j
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
-import { CLIENT, RESULTS_DIR, SDK_VERSION } from './sdk.mjs';
+import { SDK } from './sdk.mjs';
 import { line } from '../rig.mjs';
 import { FRESH, ZERO, delta, scenarioTest } from '../scenario-harness.mjs';
 import { STREAM_REFUSED, echo, settledConnect, text, whoami } from '../sdk-calls.mjs';
 
-const scenario = scenarioTest({ client: CLIENT, version: SDK_VERSION, resultsDir: RESULTS_DIR });
+const scenario = scenarioTest(SDK);
 /** connectWithAuth, then wait until the SDK's background GET has been answered. */
 const connect = (rig, provider) => settledConnect(rig, () => connectWithAuth(rig.mcpUrl, provider));
 

@@ -1,20 +1,21 @@
-// Client ID metadata documents for the TypeScript SDK's tests: a loopback HTTPS host serving
+// Client ID metadata documents for both TypeScript suites' tests: a loopback HTTPS host serving
 // the client's document (the rig's certificate, so the rig's document fetch can verify it), and
-// a headless provider that names that document as its `clientMetadataUrl`.
+// a headless provider that names that document as its `clientMetadataUrl`, built on a suite's
+// own HeadlessProvider.
 
 import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HeadlessProvider, REDIRECT_URL } from './provider.mjs';
+import { REDIRECT_URL } from './headless-provider.mjs';
 
 /**
  * `https://localhost:PORT/client.json` on 127.0.0.1, served with `certsDir`'s localhost.pem
  * and localhost-key.pem (from `mcp-oauth-sim certs`). Every request it gets is kept in
- * `requests`; `document(url)` is what it serves at the path (its `client_id` is the URL), and
- * the answer carries `cacheControl` when set.
+ * `requests`; `document(url)` is what it serves at the path (its `client_id` is the URL; by
+ * default a public client named `clientName`), and the answer carries `cacheControl` when set.
  */
 export class DocumentHost {
-  constructor({ certsDir, document = defaultDocument, cacheControl } = {}) {
+  constructor({ certsDir, clientName, document = (url) => clientDocument(url, clientName), cacheControl } = {}) {
     this.certsDir = certsDir;
     this.document = document;
     this.cacheControl = cacheControl;
@@ -56,11 +57,11 @@ export class DocumentHost {
   }
 }
 
-/** A public client with the provider's loopback redirect URI, refresh tokens included. */
-export function defaultDocument(url) {
+/** A public client named `clientName` with the providers' loopback redirect URI, refresh tokens included. */
+export function clientDocument(url, clientName) {
   return {
     client_id: url,
-    client_name: 'mcp-oauth-sim TypeScript SDK CIMD test',
+    client_name: clientName,
     redirect_uris: [REDIRECT_URL],
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
@@ -69,12 +70,12 @@ export function defaultDocument(url) {
 }
 
 /**
- * HeadlessProvider with a `clientMetadataUrl`. Its browser shows what a real one would: an
- * authorization request the AS answers with a page instead of a redirect (an unusable document
- * is an error page, never a redirect) is kept in `pages`, not thrown, since the SDK never learns
- * what the browser shows; the user is simply left without a callback.
+ * `Provider` (a suite's HeadlessProvider) with a `clientMetadataUrl`. Its browser shows what a
+ * real one would: an authorization request the AS answers with a page instead of a redirect (an
+ * unusable document is an error page, never a redirect) is kept in `pages`, not thrown, since
+ * the SDK never learns what the browser shows; the user is simply left without a callback.
  */
-export class DocumentProvider extends HeadlessProvider {
+export const withClientMetadataUrl = (Provider) => class DocumentProvider extends Provider {
   constructor({ clientMetadataUrl, ...rest } = {}) {
     super(rest);
     this.metadataUrl = clientMetadataUrl;
@@ -87,28 +88,15 @@ export class DocumentProvider extends HeadlessProvider {
   }
 
   async redirectToAuthorization(authorizationUrl) {
-    const url = new URL(authorizationUrl);
-    const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
-    if (response.status === 302 && response.headers.get('location')) {
-      // Same as the parent's, without a second fetch: parse the redirect it keeps.
-      const callback = new URL(response.headers.get('location'), url);
-      await response.text();
-      const query = Object.fromEntries(callback.searchParams);
-      this.authorizations.push({
-        url,
-        sentState: url.searchParams.get('state'),
-        callback,
-        code: query.code,
-        error: query.error,
-        state: query.state,
-        iss: query.iss,
-      });
-      return;
+    try {
+      await super.redirectToAuthorization(authorizationUrl);
+    } catch (error) {
+      if (!error.page) throw error;
+      const { status, body } = error.page;
+      this.pages.push({ url: new URL(authorizationUrl), status, body, text: pageText(body) });
     }
-    const body = await response.text();
-    this.pages.push({ url, status: response.status, body, text: pageText(body) });
   }
-}
+};
 
 /** What a browser would show of an HTML page: its text, entities decoded. */
 export function pageText(html) {

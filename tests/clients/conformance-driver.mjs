@@ -30,7 +30,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DocumentHost, withClientMetadataUrl } from './document-host.mjs';
 import { BINARY, makeCerts, startRig } from './rig.mjs';
-import { WITHOUT_USER, connectAndCall, stageConformance } from './client-credentials-shared.mjs';
+import { WITHOUT_USER, connectAndCall, judgeConformance, scenarioCli, stageConformance } from './client-credentials-shared.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;
@@ -55,12 +55,6 @@ function documentCerts() {
     process.on('exit', () => rmSync(certsDir, { recursive: true, force: true }));
   }
   return certsDir;
-}
-
-/** `mcp-oauth-sim scenario …` against `rig`, as a user at a terminal would run it. */
-function cli(rig, args) {
-  const ports = ['--oauth-port', new URL(rig.issuer).port, '--mcp-port', new URL(rig.mcpUrl).port];
-  return spawnSync(BINARY, ['scenario', ...args, ...ports], { encoding: 'utf8', timeout: 20_000, cwd: rig.cwd });
 }
 
 function listed() {
@@ -214,27 +208,20 @@ export function conformanceTests(sdk, { expected, withoutUser }) {
         if (WITHOUT_USER.includes(name)) {
           ({ steps, provider } = await driveWithoutUser(sdk, withoutUser, rig, name, stageConformance(rig, name)));
         } else {
-          const staged = cli(rig, ['conformance', name]);
+          const staged = scenarioCli(rig, ['conformance', name]);
           assert.equal(staged.status, 0, `staging failed: ${staged.stderr}`);
           steps = await drive(sdk, rig, name, { clientMetadataUrl: host?.url });
         }
-        const checked = cli(rig, ['conformance', 'check', name, '--json']);
-        const verdict = JSON.parse(checked.stdout);
-        const failing = [
-          ...new Set(verdict.checks.filter((check) => check.status === 'FAILURE' || check.status === 'WARNING').map((check) => check.id)),
-        ];
-        assert.equal(checked.status === 0, failing.length === 0, 'check exits 0 exactly when the suite would pass');
+        const { verdict, raw, exitedZero, failing, problems } = judgeConformance(rig, name);
+        assert.equal(exitedZero, failing.length === 0, 'check exits 0 exactly when the suite would pass');
         mkdirSync(sdk.resultsDir, { recursive: true });
-        const problems = verdict.checks
-          .filter((check) => check.status === 'FAILURE' || check.status === 'WARNING')
-          .map((check) => `${check.id}: ${check.detail}`);
         writeFileSync(
           join(sdk.resultsDir, `conformance-${name}.json`),
           `${JSON.stringify({ client: sdk.client, version: sdk.version, scenario: verdict.scenario, passed: failing.length === 0, problems, steps, provider }, null, 2)}\n`,
         );
-        assert.deepEqual(failing, expected[name] ?? [], `${checked.stdout}\nwhat the application saw:\n  ${steps.join('\n  ')}`);
+        assert.deepEqual(failing, expected[name] ?? [], `${raw}\nwhat the application saw:\n  ${steps.join('\n  ')}`);
         for (const id of REQUIRED_SUCCESS[name] ?? []) {
-          assert.deepEqual(verdict.checks.filter((check) => check.id === id).map((check) => check.status), ['SUCCESS'], checked.stdout);
+          assert.deepEqual(verdict.checks.filter((check) => check.id === id).map((check) => check.status), ['SUCCESS'], raw);
         }
         // The document was fetched (once: the AS caches it for the token request).
         if (host) assert.equal(host.fetches, 1, JSON.stringify(host.requests));

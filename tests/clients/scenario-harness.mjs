@@ -1,7 +1,7 @@
 // What both TypeScript suites' scenarios.test.mjs do around their scenarios (the bodies, which
 // assert what each SDK really does, stay in the suites): the scheme of the run, a test per
 // scenario on a rig of its own that writes the result file the README's table is made from,
-// and the AS counters the scenarios compare.
+// the AS counters the scenarios compare, and scenario 8's stored credentials.
 //
 // Run by run.mjs once per scheme: SIM_SCHEME=http|https, and for HTTPS SIM_CERTS_DIR (from
 // `mcp-oauth-sim certs`) with NODE_EXTRA_CA_CERTS=$SIM_CERTS_DIR/ca.pem, so every fetch (the
@@ -9,6 +9,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRig } from './rig.mjs';
@@ -84,3 +85,33 @@ export const FRESH = {
   registrations: 0, authorizations: 0, consent_denials: 0, forced_invalid_grants: 0, token_errors: 0,
   token_requests: { authorization_code: 0, refresh_token: 0 },
 };
+
+/** The refresh token scenario 8's rig is seeded with (`env: { SEED_REFRESH_TOKEN: SEED }`). */
+export const SEED = `seed-${randomBytes(12).toString('hex')}`;
+
+/**
+ * Scenario 8's client storage from an earlier session: a registration at `rig` with the
+ * metadata of `Provider` (the suite's HeadlessProvider), and a `Provider` holding it and tokens
+ * whose refresh token is the rig's seed, with an access token the rig has never issued (as good
+ * as expired), both stamped with the issuer. Resolves to `{ provider, clientInformation }`.
+ */
+export async function storedCredentials(rig, Provider) {
+  const registration = await fetch(`${rig.issuer}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(new Provider().clientMetadata),
+    signal: AbortSignal.timeout(5_000),
+  });
+  assert.equal(registration.status, 201);
+  const clientInformation = { ...(await registration.json()), issuer: rig.issuer };
+  const provider = new Provider({
+    clientInformation,
+    tokens: {
+      access_token: `stale-${randomBytes(12).toString('hex')}`,
+      token_type: 'Bearer',
+      refresh_token: SEED,
+      issuer: rig.issuer,
+    },
+  });
+  return { provider, clientInformation };
+}

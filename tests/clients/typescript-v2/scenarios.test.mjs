@@ -12,11 +12,10 @@
 // fetch of the protected resource metadata and the AS metadata.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { OAuthError, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
 import { SDK } from './sdk.mjs';
-import { FRESH, ZERO, delta, scenarioTest } from '../scenario-harness.mjs';
+import { FRESH, SEED, ZERO, delta, scenarioTest, storedCredentials } from '../scenario-harness.mjs';
 import { STREAM_REFUSED, echo, settledConnect, text, whoami } from '../sdk-calls.mjs';
 import { rotationScenario } from '../rotation-scenario.mjs';
 
@@ -213,28 +212,10 @@ scenario(7, 'insufficient scope', async (rig, track) => {
   return '403 → one refresh (the challenge asks for nothing the token lacks) → 403 → SdkHttpError 403 "retry limit 1 reached" (2 tool-call POSTs, 1 refresh, 0 authorize), on every call: v2 does not remember the challenge as v1 does';
 });
 
-const SEED = `seed-${randomBytes(12).toString('hex')}`;
 scenario(8, 'stored credentials (seeded refresh token)', async (rig, track) => {
-  // The client's storage from an earlier session: a registration and tokens whose refresh token
-  // is the rig's seed, with an access token the rig has never issued (as good as expired), both
-  // stamped with the issuer as v2 saves them. No discovery state: a new process has none.
-  const registration = await fetch(`${rig.issuer}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(new HeadlessProvider().clientMetadata),
-    signal: AbortSignal.timeout(5_000),
-  });
-  assert.equal(registration.status, 201);
-  const clientInformation = { ...(await registration.json()), issuer: rig.issuer };
-  const provider = new HeadlessProvider({
-    clientInformation,
-    tokens: {
-      access_token: `stale-${randomBytes(12).toString('hex')}`,
-      token_type: 'Bearer',
-      refresh_token: SEED,
-      issuer: rig.issuer,
-    },
-  });
+  // The client's storage from an earlier session (../scenario-harness.mjs), stamped with the
+  // issuer as v2 saves it. No discovery state: a new process has none.
+  const { provider, clientInformation } = await storedCredentials(rig, HeadlessProvider);
 
   const { client, transport } = newClient(rig.mcpUrl, provider);
   track(client);

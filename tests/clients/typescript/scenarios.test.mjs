@@ -8,7 +8,6 @@
 // really does and says so in a comment.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -16,7 +15,7 @@ import { TemporarilyUnavailableError } from '@modelcontextprotocol/sdk/server/au
 import { HeadlessProvider, REDIRECT_URL, connectWithAuth, newClient } from './provider.mjs';
 import { SDK } from './sdk.mjs';
 import { line } from '../rig.mjs';
-import { FRESH, ZERO, delta, scenarioTest } from '../scenario-harness.mjs';
+import { FRESH, SEED, ZERO, delta, scenarioTest, storedCredentials } from '../scenario-harness.mjs';
 import { STREAM_REFUSED, echo, settledConnect, text, whoami } from '../sdk-calls.mjs';
 import { rotationScenario } from '../rotation-scenario.mjs';
 
@@ -179,27 +178,9 @@ scenario(7, 'insufficient scope', async (rig, track) => {
   return '403 → one refresh without a new scope → 403 → "Server returned 403 after trying upscoping" (2 tool-call POSTs, 1 refresh, 0 authorize); a second call fails on the first 403';
 });
 
-const SEED = `seed-${randomBytes(12).toString('hex')}`;
 scenario(8, 'stored credentials (seeded refresh token)', async (rig, track) => {
-  // The client's storage from an earlier session: a registration and tokens whose refresh token
-  // is the rig's seed, with an access token the rig has never issued (as good as expired).
-  const registration = await fetch(`${rig.issuer}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(new HeadlessProvider().clientMetadata),
-    signal: AbortSignal.timeout(5_000),
-  });
-  assert.equal(registration.status, 201);
-  const clientInformation = { ...(await registration.json()), issuer: rig.issuer };
-  const provider = new HeadlessProvider({
-    clientInformation,
-    tokens: {
-      access_token: `stale-${randomBytes(12).toString('hex')}`,
-      token_type: 'Bearer',
-      refresh_token: SEED,
-      issuer: rig.issuer,
-    },
-  });
+  // The client's storage from an earlier session (../scenario-harness.mjs).
+  const { provider, clientInformation } = await storedCredentials(rig, HeadlessProvider);
 
   const { client, transport } = newClient(rig.mcpUrl, provider);
   track(client);

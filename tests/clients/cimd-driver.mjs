@@ -89,7 +89,7 @@ export function cimdTests(sdk, expect) {
     });
   }
 
-  // A test changes the rig only once the SDK's background GET has been answered (../sdk-calls.mjs).
+  // A test changes the rig only once the SDK's background GET has been answered (sdk-calls.mjs).
   const connect = (rig, provider) => settledConnect(rig, () => sdk.connectWithAuth(rig.mcpUrl, provider));
 
   /**
@@ -237,9 +237,10 @@ export function cimdTests(sdk, expect) {
 
   cimd('not-https', 'clientMetadataUrl that is not https', async ({ rig, host, track }) => {
     // The SDK checks the URL before anything else once it holds no client information: an http
-    // URL, or an https one whose path is "/", is an error out of connect (the SDK's
-    // invalidClientMetadata), with nothing sent to /register or /authorize; even where the AS does not support documents
-    // at all and DCR would have worked (the check comes before the fallback).
+    // URL, or an https one whose path is "/", is an error out of connect
+    // (expect.invalidClientMetadata), with nothing sent to /register or /authorize; even where
+    // the AS does not support documents at all and DCR would have worked (the check comes
+    // before the fallback).
     const http = host.url.replace(/^https:/, 'http:');
     const root = new URL('/', host.url).href;
     const mark = await rig.mark();
@@ -366,8 +367,8 @@ export function cimdTests(sdk, expect) {
     await rig.documentFault({ fault: 'not-json', url: host.url });
     const mark = await rig.mark();
 
-    // 401 → refresh → 401 invalid_client → invalidateCredentials (expect.invalidClientDrops) → a
-    // second pass with no client and no tokens: the URL again, a new authorization, whose
+    // 401 → refresh → 401 invalid_client → invalidateCredentials (expect.invalidClientDrops)
+    // → a second pass with no client and no tokens: the URL again, a new authorization, whose
     // /authorize the same fault refuses (a page). The call rejects with UnauthorizedError: one
     // refresh, one /authorize, no loop.
     await assert.rejects(echo(client, 'while the document is broken'), SAYS_NOTHING);

@@ -57,7 +57,7 @@ export class DocumentHost {
   }
 }
 
-/** A public client named `clientName` with the providers' loopback redirect URI, refresh tokens included. */
+/** A public client named `clientName` with the providers' loopback redirect URI and refresh tokens. */
 export function clientDocument(url, clientName) {
   return {
     client_id: url,

@@ -22,6 +22,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Inspector, NODE, VERSION } from './inspector.mjs';
 import { REPO, startRig } from '../rig.mjs';
+import { FRESH, ZERO, delta } from '../scenario-harness.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const CERTS_DIR = process.env.SIM_CERTS_DIR;
@@ -114,18 +115,6 @@ async function echo(inspector, message) {
   return run;
 }
 
-/** The difference of two AS counter snapshots in the fields that matter here. */
-function delta(before, after) {
-  return {
-    registrations: after.registrations - before.registrations,
-    authorizations: after.authorizations - before.authorizations,
-    consent_denials: after.consent_denials - before.consent_denials,
-    code_grants: after.token_requests.authorization_code - before.token_requests.authorization_code,
-    refresh_grants: after.token_requests.refresh_token - before.token_requests.refresh_token,
-    token_errors: after.token_errors - before.token_errors,
-  };
-}
-const ZERO = { registrations: 0, authorizations: 0, consent_denials: 0, code_grants: 0, refresh_grants: 0, token_errors: 0 };
 
 /**
  * The first command of a fresh Inspector: `tools/list`, which meets the 401 and logs in.
@@ -189,7 +178,7 @@ scenario(1, 'first-time consent with PKCE', async (rig, inspector) => {
   assert.deepEqual(await session(rig, calls, 2), [...CALL('echo'), ...CALL('whoami')]);
   assert.equal((await inspector.visits()).length, 1, 'one browser visit in all');
 
-  assert.deepEqual(delta({ ...ZERO, token_requests: { authorization_code: 0, refresh_token: 0 } }, await rig.oauthCounters()),
+  assert.deepEqual(delta(FRESH, await rig.oauthCounters()),
     { ...ZERO, registrations: 1, authorizations: 1, code_grants: 1 });
   return 'discovery from the MCP URL alone (PRM path form, AS metadata), DCR as a public native client, the browser to /authorize with PKCE S256, state, resource and the PRM scopes, loopback callback on --callback-url; tokens kept in the file store: later commands reuse them without logging in';
 });

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Proxy, VERSION, freePort } from './proxy.mjs';
 import { REPO, startRig } from '../rig.mjs';
+import { FRESH, ZERO, delta } from '../scenario-harness.mjs';
 
 const SCHEME = process.env.SIM_SCHEME || 'http';
 const CERTS_DIR = process.env.SIM_CERTS_DIR;
@@ -216,20 +217,6 @@ const FIRST_START_OAUTH = [AS_METADATA, AS_METADATA, 'POST /register 201', 'GET 
 // The stdio client's own handshake, forwarded as it is.
 const HANDSHAKE = ['POST /mcp 200 initialize', 'POST /mcp 202 notifications/initialized'];
 
-/** Counter differences on the AS. */
-function delta(before, after) {
-  return {
-    registrations: after.registrations - before.registrations,
-    authorizations: after.authorizations - before.authorizations,
-    consent_denials: after.consent_denials - before.consent_denials,
-    code_grants: after.token_requests.authorization_code - before.token_requests.authorization_code,
-    refresh_grants: after.token_requests.refresh_token - before.token_requests.refresh_token,
-    token_errors: after.token_errors - before.token_errors,
-  };
-}
-const ZERO = { registrations: 0, authorizations: 0, consent_denials: 0, code_grants: 0, refresh_grants: 0, token_errors: 0 };
-/** The AS counters of a rig that has seen nothing. */
-const FRESH = { registrations: 0, authorizations: 0, consent_denials: 0, token_errors: 0, token_requests: { authorization_code: 0, refresh_token: 0 } };
 
 scenario(1, 'first-time consent with PKCE', async (rig, desktop) => {
   const mark = await rig.mark();
@@ -387,7 +374,7 @@ scenario(5, 'dead refresh token', async (rig, desktop) => {
     AS_METADATA, 'GET /authorize 302', 'POST /token 200 authorization_code',
   ]);
   assert.deepEqual(await rig.lines('mcp', mark), ['POST /mcp 401 invalid_token', PRM, PRM, 'POST /mcp 200 tools/call echo']);
-  assert.deepEqual(delta(before, await rig.oauthCounters()), { ...ZERO, authorizations: 1, code_grants: 1, refresh_grants: 1, token_errors: 1 });
+  assert.deepEqual(delta(before, await rig.oauthCounters()), { ...ZERO, authorizations: 1, code_grants: 1, refresh_grants: 1, token_errors: 1, forced_invalid_grants: 1 });
   const visits = await desktop.visitsOnce(2); // the browser opened once more
   assert.equal(new URL(visits[1].url).searchParams.get('client_id'), clientId);
   assert.equal(visits[1].callback_status, 200);

@@ -207,7 +207,7 @@ async fn check_assertion(
         state
             .trust
             .use_once(&client.id, jti, until, state.now())
-            .map_err(&refuse)?;
+            .map_err(|unusable| unusable.error(jti, refuse))?;
     }
     Ok(())
 }

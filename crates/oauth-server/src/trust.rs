@@ -8,6 +8,7 @@
 //! cached briefly by the rig's clock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use dashmap::DashMap;
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 use sim_http::fetch::Fetcher;
 use url::Url;
 
+use crate::error::OAuthError;
 use crate::jose::{self, ClientKeys, KeyAlgorithm, KeyPair};
 
 /// Trusted assertion issuers one issuer holds at most.
@@ -186,6 +188,30 @@ impl TrustedIssuer {
     }
 }
 
+/// Why an assertion cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// Its `jti` was used before, and the assertion has not expired since.
+    Replayed,
+    /// Too many assertion ids are remembered: not the client's fault.
+    Full,
+}
+
+impl Unusable {
+    /// The answer: a replay is the caller's refusal (`invalid_client` for a client assertion,
+    /// `invalid_grant` for a grant's), a full memory a 503 the client may retry.
+    pub fn error(self, jti: &str, refuse: impl Fn(String) -> OAuthError) -> OAuthError {
+        match self {
+            Self::Replayed => refuse(format!(
+                "the assertion with jti '{jti}' was already used; an assertion is single-use"
+            )),
+            Self::Full => OAuthError::TemporarilyUnavailable(
+                "too many assertions in flight; try again shortly".into(),
+            ),
+        }
+    }
+}
+
 struct CachedKeys {
     keys: Arc<JwkSet>,
     expires_at: u64,
@@ -198,6 +224,8 @@ pub struct Trust {
     key_sets: Mutex<HashMap<String, CachedKeys>>,
     /// `iss` and `jti`, to when the assertion expires (rig-clock milliseconds).
     seen: DashMap<(String, String), u64>,
+    /// Until when (rig-clock milliseconds) a full `seen` is not scanned again.
+    full_until: AtomicU64,
 }
 
 impl Trust {
@@ -251,6 +279,7 @@ impl Trust {
         self.forget_issuers();
         self.key_sets().clear();
         self.seen.clear();
+        self.full_until.store(0, Ordering::Relaxed);
     }
 
     /// The key set at `url`: cached while fresh, else fetched now under the fetch policy.
@@ -290,19 +319,30 @@ impl Trust {
         Ok(keys)
     }
 
-    /// Marks the assertion `jti` of `iss` as used until `expires_at`; `Err` if it was used
-    /// before (a replay) or too many are remembered.
-    pub fn use_once(&self, iss: &str, jti: &str, expires_at: u64, now: u64) -> Result<(), String> {
+    /// Marks the assertion `jti` of `iss` as used until `expires_at`; refused if it was used
+    /// before (a replay) or too many are remembered. A memory full of live ids is scanned for
+    /// expired ones at most once a second of the rig's clock, not by every assertion that finds
+    /// it full.
+    pub fn use_once(
+        &self,
+        iss: &str,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), Unusable> {
         if self.seen.len() >= MAX_ASSERTION_IDS {
+            if now < self.full_until.load(Ordering::Relaxed) {
+                return Err(Unusable::Full);
+            }
             self.seen.retain(|_, until| *until > now);
             if self.seen.len() >= MAX_ASSERTION_IDS {
-                return Err("too many assertions in flight; try again shortly".to_owned());
+                self.full_until
+                    .store(now.saturating_add(1000), Ordering::Relaxed);
+                return Err(Unusable::Full);
             }
         }
         match self.seen.entry((iss.to_owned(), jti.to_owned())) {
-            Entry::Occupied(used) if *used.get() > now => Err(format!(
-                "the assertion with jti '{jti}' was already used; an assertion is single-use"
-            )),
+            Entry::Occupied(used) if *used.get() > now => Err(Unusable::Replayed),
             Entry::Occupied(mut expired) => {
                 expired.insert(expires_at);
                 Ok(())
@@ -327,12 +367,10 @@ mod tests {
     #[test]
     fn an_assertion_id_is_honoured_once_while_it_lives() {
         let trust = Trust::default();
-        assert!(trust.use_once("iss", "a", 2_000, 1_000).is_ok());
-        assert!(
-            trust
-                .use_once("iss", "a", 2_000, 1_500)
-                .unwrap_err()
-                .contains("already")
+        assert_eq!(trust.use_once("iss", "a", 2_000, 1_000), Ok(()));
+        assert_eq!(
+            trust.use_once("iss", "a", 2_000, 1_500),
+            Err(Unusable::Replayed)
         );
         // Another issuer's `a` is another assertion.
         assert!(trust.use_once("other", "a", 2_000, 1_500).is_ok());
@@ -340,6 +378,28 @@ mod tests {
         assert!(trust.use_once("iss", "a", 4_000, 2_500).is_ok());
         trust.sweep(5_000);
         assert!(trust.seen.is_empty());
+    }
+
+    #[test]
+    fn a_full_memory_of_assertion_ids_is_a_503_and_is_not_scanned_by_every_assertion() {
+        let trust = Trust::default();
+        for n in 0..MAX_ASSERTION_IDS {
+            trust.seen.insert(("iss".into(), n.to_string()), 60_000);
+        }
+        let full = trust.use_once("iss", "new", 60_000, 10_000).unwrap_err();
+        assert_eq!(full, Unusable::Full);
+        assert!(matches!(
+            full.error("new", OAuthError::InvalidGrant),
+            OAuthError::TemporarilyUnavailable(_)
+        ));
+        // One id expires; within the pause nobody scans for it.
+        trust.seen.insert(("iss".into(), "0".into()), 10_100);
+        assert_eq!(
+            trust.use_once("iss", "new", 60_000, 10_500),
+            Err(Unusable::Full)
+        );
+        // After it, the scan finds the room.
+        assert_eq!(trust.use_once("iss", "new", 60_000, 11_100), Ok(()));
     }
 
     #[test]

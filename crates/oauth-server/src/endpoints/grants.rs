@@ -180,7 +180,7 @@ pub async fn jwt_bearer(
         state
             .trust
             .use_once(iss, jti, until, state.now())
-            .map_err(&invalid)?;
+            .map_err(|unusable| unusable.error(jti, invalid))?;
     }
     issue(state, client_id, sub, scope, resources, facts)
 }

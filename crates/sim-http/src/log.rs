@@ -48,6 +48,14 @@ pub fn short_id(id: &str) -> String {
     id.chars().take(8).collect()
 }
 
+/// A grant type named for a log line: the URN grants by their last part (`jwt-bearer`,
+/// `token-exchange`); the journal's JSON keeps the full name.
+pub fn short_grant(grant: &str) -> &str {
+    grant
+        .strip_prefix("urn:ietf:params:oauth:grant-type:")
+        .unwrap_or(grant)
+}
+
 /// The innermost cause of an error, which is the part that says what happened ("Connection
 /// refused", "invalid peer certificate"); clients wrap it in messages such as "error sending
 /// request".

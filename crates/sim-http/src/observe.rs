@@ -35,7 +35,7 @@ use http::{Method, Request};
 use crate::Response;
 use crate::faults::Fired;
 use crate::journal::{self, Asked, Event, Journal};
-use crate::log::{RequestLine, short_id};
+use crate::log::{RequestLine, short_grant, short_id};
 use crate::secret::redact;
 
 /// The issuer every authorization server hosts; its name is left out of log lines, which stay
@@ -144,7 +144,7 @@ impl Facts {
                 .as_deref()
                 .filter(|name| *name != DEFAULT_ISSUER)
                 .map(Cow::Borrowed),
-            Field::Grant => self.grant.map(Cow::Borrowed),
+            Field::Grant => self.grant.map(|grant| Cow::Borrowed(short_grant(grant))),
             Field::Rpc => borrowed(&self.rpc_method),
             Field::Tool => borrowed(&self.tool),
             Field::Sub => borrowed(&self.subject),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Response;
 use crate::faults::DropConnection;
-use crate::log::short_id;
+use crate::log::{short_grant, short_id};
 
 /// One request, as the journal records it: the wire type of `/control/events`, written by the
 /// servers and read back by the control client (`mcp_oauth_sim::Event` is this type). Every
@@ -169,12 +169,18 @@ impl fmt::Display for Event {
         )?;
         let client = self.client_id.as_deref().map(short_id);
         let fault = self.fault.map(|id| id.to_string());
+        // Who signed the assertion a token request presented (its claims are in the JSON).
+        let assertion = self
+            .asked
+            .assertion
+            .as_ref()
+            .and_then(|seen| seen.iss.as_deref());
         for (key, value) in [
             (
                 "issuer",
                 self.issuer.as_deref().filter(|name| *name != "main"),
             ),
-            ("grant", self.grant_type.as_deref()),
+            ("grant", self.grant_type.as_deref().map(short_grant)),
             ("client", client.as_deref()),
             ("rpc", self.rpc_method.as_deref()),
             ("tool", self.tool.as_deref()),
@@ -185,6 +191,7 @@ impl fmt::Display for Event {
             ("fault", fault.as_deref()),
             ("scope", self.asked.scope.as_deref()),
             ("auth", self.asked.client_auth.as_deref()),
+            ("assertion", assertion),
             ("note", self.note.as_deref()),
         ] {
             if let Some(value) = value.filter(|value| !value.is_empty()) {
@@ -243,4 +250,41 @@ impl Event {
 /// the refresh the client sends right after it).
 pub(super) fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_micros(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_names_a_urn_grant_by_its_last_part_and_who_signed_its_assertion() {
+        let event = Event {
+            service: "oauth".into(),
+            seq: 4,
+            method: "POST".into(),
+            path: "/token".into(),
+            status: 200,
+            grant_type: Some("urn:ietf:params:oauth:grant-type:jwt-bearer".into()),
+            asked: Asked {
+                assertion: Some(Assertion {
+                    iss: Some("https://idp.example".into()),
+                    jti: Some("j1".into()),
+                    ..Assertion::default()
+                }),
+                ..Asked::default()
+            },
+            ..Event::default()
+        };
+        assert_eq!(
+            event.to_string(),
+            "[oauth] #4 POST /token 200 grant=jwt-bearer assertion=https://idp.example 0.0ms"
+        );
+        // The JSON keeps the grant's full name and the assertion's claims.
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json["grant_type"],
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        );
+        assert_eq!(json["assertion"]["jti"], "j1");
+    }
 }

@@ -133,6 +133,24 @@ async fn verify(
         state.store.touch(&client);
         Ok(client)
     };
+    // The way the secret came, against the way the client registered, where the issuer insists.
+    if secret.is_some() && method.has_secret() && state.live().profile.enforce_auth_method {
+        let used = if basic {
+            AuthMethod::ClientSecretBasic
+        } else {
+            AuthMethod::ClientSecretPost
+        };
+        if used != method {
+            return Err(OAuthError::invalid_client(
+                format!(
+                    "this client registered {}; it sent its secret with {}",
+                    method.as_str(),
+                    used.as_str()
+                ),
+                basic,
+            ));
+        }
+    }
     match (&client.secret, &secret) {
         (Some(expected), Some(secret)) if constant_time_eq(secret, expected) => {
             authenticated(client)

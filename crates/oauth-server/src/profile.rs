@@ -42,6 +42,10 @@ pub struct Profile {
     pub auth_methods: Vec<AuthMethod>,
     /// Registration assigns this method whatever was asked (a secret iff it is not `none`).
     pub assign_auth_method: Option<AuthMethod>,
+    /// A client must authenticate with the method it registered: off, a secret client may send
+    /// its secret either way (Basic or in the body), as most servers allow; on, the other way
+    /// is `invalid_client`, as a strict server answers.
+    pub enforce_auth_method: bool,
     /// `/authorize` and the code grant at `/token` refuse a request without `resource`.
     pub require_resource: bool,
     /// `client_id_metadata_document_supported` in the metadata.
@@ -80,6 +84,7 @@ impl Default for Profile {
             registration: true,
             auth_methods: AuthMethod::ALL.to_vec(),
             assign_auth_method: None,
+            enforce_auth_method: false,
             require_resource: false,
             // The registration the 2025-11-25 and later revisions recommend, on by default: a
             // client without a document URL still registers dynamically.
@@ -173,7 +178,7 @@ const MAX_TEXT_LEN: usize = 2048;
 
 /// Every field, in the order of the knob table in docs/conformance.md: what an unknown-field
 /// error lists.
-pub const FIELDS: [&str; 15] = [
+pub const FIELDS: [&str; 16] = [
     "metadata",
     "metadata_issuer",
     "endpoint_prefix",
@@ -184,6 +189,7 @@ pub const FIELDS: [&str; 15] = [
     "registration",
     "auth_methods",
     "assign_auth_method",
+    "enforce_auth_method",
     "require_resource",
     "client_id_metadata_document_supported",
     "client_id_metadata_documents",
@@ -305,6 +311,12 @@ impl Profile {
                 }
                 "assign_auth_method" => {
                     self.assign_auth_method = Some(auth_method(&value).map_err(named)?);
+                }
+                "enforce_auth_method" if null => {
+                    self.enforce_auth_method = configured.enforce_auth_method;
+                }
+                "enforce_auth_method" => {
+                    self.enforce_auth_method = boolean(&value).map_err(named)?
                 }
                 "require_resource" if null => self.require_resource = configured.require_resource,
                 "require_resource" => self.require_resource = boolean(&value).map_err(named)?,
@@ -619,6 +631,7 @@ mod tests {
                 "registration": true,
                 "auth_methods": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
                 "assign_auth_method": null,
+                "enforce_auth_method": false,
                 "require_resource": false,
                 "client_id_metadata_document_supported": true,
                 "client_id_metadata_documents": true,

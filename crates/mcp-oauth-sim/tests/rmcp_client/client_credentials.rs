@@ -413,3 +413,42 @@ async fn near_expiry_rmcp_drops_the_token_it_cannot_refresh_and_the_call_meets_a
         "after authenticating again"
     );
 }
+
+/// A client registered for `client_secret_basic` at a server that offers every method and holds
+/// clients to the one they registered (`enforce_auth_method`): rmcp picks the method from what
+/// the server offers, not from the registration, so it sends the secret in the body and is
+/// refused. A finding: against a strict server, rmcp's client-credentials client must be
+/// registered for `client_secret_post` (or the server offer Basic alone).
+#[tokio::test]
+async fn rmcp_sends_its_secret_in_the_body_whatever_the_client_registered() {
+    // Arrange
+    let sim = rig::start(Scheme::Http, |builder| builder).await;
+    sim.control()
+        .add_client(json!({
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "auth_method": "client_secret_basic",
+            "grant_types": ["client_credentials"],
+        }))
+        .await
+        .expect("the rig takes a client-credentials client");
+    sim.control()
+        .oauth_profile(json!({ "enforce_auth_method": true }))
+        .await
+        .expect("the knob is taken");
+    let app = App::new(&sim);
+
+    // Act
+    let outcome =
+        machine::authenticate(&app, machine::with_secret(CLIENT_ID, SECRET, sim.mcp_url())).await;
+
+    // Assert
+    let message = refusal(outcome);
+    assert!(
+        message.contains("invalid_client")
+            && message.contains(
+                "registered client_secret_basic; it sent its secret with client_secret_post"
+            ),
+        "{message}"
+    );
+}

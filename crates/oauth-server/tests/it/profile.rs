@@ -57,6 +57,7 @@ async fn the_state_shows_the_default_profile_with_every_field() {
             "registration": true,
             "auth_methods": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
             "assign_auth_method": null,
+            "enforce_auth_method": false,
             "require_resource": false,
             "client_id_metadata_document_supported": true,
             "client_id_metadata_documents": true,
@@ -351,6 +352,53 @@ async fn the_advertised_auth_methods_bound_what_registration_accepts() {
         json!("client_secret_post")
     );
     assert!(body["client_secret"].is_string());
+}
+
+#[tokio::test]
+async fn with_enforce_auth_method_a_secret_sent_the_other_way_is_invalid_client() {
+    // Arrange: a client registered for Basic, and the token request's body with its secret.
+    let rig = Rig::start().await;
+    let client = rig.client_with("client_secret_basic").await;
+    let secret = client.secret.clone().unwrap();
+    let in_the_body = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "no-such-token"),
+        ("client_id", client.id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+
+    // Act: lenient (the default), then strict.
+    let (lenient, lenient_body) = rig.token(&in_the_body).await;
+    profile(&rig, json!({"enforce_auth_method": true})).await;
+    let (strict, strict_body) = rig.token(&in_the_body).await;
+    let response = rig
+        .http
+        .post(rig.url("/token"))
+        .basic_auth(&client.id, Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "no-such-token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let basic = response.status();
+    let basic_body: serde_json::Value = response.json().await.unwrap();
+
+    // Assert: authenticated either way by default (then the unknown token); strict, only Basic.
+    assert_eq!(lenient, StatusCode::BAD_REQUEST, "{lenient_body}");
+    assert_eq!(lenient_body["error"], "invalid_grant", "{lenient_body}");
+    assert_eq!(strict, StatusCode::UNAUTHORIZED, "{strict_body}");
+    assert_eq!(strict_body["error"], "invalid_client");
+    assert!(
+        strict_body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("registered client_secret_basic"),
+        "{strict_body}"
+    );
+    assert_eq!(basic, StatusCode::BAD_REQUEST, "{basic_body}");
+    assert_eq!(basic_body["error"], "invalid_grant", "{basic_body}");
 }
 
 #[tokio::test]

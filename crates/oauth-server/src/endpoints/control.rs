@@ -84,12 +84,12 @@ const INDEX: [Entry; 39] = [
     (
         "GET",
         "/control/profile",
-        "the issuer's profile: metadata locations, metadata_issuer, endpoint_prefix, iss, scopes, registration policy",
+        "the issuer's profile: where its metadata is and what it declares, iss, scopes, registration, client authentication and grants",
     ),
     (
         "POST",
         "/control/profile",
-        r#"{"metadata": ["oauth"|"oidc-inserted"|"oidc-appended"], "metadata_issuer": URL|null, "endpoint_prefix": "/seg"|null, "iss_parameter_supported": true|false|"omit", "iss": "correct"|"omit"|"trailing-slash"|"wrong"|"value:…", "scopes": [...]|null, "scopes_supported": [...]|"omit"|null, "registration": bool, "auth_methods": [...], "assign_auth_method": M|null, "require_resource": bool} — any subset; null: back to the configured value"#,
+        r#"{"metadata": [...], "iss": "…", "scopes": [...], "auth_methods": [...], "grant_types": [...], …} — any subset of the fields GET /control/profile shows; null: back to the configured value"#,
     ),
     (
         "GET",

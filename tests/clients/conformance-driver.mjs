@@ -5,7 +5,7 @@
 // the situation, a reference application on the SDK does what the suite's reference client does
 // (connect, tools/list, tools/call), and `mcp-oauth-sim scenario conformance check NAME --json`
 // computes the suite's checks from the rig's journals. Each test asserts the checks the SDK
-// really fails there (none, for a pass): those are findings, listed in the README's conformance
+// really fails there (none, for a pass): those are findings, listed in docs/conformance.md's
 // table from the files this writes (<results dir>/conformance-<name>.json).
 //
 // The application does what the SDK leaves to it the way the suite's reference client does: on
@@ -30,7 +30,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DocumentHost, withClientMetadataUrl } from './document-host.mjs';
 import { BINARY, makeCerts, startRig } from './rig.mjs';
-import { WITHOUT_USER, connectAndCall, judgeConformance, scenarioCli, stageConformance } from './client-credentials-shared.mjs';
+import {
+  AssertionGrantProvider, WITHOUT_USER, connectAndCall, judgeConformance, scenarioCli, stageConformance,
+} from './client-credentials-shared.mjs';
 
 const SITUATION_TIMEOUT_MS = 30_000;
 const MAX_AUTHORIZATIONS = 3;
@@ -174,6 +176,28 @@ async function driveWithoutUser(sdk, withoutUser, rig, name, context) {
   } finally {
     await made.client.close().catch(() => {});
   }
+}
+
+/**
+ * The providers of the situations without a user, as every SDK's application builds them from
+ * the staged context, each bound to the rig's issuer (`expectedIssuer`) as a deployment binds
+ * it: client credentials with the SDK's own providers (its machine-providers.mjs), a workload's
+ * assertion with the application's (no SDK has one for it), and `enterprise`, whose is the
+ * SDK's to say.
+ */
+export function withoutUserProviders({ secretProvider, keyProvider }, enterprise) {
+  return {
+    'client-credentials-basic': (context, rig) => ['sdk', secretProvider({
+      clientId: context.client_id, clientSecret: context.client_secret, issuer: rig.issuer,
+    })],
+    'client-credentials-jwt': (context, rig) => ['sdk', keyProvider({
+      clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, issuer: rig.issuer,
+    })],
+    'wif-jwt-bearer': (context, rig) => ['application', new AssertionGrantProvider({
+      clientId: context.client_id, assertion: context.valid_jwt, expectedIssuer: rig.issuer,
+    })],
+    'enterprise-managed-authorization': enterprise,
+  };
 }
 
 /**

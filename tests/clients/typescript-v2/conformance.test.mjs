@@ -16,8 +16,7 @@
 
 import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
 import { SDK } from './sdk.mjs';
-import { AssertionGrantProvider } from '../client-credentials-shared.mjs';
-import { conformanceTests } from '../conformance-driver.mjs';
+import { conformanceTests, withoutUserProviders } from '../conformance-driver.mjs';
 
 // What v2 earns in each situation: the ids of the checks it fails (warnings included). A
 // situation the rig lists but this table lacks fails the run, so none goes untested.
@@ -65,34 +64,23 @@ const EXPECTED = {
   'iss-normalized': [],
   // v2 checks the AS metadata's issuer against the URL it derived it from (v1 does not).
   'metadata-issuer-mismatch': [],
-  // Without a user (see WITHOUT_USER_PROVIDERS).
+  // Without a user (the providers are below).
   'client-credentials-basic': [],
   'client-credentials-jwt': [],
   'wif-jwt-bearer': [],
   'enterprise-managed-authorization': [],
 };
 
-// The provider the application builds from the staged context in each situation without a user,
-// and whose it is: 'sdk' (one of the SDK's own) or 'application' (written on its
-// prepareTokenRequest hook, for a flow the SDK has no provider for). Every credential is bound
-// to the rig's issuer (`expectedIssuer`), as a deployment configures it.
-const WITHOUT_USER_PROVIDERS = {
-  'client-credentials-basic': (context, rig) => ['sdk', secretProvider({
-    clientId: context.client_id, clientSecret: context.client_secret, issuer: rig.issuer,
-  })],
-  'client-credentials-jwt': (context, rig) => ['sdk', keyProvider({
-    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, issuer: rig.issuer,
-  })],
-  // No jwt-bearer provider for a workload's own assertion (StaticPrivateKeyJwtProvider sends a
-  // client assertion with the client_credentials grant; CrossAppAccessProvider insists on a
-  // client secret and client_secret_basic, which a WIF AS does not take).
-  'wif-jwt-bearer': (context, rig) => ['application', new AssertionGrantProvider({
-    clientId: context.client_id, assertion: context.valid_jwt, expectedIssuer: rig.issuer,
-  })],
-  // The SDK's own: CrossAppAccessProvider hands the callback the AS issuer and the PRM resource it
-  // discovered; requestJwtAuthorizationGrant does the RFC 8693 request at the IdP's token endpoint
-  // the context names.
-  'enterprise-managed-authorization': (context, rig) => ['sdk', idJagProvider(context, rig.issuer)],
-};
+// The providers of the situations without a user: ../conformance-driver.mjs builds the
+// client-credentials ones from v2's own and the WIF one as the application's (v2 has none for a
+// workload's own assertion: StaticPrivateKeyJwtProvider sends a client assertion with the
+// client_credentials grant, and CrossAppAccessProvider insists on a client secret and
+// client_secret_basic, which a WIF AS does not take). The enterprise flow is the SDK's own:
+// CrossAppAccessProvider hands the callback the AS issuer and the PRM resource it discovered,
+// and requestJwtAuthorizationGrant does the RFC 8693 request at the IdP the context names.
+const ENTERPRISE = (context, rig) => ['sdk', idJagProvider(context, rig.issuer)];
 
-conformanceTests(SDK, { expected: EXPECTED, withoutUser: WITHOUT_USER_PROVIDERS });
+conformanceTests(SDK, {
+  expected: EXPECTED,
+  withoutUser: withoutUserProviders({ secretProvider, keyProvider }, ENTERPRISE),
+});

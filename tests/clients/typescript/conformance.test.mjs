@@ -15,8 +15,7 @@
 
 import { idJagProvider, keyProvider, secretProvider } from './machine-providers.mjs';
 import { SDK } from './sdk.mjs';
-import { AssertionGrantProvider } from '../client-credentials-shared.mjs';
-import { conformanceTests } from '../conformance-driver.mjs';
+import { conformanceTests, withoutUserProviders } from '../conformance-driver.mjs';
 
 // What the SDK earns in each situation: the ids of the checks it fails (warnings included). A
 // situation the rig lists but this table lacks fails the run, so none goes untested.
@@ -55,32 +54,22 @@ const EXPECTED = {
   'iss-normalized': ['sep-2468-client-no-normalization'],
   // The SDK uses AS metadata whose issuer is not the one PRM named.
   'metadata-issuer-mismatch': ['sep-2468-client-validate-metadata-issuer'],
-  // Without a user (see WITHOUT_USER_PROVIDERS).
+  // Without a user (the providers are below).
   'client-credentials-basic': [],
   'client-credentials-jwt': [],
   'wif-jwt-bearer': [],
   'enterprise-managed-authorization': [],
 };
 
-// The provider the application builds from the staged context in each situation without a user,
-// and whose it is: 'sdk' (one of the SDK's own) or 'application' (written on its
-// prepareTokenRequest hook, for a flow the SDK has no provider for). Every credential is bound
-// to the rig's issuer (`expectedIssuer`), as a deployment configures it.
-const WITHOUT_USER_PROVIDERS = {
-  'client-credentials-basic': (context, rig) => ['sdk', secretProvider({
-    clientId: context.client_id, clientSecret: context.client_secret, issuer: rig.issuer,
-  })],
-  'client-credentials-jwt': (context, rig) => ['sdk', keyProvider({
-    clientId: context.client_id, privateKey: context.private_key_pem, algorithm: context.signing_algorithm, issuer: rig.issuer,
-  })],
-  // v1 has no jwt-bearer provider (StaticPrivateKeyJwtProvider sends a client assertion with the
-  // client_credentials grant, not the jwt-bearer grant).
-  'wif-jwt-bearer': (context, rig) => ['application', new AssertionGrantProvider({
-    clientId: context.client_id, assertion: context.valid_jwt, expectedIssuer: rig.issuer,
-  })],
-  // v1 has no token-exchange or ID-JAG helper: the application's provider does the IdP request
-  // itself, from the discovery state the SDK saves, and the SDK sends the jwt-bearer grant.
-  'enterprise-managed-authorization': (context, rig) => ['application', idJagProvider(context, rig.issuer)],
-};
+// The providers of the situations without a user: ../conformance-driver.mjs builds the
+// client-credentials ones from v1's own and the WIF one as the application's (v1 has no
+// jwt-bearer provider: StaticPrivateKeyJwtProvider sends a client assertion with the
+// client_credentials grant). v1 has no token-exchange or ID-JAG helper either: for the
+// enterprise flow the application's provider does the IdP request itself, from the discovery
+// state the SDK saves, and the SDK sends the jwt-bearer grant.
+const ENTERPRISE = (context, rig) => ['application', idJagProvider(context, rig.issuer)];
 
-conformanceTests(SDK, { expected: EXPECTED, withoutUser: WITHOUT_USER_PROVIDERS });
+conformanceTests(SDK, {
+  expected: EXPECTED,
+  withoutUser: withoutUserProviders({ secretProvider, keyProvider }, ENTERPRISE),
+});

@@ -23,7 +23,7 @@ use crate::trust::TrustedKeys;
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Credentials as a request presented them.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Presented {
     client_id: String,
     secret: Option<String>,
@@ -32,74 +32,84 @@ struct Presented {
     assertion: Option<String>,
 }
 
-/// Authenticates the client making the request.
-pub async fn authenticate(
-    state: &State,
-    headers: &HeaderMap,
-    params: &Params,
-    facts: &mut Facts,
-) -> Result<Arc<Client>, OAuthError> {
-    let presented = presented(headers, params)?.ok_or_else(|| {
-        OAuthError::invalid_client("client authentication is required: send client_id", false)
-    })?;
-    verify(state, presented, facts).await
-}
+/// The client credentials of one request, read once: the token and revocation endpoints ask
+/// several things of them (the claimed id for the journal and fault rules, the method, whether
+/// the client is known, then authentication), and reading a client assertion means decoding a
+/// JWT.
+pub struct Credentials(Result<Option<Presented>, OAuthError>);
 
-/// Authenticates the client if the request identifies one (revocation may be anonymous).
-pub async fn authenticate_if_present(
-    state: &State,
-    headers: &HeaderMap,
-    params: &Params,
-    facts: &mut Facts,
-) -> Result<Option<Arc<Client>>, OAuthError> {
-    match presented(headers, params)? {
-        Some(presented) => verify(state, presented, facts).await.map(Some),
-        None => Ok(None),
+impl Credentials {
+    /// Reads them from the Basic header and the form; malformed ones are kept as the error
+    /// authentication answers.
+    pub fn read(headers: &HeaderMap, params: &Params) -> Self {
+        Self(presented(headers, params))
     }
-}
 
-/// The client id a request claims (body, Basic header or client assertion), not yet
-/// authenticated: what a fault rule's `match.client_id` is compared with. `None` when there is
-/// none or the credentials are malformed.
-pub fn presented_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
-    presented(headers, params)
-        .ok()
-        .flatten()
-        .map(|presented| presented.client_id)
-}
+    fn presented(&self) -> Option<&Presented> {
+        self.0.as_ref().ok().and_then(Option::as_ref)
+    }
 
-/// How the request authenticates, whatever its client registered: a Basic header is
-/// `client_secret_basic`, a `client_secret` in the body `client_secret_post`, a client
-/// assertion `private_key_jwt`, a bare `client_id` `none`. `None` when it names no client or
-/// the credentials are malformed.
-pub fn presented_method(headers: &HeaderMap, params: &Params) -> Option<&'static str> {
-    let presented = presented(headers, params).ok().flatten()?;
-    Some(
-        match (
-            presented.basic,
-            presented.secret.is_some(),
-            &presented.assertion,
-        ) {
-            (_, _, Some(_)) => "private_key_jwt",
-            (true, _, _) => "client_secret_basic",
-            (false, true, _) => "client_secret_post",
-            (false, false, None) => "none",
-        },
-    )
-}
+    /// Authenticates the client making the request.
+    pub async fn authenticate(
+        &self,
+        state: &State,
+        facts: &mut Facts,
+    ) -> Result<Arc<Client>, OAuthError> {
+        let presented = self.0.clone()?.ok_or_else(|| {
+            OAuthError::invalid_client("client authentication is required: send client_id", false)
+        })?;
+        verify(state, presented, facts).await
+    }
 
-/// The client id of a request that presents no credential for a client this server does not
-/// know: a public client from before a restart or reset, still holding a seeded refresh token,
-/// or a workload naming itself beside its jwt-bearer assertion.
-pub fn unknown_public_client(
-    state: &State,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Option<String> {
-    let presented = presented(headers, params).ok().flatten()?;
-    let no_secret = presented.secret.as_deref().is_none_or(str::is_empty);
-    (no_secret && presented.assertion.is_none() && state.client(&presented.client_id).is_none())
-        .then_some(presented.client_id)
+    /// Authenticates the client if the request identifies one (revocation may be anonymous).
+    pub async fn authenticate_if_present(
+        &self,
+        state: &State,
+        facts: &mut Facts,
+    ) -> Result<Option<Arc<Client>>, OAuthError> {
+        match self.0.clone()? {
+            Some(presented) => verify(state, presented, facts).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The client id the request claims (body, Basic header or client assertion), not yet
+    /// authenticated: what a fault rule's `match.client_id` is compared with. `None` when
+    /// there is none or the credentials are malformed.
+    pub fn client_id(&self) -> Option<&str> {
+        self.presented()
+            .map(|presented| presented.client_id.as_str())
+    }
+
+    /// How the request authenticates, whatever its client registered: a Basic header is
+    /// `client_secret_basic`, a `client_secret` in the body `client_secret_post`, a client
+    /// assertion `private_key_jwt`, a bare `client_id` `none`. `None` when it names no client
+    /// or the credentials are malformed.
+    pub fn method(&self) -> Option<&'static str> {
+        let presented = self.presented()?;
+        Some(
+            match (
+                presented.basic,
+                presented.secret.is_some(),
+                &presented.assertion,
+            ) {
+                (_, _, Some(_)) => "private_key_jwt",
+                (true, _, _) => "client_secret_basic",
+                (false, true, _) => "client_secret_post",
+                (false, false, None) => "none",
+            },
+        )
+    }
+
+    /// The client id of a request that presents no credential for a client this server does
+    /// not know: a public client from before a restart or reset, still holding a seeded refresh
+    /// token, or a workload naming itself beside its jwt-bearer assertion.
+    pub fn unknown_public_client(&self, state: &State) -> Option<String> {
+        let presented = self.presented()?;
+        let no_secret = presented.secret.as_deref().is_none_or(str::is_empty);
+        (no_secret && presented.assertion.is_none() && state.client(&presented.client_id).is_none())
+            .then(|| presented.client_id.clone())
+    }
 }
 
 async fn verify(
@@ -415,16 +425,22 @@ mod tests {
     fn the_claimed_client_id_comes_from_the_body_or_the_basic_header() {
         let body = Params::parse(b"client_id=from-body").unwrap();
         assert_eq!(
-            presented_client_id(&HeaderMap::new(), &body).as_deref(),
+            Credentials::read(&HeaderMap::new(), &body).client_id(),
             Some("from-body")
         );
         let none = Params::parse(b"").unwrap();
         assert_eq!(
-            presented_client_id(&basic(&encoded("from-header:s")), &none).as_deref(),
+            Credentials::read(&basic(&encoded("from-header:s")), &none).client_id(),
             Some("from-header")
         );
-        assert_eq!(presented_client_id(&basic("Basic !!!"), &none), None);
-        assert_eq!(presented_client_id(&HeaderMap::new(), &none), None);
+        assert_eq!(
+            Credentials::read(&basic("Basic !!!"), &none).client_id(),
+            None
+        );
+        assert_eq!(
+            Credentials::read(&HeaderMap::new(), &none).client_id(),
+            None
+        );
     }
 
     #[test]

@@ -5,14 +5,14 @@
 //! identifies itself may only revoke its own tokens; an anonymous request (the original rig's
 //! behaviour, kept for scripts) may revoke any.
 
-use http::{HeaderMap, Request, StatusCode};
+use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
 use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::empty;
 
-use crate::client_auth::{authenticate_if_present, presented_client_id, presented_method};
+use crate::client_auth::Credentials;
 use crate::endpoints::{named_client, note_client, read_form, required};
 use crate::error::OAuthError;
 use crate::faults::inject;
@@ -27,20 +27,21 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     if let Ok(Some(token)) = params.single("token") {
         facts.presented(token);
     }
-    facts.asked.client_auth = presented_method(&parts.headers, &params).map(str::to_owned);
-    let client_id = presented_client_id(&parts.headers, &params);
-    if let Err(error) = named_client(state, client_id.as_deref(), facts).await {
+    let credentials = Credentials::read(&parts.headers, &params);
+    facts.asked.client_auth = credentials.method().map(str::to_owned);
+    let client_id = credentials.client_id();
+    if let Err(error) = named_client(state, client_id, facts).await {
         return refuse(facts, error);
     }
     let subject = Subject {
         endpoint: "revoke",
-        client_id: client_id.as_deref(),
+        client_id,
         ..Subject::default()
     };
     if let Some(answer) = inject(state, facts, &subject, oauth_shaped).await {
         return answer;
     }
-    match revoke(state, &parts.headers, &params, facts).await {
+    match revoke(state, &credentials, &params, facts).await {
         Ok(()) => empty(StatusCode::OK),
         Err(error) => refuse(facts, error),
     }
@@ -53,14 +54,14 @@ fn refuse(facts: &mut Facts, error: OAuthError) -> Response {
 
 async fn revoke(
     state: &State,
-    headers: &HeaderMap,
+    credentials: &Credentials,
     params: &Params,
     facts: &mut Facts,
 ) -> Result<(), OAuthError> {
     let token = required(params, "token")?;
     // The hint is only an optimisation (§2.1); both stores are searched whatever it says.
     params.single("token_type_hint")?;
-    let client = authenticate_if_present(state, headers, params, facts).await?;
+    let client = credentials.authenticate_if_present(state, facts).await?;
     if let Some(client) = &client {
         note_client(client, facts);
     }

@@ -7,17 +7,14 @@
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
-use http::{HeaderMap, Request, StatusCode};
+use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use sim_http::Response;
 use sim_http::faults::{Subject, oauth_shaped};
 use sim_http::form::Params;
 use sim_http::response::json_no_store;
 
-use crate::client_auth::{
-    authenticate, authenticate_if_present, presented_client_id, presented_method,
-    unknown_public_client,
-};
+use crate::client_auth::Credentials;
 use crate::endpoints::grants::{self, Exchanged};
 use crate::endpoints::register::note_evictions;
 use crate::endpoints::{named_client, note_client, read_form, required};
@@ -47,15 +44,16 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
             facts.presented(presented);
         }
     }
-    note_asked(&parts.headers, &params, facts);
-    let client_id = presented_client_id(&parts.headers, &params);
-    if let Err(error) = named_client(state, client_id.as_deref(), facts).await {
+    let credentials = Credentials::read(&parts.headers, &params);
+    note_asked(&credentials, &params, facts);
+    let client_id = credentials.client_id();
+    if let Err(error) = named_client(state, client_id, facts).await {
         return refuse(state, facts, error);
     }
     let subject = Subject {
         endpoint: "token",
         grant_type,
-        client_id: client_id.as_deref(),
+        client_id,
         scope: params.single("scope").ok().flatten(),
         ..Subject::default()
     };
@@ -68,7 +66,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         }
         return answer;
     }
-    match token(state, &parts.headers, &params, facts).await {
+    match token(state, &credentials, &params, facts).await {
         Ok(Issued::Tokens(tokens)) => {
             facts.issued(
                 tokens
@@ -87,9 +85,9 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
 }
 
 /// Records what the request asked for, as sent, for the journal.
-fn note_asked(headers: &HeaderMap, params: &Params, facts: &mut Facts) {
+fn note_asked(credentials: &Credentials, params: &Params, facts: &mut Facts) {
     let asked = &mut facts.asked;
-    asked.client_auth = presented_method(headers, params).map(str::to_owned);
+    asked.client_auth = credentials.method().map(str::to_owned);
     let resources: Vec<String> = params.values("resource").map(str::to_owned).collect();
     asked.resource = (!resources.is_empty()).then_some(resources);
     asked.scope = params.single("scope").ok().flatten().map(str::to_owned);
@@ -125,7 +123,7 @@ enum Issued {
 /// Checks the grant is offered, authenticates the client and runs the grant.
 async fn token(
     state: &State,
-    headers: &HeaderMap,
+    credentials: &Credentials,
     params: &Params,
     facts: &mut Facts,
 ) -> Result<Issued, OAuthError> {
@@ -142,10 +140,10 @@ async fn token(
     if matches!(grant, GrantType::JwtBearer | GrantType::TokenExchange) {
         // The assertion is the credential: client authentication is optional, and a client id
         // this issuer does not know is only a name (a workload's).
-        let named = unknown_public_client(state, headers, params);
+        let named = credentials.unknown_public_client(state);
         let client = match named {
             Some(_) => None,
-            None => authenticate_if_present(state, headers, params, facts).await?,
+            None => credentials.authenticate_if_present(state, facts).await?,
         };
         if let Some(client) = &client {
             note_client(client, facts);
@@ -162,10 +160,10 @@ async fn token(
             )?),
         });
     }
-    let client = match authenticate(state, headers, params, facts).await {
+    let client = match credentials.authenticate(state, facts).await {
         Ok(client) => client,
         Err(refused) if grant == GrantType::RefreshToken => {
-            adopt_seeded_client(state, headers, params, facts).ok_or(refused)?
+            adopt_seeded_client(state, credentials, params, facts).ok_or(refused)?
         }
         Err(refused) => return Err(refused),
     };
@@ -184,7 +182,7 @@ async fn token(
 /// restart or reset. Like a registration, it may evict an idle client to make room.
 fn adopt_seeded_client(
     state: &State,
-    headers: &HeaderMap,
+    credentials: &Credentials,
     params: &Params,
     facts: &mut Facts,
 ) -> Option<Arc<Client>> {
@@ -198,7 +196,8 @@ fn adopt_seeded_client(
     if !seeded {
         return None;
     }
-    let id = unknown_public_client(state, headers, params)
+    let id = credentials
+        .unknown_public_client(state)
         .filter(|id| id.len() <= 255 && id.bytes().all(|byte| byte.is_ascii_graphic()))?;
     let evicted = state.make_room_for_client().ok()?;
     note_evictions(facts, &evicted);

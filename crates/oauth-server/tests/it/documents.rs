@@ -16,7 +16,7 @@ use crate::support::{Pkce, REDIRECT_URI, Rig, TestClient, location, query_param}
 const DOCUMENT: &str = "/client.json";
 
 /// A rig trusting `pki`'s CA for fetches, under `policy`, and an HTTPS document host.
-async fn rig_and_host(policy: FetchPolicy) -> (Rig, DocumentHost, TestPki) {
+pub(crate) async fn rig_and_host(policy: FetchPolicy) -> (Rig, DocumentHost, TestPki) {
     let pki = TestPki::generate("documents");
     let rig = Rig::start_with(Config {
         fetch: Fetch {

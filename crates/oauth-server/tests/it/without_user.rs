@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::future::join_all;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use oauth_server::{Config, Fetch};
+use oauth_server::Config;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sim_http::fetch::FetchPolicy;
@@ -826,16 +826,7 @@ async fn a_secret_client_presenting_an_assertion_and_a_keyed_client_sending_a_se
 /// A rig trusting `pki`'s CA for fetches under `policy`, an HTTPS host serving a JWK Set at
 /// [`JWKS_PATH`], and a client `remote` whose keys are there.
 async fn rig_with_remote_keys(policy: FetchPolicy) -> (Rig, DocumentHost, Signer, TestPki) {
-    let pki = TestPki::generate("jwks");
-    let rig = Rig::start_with(Config {
-        fetch: Fetch {
-            policy,
-            roots: vec![pki.ca_der.clone()],
-        },
-        ..Config::default()
-    })
-    .await;
-    let host = DocumentHost::start(Some(&pki)).await;
+    let (rig, host, pki) = crate::documents::rig_and_host(policy).await;
     let (signer, jwk) = Signer::es256();
     host.set(
         JWKS_PATH,

@@ -217,7 +217,7 @@ impl Settings {
             || [&self.oauth_base_url, &self.mcp_base_url]
                 .into_iter()
                 .flatten()
-                .any(|url| !is_loopback_url(url))
+                .any(|url| !public_url::is_loopback(url))
     }
 
     /// Checks what can be checked before binding, loads certificates, and settles the control
@@ -479,21 +479,6 @@ fn check_tool_scopes(
 
 fn tool_scopes_error(reason: String) -> LaunchError {
     LaunchError::Config(format!("TOOL_SCOPES {reason}"))
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let Ok(url) = Url::parse(url) else {
-        return false;
-    };
-    match url.host() {
-        Some(url::Host::Domain(name)) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name.to_ascii_lowercase().ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! Browsers never get to it either: a cross-origin page could otherwise flip switches with a
 //! simple form post (CSRF) or through DNS rebinding, so any request carrying `Origin` is refused.
 
+use std::sync::{Arc, RwLock};
+
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode};
@@ -16,18 +18,25 @@ use crate::Response;
 use crate::body::{self, MAX_BODY_BYTES};
 use crate::form;
 use crate::response::{challenge, json, method_not_allowed, not_found, plain_error};
-use crate::secret::constant_time_eq;
+use crate::secret::{constant_time_eq, random_token};
 
 /// Who may use a control plane.
+///
+/// Clones share one guard: the two servers of a rig are handed clones of the same one, so that
+/// when a re-point makes the rig public ([`ControlGuard::expose`]) both demand the token from
+/// that request on.
 #[derive(Clone, Default)]
 pub struct ControlGuard {
-    token: Option<String>,
+    /// A lock rather than a fixed value because it changes at most once or twice in a run
+    /// (when a tunnel URL is set), and is read once per control call; never held across an
+    /// `.await`.
+    token: Arc<RwLock<Option<String>>>,
 }
 
 // Written by hand so that the token never reaches a log through `{:?}` of a configuration.
 impl std::fmt::Debug for ControlGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let token = if self.token.is_some() {
+        let token = if self.requires_token() {
             "Some(<redacted>)"
         } else {
             "None"
@@ -41,19 +50,35 @@ impl std::fmt::Debug for ControlGuard {
 impl ControlGuard {
     /// Open to any non-browser caller: for a rig reachable on loopback only.
     pub fn open() -> Self {
-        Self { token: None }
+        Self::default()
     }
 
     /// Requires `Authorization: Bearer <token>`.
     pub fn with_token(token: impl Into<String>) -> Self {
         Self {
-            token: Some(token.into()),
+            token: Arc::new(RwLock::new(Some(token.into()))),
         }
     }
 
     /// Whether a token is required.
     pub fn requires_token(&self) -> bool {
-        self.token.is_some()
+        self.read().is_some()
+    }
+
+    /// From now on requires a token, as a start-up reachable from outside does: a new one from
+    /// the OS RNG if none was required, answered (once: it is the only time it is told) so that
+    /// it can be shown to the operator. `None` when a token was required already.
+    pub fn expose(&self) -> Option<String> {
+        let mut token = self
+            .token
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if token.is_some() {
+            return None;
+        }
+        let generated = random_token();
+        *token = Some(generated.clone());
+        Some(generated)
     }
 
     /// Admits a request, or says why not.
@@ -61,7 +86,8 @@ impl ControlGuard {
         if headers.contains_key(header::ORIGIN) {
             return Err(Refusal::FromBrowser);
         }
-        let Some(expected) = &self.token else {
+        let expected = self.read();
+        let Some(expected) = expected.as_deref() else {
             return Ok(());
         };
         let presented = headers
@@ -74,6 +100,13 @@ impl ControlGuard {
             Some(token) if constant_time_eq(token, expected) => Ok(()),
             _ => Err(Refusal::Unauthorized),
         }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<String>> {
+        // A poisoned lock only means a panic elsewhere mid-assignment of an `Option`.
+        self.token
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -242,6 +275,26 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused, Refusal::FromBrowser);
         assert_eq!(refused.into_response().status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn exposing_an_open_guard_makes_every_clone_require_one_new_token() {
+        let guard = ControlGuard::open();
+        let other_server = guard.clone();
+        let token = guard.expose().expect("a token, since none was required");
+        assert_eq!(token.len(), 43, "256 bits, base64url");
+        assert!(guard.expose().is_none(), "told once, not replaced");
+        let bearer = format!("Bearer {token}");
+        for guard in [&guard, &other_server] {
+            assert_eq!(
+                guard.check(&HeaderMap::new()),
+                Err(Refusal::Unauthorized),
+                "no token any more"
+            );
+            assert!(guard.check(&headers(&[("authorization", &bearer)])).is_ok());
+        }
+        let configured = ControlGuard::with_token("t0ken");
+        assert!(configured.expose().is_none(), "a configured token stays");
     }
 
     #[test]

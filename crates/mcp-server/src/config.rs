@@ -160,7 +160,7 @@ impl Config {
     /// Checks every value that can be wrong independently of the listener.
     pub fn validate(&self) -> Result<(), Error> {
         if let Some(base) = &self.base_url {
-            parse_base(base)?;
+            parse_base(base).map_err(Error::Config)?;
         }
         check_authorization_servers(&self.authorization_servers).map_err(Error::Config)?;
         if self.introspection_timeout.is_zero() {
@@ -246,19 +246,21 @@ pub(crate) fn check_tool(tool: &str) -> Result<(), String> {
 }
 
 /// A base URL is an `http(s)` origin: the MCP endpoint is always at `/mcp` below it, so a path
-/// would only ever be a mistake such as passing the MCP URL itself.
-fn parse_base(base: &str) -> Result<Url, Error> {
-    let url = http_url("MCP base URL", base)?;
+/// would only ever be a mistake such as passing the MCP URL itself. Shared by the start-up
+/// check and `POST /control/base-url`.
+pub(crate) fn parse_base(base: &str) -> Result<Url, String> {
+    let url = public_url::parse("MCP base URL", base)?;
     if url.path() != "/" {
-        return Err(Error::Config(format!(
+        return Err(format!(
             "MCP base URL '{base}' must not have a path; the MCP endpoint is always <base>/mcp"
-        )));
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "the MCP base URL must not carry a user name or password; give the origin only".into(),
+        );
     }
     Ok(url)
-}
-
-fn http_url(what: &str, value: &str) -> Result<Url, Error> {
-    public_url::parse(what, value).map_err(Error::Config)
 }
 
 #[cfg(test)]

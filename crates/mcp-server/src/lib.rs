@@ -10,8 +10,8 @@
 //! A `/control` plane makes it fail on demand — fault rules on the metadata and on `/mcp`
 //! (`force-403` is one of them), a 401 instead of a 503 when tokens cannot be checked, scopes a
 //! single tool needs (step-up), a profile reshaping discovery and challenges, a switch of
-//! authorization servers after N requests — and records every request in a journal a test can
-//! read or follow.
+//! authorization servers after N requests, a new public base URL while it runs — and records
+//! every request in a journal a test can read or follow.
 //!
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults.
@@ -168,7 +168,23 @@ impl McpServer {
 
     /// The MCP URL to give a client: `<base URL>/mcp`, which is also the resource identifier.
     pub fn url(&self) -> String {
-        self.0.state().urls.default_resource()
+        self.0.state().public().urls.default_resource()
+    }
+
+    /// Re-points the server, as `POST /control/base-url` does: from the next request on it
+    /// answers as `base_url` (an `http(s)` origin; `None`: the loopback name the client used) —
+    /// the metadata's `resource`, the challenges' `resource_metadata`, the hosts and origins
+    /// rmcp allows and the audiences accepted all change at once. With `keep_old_audience`,
+    /// tokens for the URL left stay accepted. Answers the new state; an invalid URL changes
+    /// nothing and the error says why.
+    pub fn set_base_url(
+        &self,
+        base_url: Option<&str>,
+        keep_old_audience: bool,
+    ) -> Result<Snapshot, String> {
+        let state = self.0.state();
+        state.repoint(base_url, keep_old_audience)?;
+        Ok(state.snapshot())
     }
 
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.

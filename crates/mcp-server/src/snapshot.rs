@@ -21,6 +21,18 @@ pub struct Snapshot {
     pub service: String,
     /// The MCP URL clients are normally given: the resource identifier of RFC 8707.
     pub resource: String,
+    /// The public base URL in force (an origin), `null` when the server answers with the
+    /// loopback name the client used. Changed by `POST /control/base-url`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Whether a change of base URL keeps accepting the tokens of the URL it leaves.
+    #[serde(default = "keep_old_audience")]
+    pub keep_old_audience: bool,
+    /// Origins this server answered as before a change of base URL, oldest first, whose
+    /// tokens it still accepts: a token whose `aud` is `<origin>/mcp`, `<origin>` or
+    /// `<origin>/`. At most 32.
+    #[serde(default)]
+    pub former_audiences: Vec<String>,
     /// The first authorization server's issuer, as before there could be several.
     pub authorization_server: String,
     /// Where the first authorization server's tokens are checked.
@@ -45,6 +57,11 @@ pub struct Snapshot {
     /// happens; `null` when none is waiting.
     #[serde(default)]
     pub migration: Option<Migration>,
+}
+
+/// What a state without the field (an older rig) had: former audiences were kept.
+fn keep_old_audience() -> bool {
+    true
 }
 
 /// A scheduled switch of the trusted authorization servers.

@@ -13,7 +13,7 @@ use sim_http::journal::Journal;
 
 use crate::Error;
 use crate::config::{AuthorizationServer, check_authorization_servers};
-use crate::config::{Config, check_tool, check_tool_scopes};
+use crate::config::{Config, check_tool, check_tool_scopes, parse_base};
 use crate::faults::{FORCE_403, TARGETS};
 use crate::introspection::{self, Trusted};
 use crate::profile::{ChallengeScope, Profile};
@@ -23,7 +23,14 @@ use crate::urls::PublicUrls;
 
 pub struct State {
     pub config: Config,
-    pub urls: PublicUrls,
+    /// The announced URLs and the rmcp service whose Host/Origin guard follows them; swapped
+    /// whole by a re-point, so that a request sees one base URL throughout. The write lock is
+    /// held while a re-point computes the next value from the current one, so that two
+    /// re-points cannot lose each other's former audiences.
+    public: RwLock<Arc<Public>>,
+    /// The handler every rebuilt service serves: built once, so tool schemas are not generated
+    /// again on a re-point.
+    tools: Tools,
     /// The profile in force; swapped whole, so that a request reads one consistent profile
     /// however the control plane changes it meanwhile.
     profile: RwLock<Arc<Profile>>,
@@ -38,7 +45,6 @@ pub struct State {
     /// mutex, never held across an `.await`; the switch itself happens under it, so that a
     /// reset or a new migration cannot interleave with it.
     migration: Mutex<Option<Arc<PendingMigration>>>,
-    pub service: StreamableHttpService<Tools, NeverSessionManager>,
     /// The fault rules of `prm` and `mcp`, the `force-403` preset included.
     pub faults: Faults,
     /// What each request did, for `/control/events`.
@@ -49,6 +55,33 @@ pub struct State {
     /// Whether a token that could not be checked is answered 401 (else 503).
     outage_unauthorized: AtomicBool,
     pub counters: Counters,
+}
+
+/// What depends on the public base URL.
+pub struct Public {
+    /// The URLs announced and the audiences accepted.
+    pub urls: PublicUrls,
+    /// rmcp's stateless Streamable HTTP service, allowing the hosts and origins of `urls`.
+    /// Stateless (`NeverSessionManager`), so that rebuilding it loses nothing.
+    pub service: StreamableHttpService<Tools, NeverSessionManager>,
+}
+
+impl Public {
+    fn new(urls: PublicUrls, tools: &Tools) -> Arc<Self> {
+        let transport = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_sse_keep_alive(None)
+            .with_allowed_hosts(urls.allowed_hosts().to_vec())
+            .with_allowed_origins(urls.allowed_origins().to_vec());
+        let tools = tools.clone();
+        let service = StreamableHttpService::new(
+            move || Ok(tools.clone()),
+            Arc::new(NeverSessionManager::default()),
+            transport,
+        );
+        Arc::new(Self { urls, service })
+    }
 }
 
 /// A migration `POST /control/migrate` scheduled.
@@ -111,22 +144,11 @@ impl Counters {
 impl State {
     /// The state of a server whose configuration [`Config::validate`] accepted.
     pub fn new(config: Config, port: u16) -> Result<Self, Error> {
-        let urls = PublicUrls::new(&config, port);
         let configured = introspection::trusted(&config.authorization_servers, &config)
             .map_err(Error::Config)?;
-        let transport = StreamableHttpServerConfig::default()
-            .with_legacy_session_mode(false)
-            .with_json_response(true)
-            .with_sse_keep_alive(None)
-            .with_allowed_hosts(urls.allowed_hosts().to_vec())
-            .with_allowed_origins(urls.allowed_origins().to_vec());
         // Building the router once keeps tool schemas from being generated per request.
         let tools = Tools::new();
-        let service = StreamableHttpService::new(
-            move || Ok(tools.clone()),
-            Arc::new(NeverSessionManager::default()),
-            transport,
-        );
+        let public = Public::new(PublicUrls::new(&config, port), &tools);
         let configured_profile = Profile {
             required_scopes: Some(
                 config
@@ -144,14 +166,42 @@ impl State {
             tool_scopes: Mutex::new(configured_tool_scopes(&config)?),
             journal: Journal::new(config.journal_size),
             config,
-            urls,
+            public: RwLock::new(public),
+            tools,
             trusted: RwLock::new(Arc::clone(&configured)),
             configured,
-            service,
             faults: Faults::new(TARGETS),
             outage_unauthorized: AtomicBool::new(false),
             counters: Counters::default(),
         })
+    }
+
+    /// The URLs and the rmcp service in force now.
+    pub fn public(&self) -> Arc<Public> {
+        // A poisoned lock only means a panic elsewhere mid-swap of a pointer.
+        Arc::clone(
+            &self
+                .public
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Applies `POST /control/base-url`: from the next request on, the server answers as
+    /// `base_url` (`None`: the loopback name the client used). Nothing changes unless it is a
+    /// valid base URL.
+    pub fn repoint(&self, base_url: Option<&str>, keep_old_audience: bool) -> Result<(), String> {
+        let base = base_url.map(parse_base).transpose()?;
+        self.swap_public(|urls| urls.repointed(&self.config, base, keep_old_audience));
+        Ok(())
+    }
+
+    fn swap_public(&self, next: impl FnOnce(&PublicUrls) -> PublicUrls) {
+        let mut slot = self
+            .public
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Public::new(next(&slot.urls), &self.tools);
     }
 
     /// The profile in force now.
@@ -343,7 +393,8 @@ impl State {
     }
 
     /// Back to start-up: no fault rules, no events (numbering goes on), the configured profile,
-    /// tool scopes and authorization servers, no migration, 503 on an introspection failure, every counter zero.
+    /// tool scopes and authorization servers, no migration, 503 on an introspection failure, the
+    /// configured base URL with no former audiences, every counter zero.
     pub fn reset(&self) {
         {
             // Under the migration lock, so that a migration being made cannot undo the reset.
@@ -361,6 +412,7 @@ impl State {
         // Validated at start-up, so this cannot fail now.
         *self.tool_scopes() = configured_tool_scopes(&self.config).unwrap_or_default();
         self.set_outage_answer(IntrospectionFailure::Unavailable);
+        self.swap_public(|urls| PublicUrls::new(&self.config, urls.port()));
         for (_, counter) in self.counters.all() {
             counter.reset();
         }
@@ -369,6 +421,7 @@ impl State {
     pub fn snapshot(&self) -> Snapshot {
         let trusted = self.trusted();
         let first = trusted.first();
+        let public = self.public();
         let tool_scopes = self
             .tool_scopes()
             .iter()
@@ -376,7 +429,10 @@ impl State {
             .collect();
         Snapshot {
             service: "mcp".to_owned(),
-            resource: self.urls.default_resource(),
+            resource: public.urls.default_resource(),
+            base_url: public.urls.base_url().map(str::to_owned),
+            keep_old_audience: public.urls.keep_old_audience(),
+            former_audiences: public.urls.former_audiences().to_vec(),
             authorization_server: first
                 .map(|checker| checker.server.issuer.clone())
                 .unwrap_or_default(),

@@ -4,11 +4,16 @@
 //! byte for byte after normalisation (`localhost` ≠ `127.0.0.1`). With a configured base URL
 //! every answer uses it; without one, the answer uses whichever loopback name the client used,
 //! so `http://127.0.0.1:9101/mcp` and `http://localhost:9101/mcp` both work out of the box.
+//!
+//! The base URL can change at run time (a tunnel's new public name): a [`PublicUrls`] is then
+//! built anew from the old one ([`PublicUrls::repointed`]) and swapped whole, so that a
+//! request sees one consistent set of URLs, hosts and audiences.
 
 use std::collections::HashSet;
 
 use http::header::{self, HeaderMap};
 use http::uri::Authority;
+use url::Url;
 
 use crate::config::{Config, MCP_PATH};
 
@@ -19,31 +24,66 @@ pub const PRM_ROOT_PATH: &str = "/.well-known/oauth-protected-resource";
 
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
+/// Former origins remembered at most; past this the oldest is forgotten. A tunnel restarted
+/// all day long must not grow the set without end.
+pub const MAX_FORMER_AUDIENCES: usize = 32;
+
 #[derive(Debug)]
 pub struct PublicUrls {
-    /// The configured base (`scheme://host[:port]`), which every answer uses when present.
+    /// Its origin (`scheme://host[:port]`), which every answer uses when present.
     fixed: Option<String>,
     /// `http` or `https`, from whether the listener serves TLS.
     scheme: &'static str,
     port: u16,
     /// The base used when the client's `Host` is not one of ours.
     fallback: String,
-    /// Every `aud` value that names this server: its MCP URL or its origin, under each name.
+    /// Origins this server answered as before a re-point, oldest first, none of them in
+    /// force: their tokens are still accepted (same server, same tokens).
+    former: Vec<String>,
+    /// Whether a re-point adds the origin it leaves to `former` (else `former` is emptied).
+    keep_old_audience: bool,
+    /// Every `aud` value that names this server: its MCP URL or its origin, under each name,
+    /// former ones included.
     audiences: HashSet<String>,
-    /// rmcp's `Host` allow-list (DNS-rebinding protection).
+    /// rmcp's `Host` allow-list (DNS-rebinding protection). Former names are not in it: a
+    /// request through a name given up is refused.
     hosts: Vec<String>,
     /// rmcp's `Origin` allow-list.
     origins: Vec<String>,
 }
 
 impl PublicUrls {
+    /// The URLs of the configured base, nothing former.
     pub fn new(config: &Config, port: u16) -> Self {
+        Self::build(config, port, config.base(), Vec::new(), true)
+    }
+
+    /// The URLs once the base is `base` (`None`: the loopback behaviour). With
+    /// `keep_old_audience`, the origin given up joins the former ones; without, they are all
+    /// forgotten.
+    pub fn repointed(&self, config: &Config, base: Option<Url>, keep_old_audience: bool) -> Self {
+        let former = if keep_old_audience {
+            let mut former = self.former.clone();
+            former.extend(self.fixed.clone());
+            former
+        } else {
+            Vec::new()
+        };
+        Self::build(config, self.port, base, former, keep_old_audience)
+    }
+
+    fn build(
+        config: &Config,
+        port: u16,
+        base: Option<Url>,
+        former: Vec<String>,
+        keep_old_audience: bool,
+    ) -> Self {
         let scheme = if config.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        let base = config.base();
         let fixed = base.as_ref().map(|url| url.origin().ascii_serialization());
         let mut bases: Vec<String> = LOOPBACK_HOSTS
             .iter()
@@ -59,7 +99,9 @@ impl PublicUrls {
             })
             .collect();
         if let (Some(url), Some(fixed)) = (&base, &fixed) {
-            bases.push(fixed.clone());
+            if !bases.contains(fixed) {
+                bases.push(fixed.clone());
+            }
             if let Some(host) = url.host_str() {
                 hosts.push(host.trim_matches(['[', ']']).to_owned());
             }
@@ -72,8 +114,10 @@ impl PublicUrls {
             }
         }
         origins.extend(config.allowed_origins.iter().cloned());
+        let former = bounded_former(former, &bases);
         let audiences = bases
             .iter()
+            .chain(&former)
             .flat_map(|base| {
                 [
                     format!("{base}{MCP_PATH}"),
@@ -89,6 +133,8 @@ impl PublicUrls {
             fixed,
             scheme,
             port,
+            former,
+            keep_old_audience,
             audiences,
             hosts,
             origins,
@@ -143,6 +189,43 @@ impl PublicUrls {
     pub fn allowed_origins(&self) -> &[String] {
         &self.origins
     }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL in force (its origin), `None` for the loopback behaviour.
+    pub fn base_url(&self) -> Option<&str> {
+        self.fixed.as_deref()
+    }
+
+    /// Whether a re-point keeps accepting the audiences it leaves.
+    pub fn keep_old_audience(&self) -> bool {
+        self.keep_old_audience
+    }
+
+    /// The origins whose tokens are accepted though the server no longer answers as them,
+    /// oldest first.
+    pub fn former_audiences(&self) -> &[String] {
+        &self.former
+    }
+}
+
+/// `former` without the origins in force and without repeats (the latest mention counts),
+/// the newest [`MAX_FORMER_AUDIENCES`] of them, oldest first.
+fn bounded_former(former: Vec<String>, in_force: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for origin in former.into_iter().rev() {
+        if kept.len() == MAX_FORMER_AUDIENCES {
+            break;
+        }
+        if !in_force.contains(&origin) && !kept.contains(&origin) {
+            kept.push(origin);
+        }
+    }
+    kept.reverse();
+    kept
 }
 
 /// The resource identifier for a base URL.
@@ -232,5 +315,68 @@ mod tests {
         ] {
             assert!(!urls.accepts_audience(theirs), "{theirs}");
         }
+    }
+
+    fn base(url: &str) -> Option<Url> {
+        Some(Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn a_repoint_keeps_the_old_origin_as_a_former_audience_but_not_as_a_host() {
+        let config = Config {
+            base_url: Some("https://old.example".into()),
+            ..Config::default()
+        };
+        let old = PublicUrls::new(&config, 9101);
+        let new = old.repointed(&config, base("https://new.example"), true);
+        assert_eq!(new.base_url(), Some("https://new.example"));
+        assert_eq!(new.default_resource(), "https://new.example/mcp");
+        assert_eq!(new.former_audiences(), ["https://old.example"]);
+        assert!(new.accepts_audience("https://old.example/mcp"));
+        assert!(new.accepts_audience("https://new.example/mcp"));
+        assert!(new.allowed_hosts().contains(&"new.example".to_owned()));
+        assert!(!new.allowed_hosts().contains(&"old.example".to_owned()));
+        assert!(
+            !new.allowed_origins()
+                .iter()
+                .any(|origin| origin.contains("old.example"))
+        );
+    }
+
+    #[test]
+    fn a_repoint_without_keeping_forgets_every_former_audience() {
+        let config = Config::default();
+        let urls = PublicUrls::new(&config, 9101)
+            .repointed(&config, base("https://a.example"), true)
+            .repointed(&config, base("https://b.example"), true);
+        assert_eq!(urls.former_audiences(), ["https://a.example"]);
+        let urls = urls.repointed(&config, None, false);
+        assert!(urls.former_audiences().is_empty());
+        assert!(!urls.accepts_audience("https://a.example/mcp"));
+        assert!(!urls.accepts_audience("https://b.example/mcp"));
+        assert!(urls.accepts_audience("http://localhost:9101/mcp"));
+        assert_eq!(urls.base_url(), None);
+    }
+
+    #[test]
+    fn former_audiences_are_bounded_distinct_and_never_the_origin_in_force() {
+        let config = Config::default();
+        let mut urls = PublicUrls::new(&config, 9101);
+        for round in 0..MAX_FORMER_AUDIENCES + 5 {
+            urls = urls.repointed(&config, base(&format!("https://t{round}.example")), true);
+        }
+        // Back to a former one: it is in force again, not former.
+        let back = format!("https://t{}.example", MAX_FORMER_AUDIENCES);
+        urls = urls.repointed(&config, base(&back), true);
+        let former = urls.former_audiences();
+        assert_eq!(former.len(), MAX_FORMER_AUDIENCES);
+        assert!(!former.contains(&back));
+        assert_eq!(
+            former.last().unwrap(),
+            &format!("https://t{}.example", MAX_FORMER_AUDIENCES + 4)
+        );
+        // The oldest went first.
+        assert!(!urls.accepts_audience("https://t0.example/mcp"));
+        assert!(urls.accepts_audience("https://t5.example/mcp"));
     }
 }

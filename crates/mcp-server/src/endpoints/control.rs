@@ -1,5 +1,6 @@
 //! `/control/*` of the MCP server: fault rules, the journal, its failure switches, the
-//! profile, the trusted authorization servers and their migration, state and counters. Fault and journal calls answer as [`sim_http`] defines them; every other call
+//! profile, the trusted authorization servers and their migration, the public base URL, state
+//! and counters. Fault and journal calls answer as [`sim_http`] defines them; every other call
 //! answers the resulting state.
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use crate::state::State;
 
 pub const PREFIX: &str = "/control";
 
-const INDEX: [Entry; 17] = [
+const INDEX: [Entry; 18] = [
     (
         "GET",
         "/control/state",
@@ -79,6 +80,11 @@ const INDEX: [Entry; 17] = [
         r#"{"authorization_servers": [{"issuer": "…", "introspection_url": "…"}], "after": N} — after N more authenticated /mcp requests (0: now) trust these instead"#,
     ),
     (
+        "POST",
+        "/control/base-url",
+        r#"{"base_url": "https://x.example"|null, "keep_old_audience": bool} — answer as this public origin from now on (null: the loopback name the client used); tokens for the old URL stay accepted unless keep_old_audience is false"#,
+    ),
+    (
         "GET",
         "/control/profile",
         "the profile in force: metadata locations, challenge shaping, lazy auth, required scopes",
@@ -91,7 +97,7 @@ const INDEX: [Entry; 17] = [
     (
         "POST",
         "/control/reset",
-        "faults, events, settings, profile, authorization servers and counters back to start-up; no migration",
+        "faults, events, settings, profile, authorization servers, base URL and counters back to start-up; no migration, no former audiences",
     ),
     ("GET", "/control", "this list"),
 ];
@@ -114,6 +120,38 @@ struct Mode {
 #[serde(deny_unknown_fields)]
 struct Servers {
     authorization_servers: Vec<AuthorizationServer>,
+}
+
+/// Applies `POST /control/base-url` `{"base_url": "https://x.example" | null,
+/// "keep_old_audience": bool}` (`keep_old_audience` absent: true). Read field by field, so
+/// that an error names its field.
+fn repoint(state: &State, arguments: Map<String, Value>) -> Result<(), String> {
+    let mut base_url = None;
+    let mut keep_old_audience = true;
+    for (field, value) in arguments {
+        match field.as_str() {
+            "base_url" => {
+                base_url = Some(
+                    Option::<String>::deserialize(value)
+                        .map_err(|error| format!("base_url: {error}"))?,
+                );
+            }
+            "keep_old_audience" => {
+                keep_old_audience = bool::deserialize(value)
+                    .map_err(|error| format!("keep_old_audience: {error}"))?;
+            }
+            _ => {
+                let shown: String = field.chars().take(64).collect();
+                return Err(format!(
+                    "unknown field '{shown}'; the fields are base_url, keep_old_audience"
+                ));
+            }
+        }
+    }
+    let base_url = base_url.ok_or(
+        "base_url: missing; give the public origin (https://x.example), or null for loopback",
+    )?;
+    state.repoint(base_url.as_deref(), keep_old_audience)
 }
 
 /// `after` is a count of requests a test makes; more than this is a mistake.
@@ -193,6 +231,9 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
         (&Method::POST, "/control/migrate") => call
             .arguments()
             .and_then(|arguments| migrate(state, arguments)),
+        (&Method::POST, "/control/base-url") => call
+            .arguments()
+            .and_then(|arguments| repoint(state, arguments)),
         (&Method::GET, "/control/profile") => {
             return json(StatusCode::OK, &*state.profile());
         }

@@ -165,7 +165,9 @@ async fn serve(
     if let Some(identity) = identity {
         parts.extensions.insert(identity);
     }
-    let answer = state
+    // Held for the call: a re-point meanwhile serves the next request with the new service.
+    let public = state.public();
+    let answer = public
         .service
         .handle(Request::from_parts(parts, Full::new(body)))
         .await;
@@ -237,11 +239,12 @@ async fn authenticate<B>(
     };
     // RFC 8707: a token restricted to other resources is not for us. A token without `aud`
     // was issued without a resource indicator and is accepted.
+    let public = state.public();
     if !identity.audience.is_empty()
         && !identity
             .audience
             .iter()
-            .any(|audience| state.urls.accepts_audience(audience))
+            .any(|audience| public.urls.accepts_audience(audience))
     {
         return Err(Denial::InvalidToken(
             "the access token was issued for another resource",
@@ -432,7 +435,7 @@ fn deny_naming(
     facts.error = Some(denial.code().to_owned());
     let metadata_url = profile
         .metadata_path()
-        .map(|path| format!("{}{path}", state.urls.base_for(headers, uri)));
+        .map(|path| format!("{}{path}", state.public().urls.base_for(headers, uri)));
     denial.into_response(&Context {
         metadata_url: metadata_url.as_deref(),
         scope,

@@ -33,7 +33,7 @@ pub async fn handle(
     if let Some(answer) = injected.await {
         return answer;
     }
-    let base = state.urls.base_for(headers, uri);
+    let base = state.public().urls.base_for(headers, uri);
     let issuers: Vec<String> = state
         .trusted()
         .iter()

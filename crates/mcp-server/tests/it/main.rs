@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod authorization_servers;
+mod base_url;
 mod cohost;
 mod control;
 mod drain;

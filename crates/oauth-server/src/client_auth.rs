@@ -10,7 +10,6 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use sim_http::form::{Params, decode_component};
 use sim_http::journal::Assertion;
-use sim_http::secret::constant_time_eq;
 
 use crate::error::OAuthError;
 use crate::jose::{self, Claims, MAX_LIFETIME_SECS};
@@ -162,9 +161,7 @@ async fn verify(
         }
     }
     match (&client.secret, &secret) {
-        (Some(expected), Some(secret)) if constant_time_eq(secret, expected) => {
-            authenticated(client)
-        }
+        (Some(expected), Some(secret)) if expected.matches(secret) => authenticated(client),
         (Some(_), Some(_)) => Err(OAuthError::invalid_client("wrong client secret", basic)),
         (Some(_), None) => Err(OAuthError::invalid_client(
             format!(

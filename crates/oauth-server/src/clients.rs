@@ -17,7 +17,7 @@ use sim_http::secret::redact;
 
 use crate::jose::ClientKeys;
 use crate::redirect_uri::check_registrable;
-use crate::store::{AuthMethod, Client, ClientKind, GrantType};
+use crate::store::{AuthMethod, Client, ClientKind, ClientSecret, GrantType};
 
 /// Pre-registered clients one issuer holds at most: they are never evicted.
 pub const MAX_PRE_REGISTERED: usize = 256;
@@ -253,7 +253,7 @@ impl PreRegistered {
         }
         Arc::new(Client {
             id: self.client_id.clone(),
-            secret: self.client_secret.clone(),
+            secret: self.client_secret.as_deref().map(ClientSecret::new),
             auth_method: self.auth_method,
             redirect_uris,
             any_loopback,

@@ -26,6 +26,8 @@
 //!   client ID metadata document, fetched, validated and cached, and the faults of that fetch.
 //! - `host`: the issuers, their listeners and what they share; which issuer a request is for.
 //! - `state` / `store`: one issuer's settings, counters and token maps (in memory, swept).
+//! - `saved`: an issuer's and the host's state saved for a later process ([`SavedHost`]), with
+//!   codes, tokens and secrets as SHA-256 digests only.
 //! - `faults`: the endpoints fault rules target, the presets, and the hook each endpoint calls.
 //! - `router`: the `match (method, path)`, the log line and the journal event;
 //!   `endpoints/*`: one file per endpoint.
@@ -58,6 +60,7 @@ pub mod jose;
 mod pkce;
 mod redirect_uri;
 mod router;
+mod saved;
 pub mod snapshot;
 mod state;
 mod store;
@@ -78,6 +81,7 @@ pub use clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
 pub use config::{Cohost, Config, Fetch, IssuerConfig, Limits, MAIN_ISSUER};
 pub use error::OAuthError;
 pub use profile::{AuthMethod, GrantType, Profile};
+pub use saved::{SavedClient, SavedHost, SavedIssuer, SavedKeys, SavedSecret};
 pub use snapshot::Snapshot;
 pub use state::{Place, ReuseDetection, Toggles};
 pub use trust::{AssertionKind, TrustRequest};
@@ -230,6 +234,23 @@ impl AuthServer {
         CohostHandler {
             host: Arc::downgrade(self.handle.state()),
         }
+    }
+
+    /// Every issuer's clients, codes, tokens, settings, profile and fault rules, for a later
+    /// process to [restore](AuthServer::restore): codes, tokens and secrets only as SHA-256
+    /// digests. What is left out (the signing keys among others) is listed in [`SavedIssuer`]'s
+    /// module.
+    pub fn save(&self) -> SavedHost {
+        self.handle.state().save()
+    }
+
+    /// Puts back what [`AuthServer::save`] saved, issuer by issuer (matched by name), leaving
+    /// out what has expired by this server's clock; call it before clients are let in. Answers
+    /// one line per saved issuer saying what came back (or that it is not hosted now and was
+    /// dropped) and one per thing left out. `Err`, with nothing changed, when `saved` cannot be
+    /// read (a key that is not a SHA-256, a client's keys that do not parse).
+    pub fn restore(&self, saved: SavedHost) -> Result<Vec<String>, String> {
+        self.handle.state().restore(saved)
     }
 
     /// The server's clock, which every issuer shares: move it forward to expire codes and

@@ -26,11 +26,14 @@ use crate::snapshot::{
     ClockOffset, Consent, DocumentsState, Snapshot, StoreLimits, StoreSizes, Stored, Tallies,
     TokenRequests,
 };
-use crate::store::{AccessToken, Client, ClientKind, GrantId, RefreshToken, RegistryFull, Store};
+use crate::store::{
+    AccessToken, Client, ClientKind, GrantId, RefreshToken, RegistryFull, Store, TokenKey,
+};
 use crate::trust::{Trust, TrustRequest, TrustedKeys};
 
-/// The switches that are plain settings (the others are fault presets; see [`Toggles`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The switches that are plain settings (the others are fault presets; see [`Toggles`]). Its
+/// field names are those of a saved issuer ([`crate::saved`]): rename none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Settings {
     /// A refresh grant returns a new refresh token and the presented one dies.
     pub rotate_refresh_tokens: bool,
@@ -354,7 +357,9 @@ impl State {
         state
     }
 
-    fn add_startup_clients(&self) {
+    /// Adds its start-up pre-registered clients and trusted assertion issuers, replacing any
+    /// of the same id or `iss`.
+    pub(crate) fn add_startup_clients(&self) {
         for client in &self.startup_clients {
             self.store.add_client(client.client());
         }
@@ -387,6 +392,11 @@ impl State {
     }
 
     /// Whether `profile` can be served for an issuer at `place`: metadata nowhere only leaves
+    /// The host serving it; `None` once the server has stopped, or in unit tests.
+    pub(crate) fn host(&self) -> Option<Arc<Host>> {
+        self.host.upgrade()
+    }
+
     /// a client the default endpoints at the root of the origin, so it needs an issuer
     /// co-hosted at the root of another server's origin.
     pub fn fits(place: &Place, cohosted: bool, profile: &Profile) -> Result<(), String> {
@@ -449,7 +459,11 @@ impl State {
                 };
                 PreRegistered {
                     client_id: client.id.clone(),
-                    client_secret: client.secret.clone(),
+                    // Only its redacted prefix is kept beside the digest.
+                    client_secret: client
+                        .secret
+                        .as_ref()
+                        .map(|secret| secret.shown().to_owned()),
                     auth_method: client.auth_method,
                     redirect_uris: if client.any_loopback {
                         RedirectUris::AnyLoopback
@@ -462,7 +476,6 @@ impl State {
                     jwks_uri: registered("jwks_uri"),
                     scope: client.scope.clone(),
                 }
-                .redacted()
             })
             .collect();
         clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -645,7 +658,9 @@ impl State {
                 .now()
                 .saturating_add(self.config.refresh_token_ttl.as_millis() as u64),
         };
-        self.store.refresh_tokens.insert(token, seeded);
+        self.store
+            .refresh_tokens
+            .insert(TokenKey::of(&token), seeded);
     }
 
     /// Issues an access token (and, as asked, a refresh token) under `terms`.
@@ -659,7 +674,7 @@ impl State {
         let ttl = self.read_settings().access_token_ttl_seconds;
         let access_token = random_token();
         self.store.access_tokens.insert(
-            access_token.clone(),
+            TokenKey::of(&access_token),
             AccessToken {
                 client_id: terms.client_id.clone(),
                 scope: terms.scope.clone(),
@@ -676,7 +691,7 @@ impl State {
             RefreshIssue::New { scope, resources } => {
                 let token = random_token();
                 self.store.refresh_tokens.insert(
-                    token.clone(),
+                    TokenKey::of(&token),
                     RefreshToken {
                         client_id: Some(terms.client_id.clone()),
                         scope,

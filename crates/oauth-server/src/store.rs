@@ -1,6 +1,8 @@
 //! The in-memory store: clients, authorization codes, access and refresh tokens.
 //!
-//! Each kind lives in its own `DashMap` keyed by the opaque string a client holds. Single-use
+//! Each kind lives in its own `DashMap` keyed by the SHA-256 of the opaque string a client holds
+//! ([`TokenKey`]): the store never holds a code or token in the clear, so neither does a saved
+//! copy of it, and a memory dump of the rig yields nothing a client could present. Single-use
 //! semantics (a code redeemed once, a rotated refresh token used once) rest on `remove` being
 //! atomic: of many concurrent redemptions exactly one gets the value. No guard is ever held across
 //! an `.await`.
@@ -16,6 +18,93 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use dashmap::DashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a code or token a client holds: what the store's maps are keyed by. Whoever
+/// is presented a token hashes it ([`TokenKey::of`]) to look it up; the token itself is never
+/// kept.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    /// The key of `token`, as presented.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Its 64 lowercase hex digits, as a saved store names it.
+    pub fn to_hex(self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The key written as [`TokenKey::to_hex`] wrote it; `None` for anything else.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+
+    /// Whether two keys are equal, taking as long whatever they share: a secret's digest is
+    /// compared without telling, through timing, how much of it matched.
+    pub fn constant_time_eq(&self, other: &Self) -> bool {
+        let differ = self
+            .0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b));
+        std::hint::black_box(differ) == 0
+    }
+}
+
+/// Only a prefix of the hash: enough to tell keys apart in a test failure.
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenKey({}…)", &self.to_hex()[..12])
+    }
+}
+
+/// A client's secret as the issuer keeps it: its SHA-256, and the redacted prefix the state
+/// shows (what `GET /control/clients` showed when the secret itself was kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSecret {
+    digest: TokenKey,
+    shown: String,
+}
+
+impl ClientSecret {
+    /// The kept form of `secret`.
+    pub fn new(secret: &str) -> Self {
+        Self {
+            digest: TokenKey::of(secret),
+            shown: sim_http::secret::redact(secret),
+        }
+    }
+
+    /// A secret as saved: its digest and its redacted prefix.
+    pub fn from_parts(digest: TokenKey, shown: String) -> Self {
+        Self { digest, shown }
+    }
+
+    /// Whether `presented` is the secret, compared digest to digest in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.digest.constant_time_eq(&TokenKey::of(presented))
+    }
+
+    /// Its SHA-256.
+    pub fn digest(&self) -> TokenKey {
+        self.digest
+    }
+
+    /// Its first characters and an ellipsis, as the state shows it.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
 
 /// How a client authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -135,8 +224,8 @@ impl GrantType {
 #[derive(Debug)]
 pub struct Client {
     pub id: String,
-    /// Present exactly when `auth_method` is a secret method.
-    pub secret: Option<String>,
+    /// Present exactly when `auth_method` is a secret method; its digest, never the secret.
+    pub secret: Option<ClientSecret>,
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<String>,
     /// Pre-registered with `"redirect_uris": "any-loopback"`: any http loopback URI, any port
@@ -151,8 +240,9 @@ pub struct Client {
     /// The scopes it may be granted without a user (`client_credentials`); `None`: any the
     /// issuer knows.
     pub scope: Option<String>,
-    /// The registration response, returned again as-is if asked: every metadata field the client
-    /// sent, plus what the server assigned.
+    /// The registration response without `client_secret` (which is answered once, when it is
+    /// made, and kept only as a digest): every metadata field the client sent, plus what the
+    /// server assigned.
     pub registration: Map<String, Value>,
     /// When the client was last registered, authorized or authenticated, as a tick of
     /// [`Store::touch`]: the order in which idle clients are evicted at the cap. A tick rather
@@ -177,7 +267,7 @@ impl Client {
 }
 
 /// How an issuer came to know a client: what the journal and the state call its registration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientKind {
     /// Registered at `/register` (RFC 7591).
@@ -199,8 +289,9 @@ impl ClientKind {
     }
 }
 
-/// An issued, not yet redeemed authorization code and everything it is bound to.
-#[derive(Clone, Debug)]
+/// An issued, not yet redeemed authorization code and everything it is bound to. Its field names
+/// are those of a saved store ([`crate::saved`]): rename none.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AuthCode {
     pub client_id: String,
     /// The redirect URI the code was delivered to.
@@ -218,7 +309,8 @@ pub struct AuthCode {
 /// number of refreshes and rotations, shares it. Revoking a grant revokes the whole family.
 pub type GrantId = u64;
 
-#[derive(Clone, Debug)]
+/// An issued access token. Its field names are those of a saved store: rename none.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AccessToken {
     pub client_id: String,
     pub scope: String,
@@ -229,7 +321,8 @@ pub struct AccessToken {
     pub expires_at: u64,
 }
 
-#[derive(Clone, Debug)]
+/// An issued refresh token. Its field names are those of a saved store: rename none.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RefreshToken {
     /// `None` for a seeded token, which any client may present.
     pub client_id: Option<String>,
@@ -251,7 +344,7 @@ impl RefreshToken {
 
 /// A code that was redeemed, remembered until it would have expired, so that a replay can be
 /// told apart from a made-up code and the tokens issued from it revoked (OAuth 2.1 §4.1.3).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize)]
 pub struct RedeemedCode {
     pub grant: GrantId,
     pub expires_at: u64,
@@ -260,7 +353,7 @@ pub struct RedeemedCode {
 /// A refresh token rotated out while reuse detection was on, remembered until it would have
 /// expired: presenting it again is either a client's retry within the grace period or a replay by
 /// someone who stole it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RetiredRefreshToken {
     pub token: RefreshToken,
     /// When it was rotated out, in the rig clock's milliseconds.
@@ -271,17 +364,19 @@ pub struct RetiredRefreshToken {
 #[derive(Debug, Default)]
 pub struct Store {
     pub clients: DashMap<String, Arc<Client>>,
-    pub codes: DashMap<String, AuthCode>,
-    pub redeemed_codes: DashMap<String, RedeemedCode>,
-    pub access_tokens: DashMap<String, AccessToken>,
-    pub refresh_tokens: DashMap<String, RefreshToken>,
+    pub codes: DashMap<TokenKey, AuthCode>,
+    pub redeemed_codes: DashMap<TokenKey, RedeemedCode>,
+    pub access_tokens: DashMap<TokenKey, AccessToken>,
+    pub refresh_tokens: DashMap<TokenKey, RefreshToken>,
     /// Rotated-out refresh tokens, kept for reuse detection only. They count against the token
     /// cap, and are the first thing forgotten when the cap is reached.
-    pub retired_refresh_tokens: DashMap<String, RetiredRefreshToken>,
+    pub retired_refresh_tokens: DashMap<TokenKey, RetiredRefreshToken>,
     /// Striped locks over grants: see [`Store::lock_grant`].
     grant_locks: [Mutex<()>; GRANT_LOCK_STRIPES],
     /// Striped locks over authorization codes: see [`Store::lock_code`].
     code_locks: [Mutex<()>; GRANT_LOCK_STRIPES],
+    /// The last grant id handed out; saved and restored with the tokens, so that a grant made
+    /// after a restore never shares an id (and a revocation) with a restored one.
     next_grant: AtomicU64,
     /// The last tick [`Store::touch`] handed out.
     use_ticks: AtomicU64,
@@ -331,10 +426,9 @@ impl Store {
     /// removal until it is recorded as redeemed, so that a replay never finds it in neither map
     /// (and answers "unknown" instead of revoking what it was redeemed for). Held across map
     /// operations only; a replay drops it before it waits for the grant's lock.
-    pub fn lock_code(&self, code: &str) -> MutexGuard<'_, ()> {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(code);
-        let stripe = (hash % GRANT_LOCK_STRIPES as u64) as usize;
+    pub fn lock_code(&self, code: &TokenKey) -> MutexGuard<'_, ()> {
+        // The key is a SHA-256 already: any byte of it spreads codes evenly.
+        let stripe = code.0[0] as usize % GRANT_LOCK_STRIPES;
         // As for grants: the maps are consistent after every single operation.
         self.code_locks[stripe]
             .lock()
@@ -343,6 +437,17 @@ impl Store {
 
     pub fn new_grant(&self) -> GrantId {
         self.next_grant.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The last grant id handed out (0: none yet).
+    pub fn last_grant(&self) -> GrantId {
+        self.next_grant.load(Ordering::Relaxed)
+    }
+
+    /// Makes the next grant id follow `last` at least: after a restore, new grants never reuse
+    /// a restored one's id.
+    pub fn grants_after(&self, last: GrantId) {
+        self.next_grant.fetch_max(last, Ordering::Relaxed);
     }
 
     /// The client `id`, without counting this as a use (a log line naming it, a fault rule's
@@ -477,7 +582,7 @@ impl Store {
     /// guard is held while `answer` runs, so it must not block or await.
     pub fn with_live_access_token<T>(
         &self,
-        token: &str,
+        token: &TokenKey,
         now: u64,
         answer: impl FnOnce(&AccessToken) -> T,
     ) -> Option<T> {
@@ -579,7 +684,7 @@ pub struct RegistryFull;
 
 /// Shrinks `map` when under a quarter of its table is used: rehashing is then cheap, and a
 /// table that kept its peak size would hold the memory of entries long gone.
-fn shrink_if_sparse<V>(map: &DashMap<String, V>) {
+fn shrink_if_sparse<K: Eq + std::hash::Hash + Clone, V>(map: &DashMap<K, V>) {
     if map.len() * 4 < map.capacity() {
         map.shrink_to_fit();
     }
@@ -604,9 +709,15 @@ mod tests {
     #[test]
     fn expired_tokens_are_absent_and_swept() {
         let store = Store::default();
-        store.access_tokens.insert("live".into(), access(1, 2_000));
-        store.access_tokens.insert("dead".into(), access(1, 1_000));
-        let grant_of = |token| store.with_live_access_token(token, 1_500, |access| access.grant);
+        store
+            .access_tokens
+            .insert(TokenKey::of("live"), access(1, 2_000));
+        store
+            .access_tokens
+            .insert(TokenKey::of("dead"), access(1, 1_000));
+        let grant_of = |token| {
+            store.with_live_access_token(&TokenKey::of(token), 1_500, |access| access.grant)
+        };
         assert_eq!(grant_of("live"), Some(1));
         assert_eq!(grant_of("dead"), None);
         store.sweep(1_500);
@@ -619,7 +730,7 @@ mod tests {
         for index in 0..10_000 {
             store
                 .access_tokens
-                .insert(format!("t{index}"), access(1, 1_000));
+                .insert(TokenKey::of(&format!("t{index}")), access(1, 1_000));
         }
         let peak = store.access_tokens.capacity();
         store.sweep(1_500);
@@ -634,8 +745,12 @@ mod tests {
     #[test]
     fn has_room_sweeps_expired_entries_before_refusing() {
         let store = Store::default();
-        store.access_tokens.insert("dead".into(), access(1, 1_000));
-        store.access_tokens.insert("live".into(), access(1, 9_000));
+        store
+            .access_tokens
+            .insert(TokenKey::of("dead"), access(1, 1_000));
+        store
+            .access_tokens
+            .insert(TokenKey::of("live"), access(1, 9_000));
         let count = |store: &Store| store.access_tokens.len();
         assert!(store.has_room(500, 1, 3, count));
         assert_eq!(store.access_tokens.len(), 2, "no sweep while there is room");
@@ -650,11 +765,17 @@ mod tests {
     fn a_full_store_of_live_tokens_is_swept_once_a_second_not_on_every_request() {
         let store = Store::default();
         let count = |store: &Store| store.access_tokens.len();
-        store.access_tokens.insert("a".into(), access(1, 60_000));
-        store.access_tokens.insert("b".into(), access(1, 60_000));
+        store
+            .access_tokens
+            .insert(TokenKey::of("a"), access(1, 60_000));
+        store
+            .access_tokens
+            .insert(TokenKey::of("b"), access(1, 60_000));
         assert!(!store.has_room(10_000, 1, 2, count), "full of live tokens");
         // One expires; within the pause nobody scans the store for it.
-        store.access_tokens.insert("c".into(), access(1, 10_100));
+        store
+            .access_tokens
+            .insert(TokenKey::of("c"), access(1, 10_100));
         assert!(!store.has_room(10_500, 0, 2, count));
         assert_eq!(store.access_tokens.len(), 3, "not swept during the pause");
         // After it, the next request sweeps and finds the room.
@@ -665,11 +786,15 @@ mod tests {
     #[test]
     fn revoking_a_grant_spares_other_grants() {
         let store = Store::default();
-        store.access_tokens.insert("a".into(), access(1, u64::MAX));
-        store.access_tokens.insert("b".into(), access(2, u64::MAX));
+        store
+            .access_tokens
+            .insert(TokenKey::of("a"), access(1, u64::MAX));
+        store
+            .access_tokens
+            .insert(TokenKey::of("b"), access(2, u64::MAX));
         store.revoke_grant(&store.lock_grant(1));
-        assert!(store.access_tokens.contains_key("b"));
-        assert!(!store.access_tokens.contains_key("a"));
+        assert!(store.access_tokens.contains_key(&TokenKey::of("b")));
+        assert!(!store.access_tokens.contains_key(&TokenKey::of("a")));
     }
 
     #[test]
@@ -679,14 +804,14 @@ mod tests {
             store.adopt_public_client(id.into());
         }
         store.access_tokens.insert(
-            "t".into(),
+            TokenKey::of("t"),
             AccessToken {
                 client_id: "pinned".into(),
                 ..access(1, 9_000)
             },
         );
         store.access_tokens.insert(
-            "gone".into(),
+            TokenKey::of("gone"),
             AccessToken {
                 client_id: "expired".into(),
                 ..access(2, 1_000)
@@ -721,19 +846,53 @@ mod tests {
         let store = Store::default();
         store
             .retired_refresh_tokens
-            .insert("old".into(), retired(1, 1_000));
+            .insert(TokenKey::of("old"), retired(1, 1_000));
         store
             .retired_refresh_tokens
-            .insert("kept".into(), retired(2, 9_000));
+            .insert(TokenKey::of("kept"), retired(2, 9_000));
         store
             .retired_refresh_tokens
-            .insert("family".into(), retired(3, 9_000));
+            .insert(TokenKey::of("family"), retired(3, 9_000));
         assert_eq!(store.token_count(), 3, "they count against the cap");
         store.sweep(1_500);
-        assert!(!store.retired_refresh_tokens.contains_key("old"));
+        assert!(
+            !store
+                .retired_refresh_tokens
+                .contains_key(&TokenKey::of("old"))
+        );
         store.revoke_grant(&store.lock_grant(3));
-        assert!(!store.retired_refresh_tokens.contains_key("family"));
-        assert!(store.retired_refresh_tokens.contains_key("kept"));
+        assert!(
+            !store
+                .retired_refresh_tokens
+                .contains_key(&TokenKey::of("family"))
+        );
+        assert!(
+            store
+                .retired_refresh_tokens
+                .contains_key(&TokenKey::of("kept"))
+        );
+    }
+
+    #[test]
+    fn token_keys_are_sha256_in_hex_and_read_back() {
+        let key = TokenKey::of("abc");
+        assert_eq!(
+            key.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(TokenKey::from_hex(&key.to_hex()), Some(key));
+        assert_eq!(TokenKey::from_hex("ba78"), None);
+        assert_eq!(TokenKey::from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn a_client_secret_is_kept_as_a_digest_and_matches_only_itself() {
+        let secret = ClientSecret::new("pre-registered-secret");
+        assert!(secret.matches("pre-registered-secret"));
+        assert!(!secret.matches("pre-registered-secreT"));
+        assert!(!secret.matches(""));
+        assert_eq!(secret.shown(), "pre-re…");
+        assert!(!format!("{secret:?}").contains("registered-secret"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
 use crate::router::Facts;
 use crate::state::State;
-use crate::store::{AuthCode, Client, ClientKind};
+use crate::store::{AuthCode, Client, ClientKind, TokenKey};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let params = if request.method() == Method::POST {
@@ -286,7 +286,7 @@ fn issue_code(
     }
     let code = random_token();
     state.store.codes.insert(
-        code.clone(),
+        TokenKey::of(&code),
         AuthCode {
             client_id: client.id.clone(),
             redirect_uri: target.uri.clone(),

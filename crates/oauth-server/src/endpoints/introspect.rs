@@ -16,7 +16,7 @@ use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::router::Facts;
 use crate::state::State;
-use crate::store::AccessToken;
+use crate::store::{AccessToken, TokenKey};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let subject = Subject {
@@ -51,7 +51,7 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     // guard is held only while serializing, never across an await) instead of copying it.
     let answer = state
         .store
-        .with_live_access_token(token, state.now(), |access| {
+        .with_live_access_token(&TokenKey::of(token), state.now(), |access| {
             facts.client(&access.client_id);
             facts.subject = Some(access.subject.clone());
             json_no_store(StatusCode::OK, &Active::new(access, &state.place.issuer))

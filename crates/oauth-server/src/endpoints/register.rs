@@ -25,7 +25,7 @@ use crate::jose::ClientKeys;
 use crate::redirect_uri::check_registrable;
 use crate::router::Facts;
 use crate::state::State;
-use crate::store::{AuthMethod, Client, ClientKind, GrantType};
+use crate::store::{AuthMethod, Client, ClientKind, ClientSecret, GrantType};
 
 /// Metadata fields that, when present, must be strings (RFC 7591 §2).
 const STRING_FIELDS: [&str; 9] = [
@@ -49,10 +49,15 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
         return answer;
     }
     match register(state, request, facts).await {
-        Ok(client) => {
+        Ok((client, secret)) => {
             facts.client(&client.id);
             state.counters.registrations.bump();
-            json_no_store(StatusCode::CREATED, &client.registration)
+            // The secret is answered this once: the issuer keeps only its digest.
+            let mut answer = client.registration.clone();
+            if let Some(secret) = secret {
+                answer.insert("client_secret".into(), Value::from(secret));
+            }
+            json_no_store(StatusCode::CREATED, &answer)
         }
         Err(error) => {
             facts.error = Some(error.code().into());
@@ -61,11 +66,12 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     }
 }
 
+/// Registers the client; answers it and its secret, if it has one.
 async fn register(
     state: &State,
     request: Request<Incoming>,
     facts: &mut Facts,
-) -> Result<Arc<Client>, OAuthError> {
+) -> Result<(Arc<Client>, Option<String>), OAuthError> {
     let (parts, body) = request.into_parts();
     if !has_content_type(&parts.headers, "application/json") {
         return Err(OAuthError::InvalidClientMetadata(
@@ -227,15 +233,12 @@ async fn register(
         "client_id_issued_at".into(),
         Value::from(state.clock.now_secs()),
     );
-    match &secret {
-        Some(secret) => {
-            metadata.insert("client_secret".into(), Value::from(secret.clone()));
-            metadata.insert("client_secret_expires_at".into(), Value::from(0));
-        }
-        None => {
-            metadata.remove("client_secret");
-            metadata.remove("client_secret_expires_at");
-        }
+    // Never kept in the registration: the answer adds the secret.
+    metadata.remove("client_secret");
+    if secret.is_some() {
+        metadata.insert("client_secret_expires_at".into(), Value::from(0));
+    } else {
+        metadata.remove("client_secret_expires_at");
     }
     // Client management (RFC 7592) is not offered; never echo fields that would suggest it.
     metadata.remove("registration_access_token");
@@ -251,7 +254,7 @@ async fn register(
 
     let client = Arc::new(Client {
         id,
-        secret,
+        secret: secret.as_deref().map(ClientSecret::new),
         auth_method,
         redirect_uris,
         any_loopback: false,
@@ -263,7 +266,7 @@ async fn register(
         last_used: AtomicU64::new(0),
     });
     state.store.add_client(Arc::clone(&client));
-    Ok(client)
+    Ok((client, secret))
 }
 
 /// Records what the registration asked for, as sent, for the journal.

@@ -18,6 +18,7 @@ use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::router::Facts;
 use crate::state::State;
+use crate::store::TokenKey;
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let (parts, params) = match read_form(request).await {
@@ -71,9 +72,10 @@ async fn revoke(
     };
 
     let store = &state.store;
+    let key = TokenKey::of(token);
     let refresh = store
         .refresh_tokens
-        .get(token)
+        .get(&key)
         .map(|entry| (entry.grant, entry.client_id.clone()));
     if let Some((grant, owner)) = refresh {
         if !owner_ok(owner.as_deref()) {
@@ -88,7 +90,7 @@ async fn revoke(
     }
     let access_owner = store
         .access_tokens
-        .get(token)
+        .get(&key)
         .map(|entry| entry.client_id.clone());
     if let Some(owner) = access_owner {
         if !owner_ok(Some(&owner)) {
@@ -96,7 +98,7 @@ async fn revoke(
                 "the token was issued to another client".into(),
             ));
         }
-        store.access_tokens.remove(token);
+        store.access_tokens.remove(&key);
         state.counters.revocations.bump();
         facts.note = "access_token".into();
     }

@@ -23,7 +23,9 @@ use crate::faults::inject;
 use crate::pkce::{is_valid_verifier, verify_s256};
 use crate::router::Facts;
 use crate::state::{GrantTerms, RefreshIssue, ReuseDetection, State, TokenResponse};
-use crate::store::{Client, GrantLock, GrantType, RedeemedCode, RefreshToken, RetiredRefreshToken};
+use crate::store::{
+    Client, GrantLock, GrantType, RedeemedCode, RefreshToken, RetiredRefreshToken, TokenKey,
+};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
     let (parts, params) = match read_form(request).await {
@@ -191,7 +193,7 @@ fn adopt_seeded_client(
     let seeded = state
         .store
         .refresh_tokens
-        .get(presented)
+        .get(&TokenKey::of(presented))
         .is_some_and(|token| token.client_id.is_none() && token.expires_at > now);
     if !seeded {
         return None;
@@ -235,14 +237,15 @@ fn redeem_code(
     // held from before the removal until the tokens are in, and the code's from the removal
     // until it is recorded as redeemed: a replay waits for that record, then for the tokens, and
     // revokes them too.
+    let code = TokenKey::of(code);
     let grant = state.store.new_grant();
     let issuing = state.store.lock_grant(grant);
     let redeemed = {
-        let _code = state.store.lock_code(code);
-        let removed = state.store.codes.remove(code);
+        let _code = state.store.lock_code(&code);
+        let removed = state.store.codes.remove(&code);
         if let Some((_, issued)) = &removed {
             state.store.redeemed_codes.insert(
-                code.to_owned(),
+                code,
                 RedeemedCode {
                     grant,
                     expires_at: issued.expires_at,
@@ -254,8 +257,8 @@ fn redeem_code(
     let Some((_, issued)) = redeemed else {
         drop(issuing);
         let replayed = {
-            let _code = state.store.lock_code(code);
-            state.store.redeemed_codes.get(code).map(|entry| *entry)
+            let _code = state.store.lock_code(&code);
+            state.store.redeemed_codes.get(&code).map(|entry| *entry)
         };
         return Err(match replayed {
             Some(redeemed) => {
@@ -347,16 +350,17 @@ fn refresh(
     // its revocation) are judged one after the other: a replay is judged only once the use it
     // replays has issued its pair, and so revokes that pair too. A token in neither map is
     // simply unknown.
+    let key = TokenKey::of(presented);
     let grant = state
         .store
         .refresh_tokens
-        .get(presented)
+        .get(&key)
         .map(|token| token.grant)
         .or_else(|| {
             state
                 .store
                 .retired_refresh_tokens
-                .get(presented)
+                .get(&key)
                 .map(|retired| retired.token.grant)
         });
     let lock = grant.map(|grant| state.store.lock_grant(grant));
@@ -364,11 +368,11 @@ fn refresh(
     // wrong client from destroying someone else's token. It is retired before it leaves the live
     // map, so that at every moment it is in one of them (the lookup above relies on it).
     let current = if rotate {
-        match state.store.refresh_tokens.entry(presented.to_owned()) {
+        match state.store.refresh_tokens.entry(key) {
             Entry::Occupied(entry) if usable(entry.get()) => {
                 if detection.on {
                     state.store.retired_refresh_tokens.insert(
-                        presented.to_owned(),
+                        key,
                         RetiredRefreshToken {
                             token: entry.get().clone(),
                             retired_at: now,
@@ -383,7 +387,7 @@ fn refresh(
         state
             .store
             .refresh_tokens
-            .get(presented)
+            .get(&key)
             .filter(|token| usable(token))
             .map(|token| token.clone())
     };
@@ -391,15 +395,7 @@ fn refresh(
     let (current, renew) = match current {
         Some(current) => (current, rotate),
         None => (
-            rotated_out(
-                state,
-                client,
-                presented,
-                lock.as_ref(),
-                now,
-                detection,
-                facts,
-            )?,
+            rotated_out(state, client, &key, lock.as_ref(), now, detection, facts)?,
             true,
         ),
     };
@@ -447,7 +443,7 @@ fn refresh(
 fn rotated_out(
     state: &State,
     client: &Client,
-    presented: &str,
+    presented: &TokenKey,
     lock: Option<&GrantLock<'_>>,
     now: u64,
     detection: ReuseDetection,

@@ -21,6 +21,7 @@ mod profile;
 mod races;
 mod register;
 mod reuse_detection;
+mod saved;
 mod tls;
 mod token;
 mod without_user;

@@ -26,6 +26,7 @@
 //! - `challenge`: the one mapping from a refusal to its RFC 6750 challenge (or 503).
 //! - `rpc`: a glance at the JSON-RPC body (method, tool) for the log line and the fault rules.
 //! - `faults`: the endpoints fault rules may target, the `force-403` preset, and firing a rule.
+//! - [`SavedMcp`] (`saved`): the switches, settings and audiences kept across a restart.
 //! - `tools`: the rmcp handler; `state`: fault rules, settings, the journal and the counters.
 //! - `router`: the `match (method, path)`, the log line and the journal event;
 //!   `endpoints/*`: one file per endpoint.
@@ -60,6 +61,7 @@ mod faults;
 mod introspection;
 mod router;
 mod rpc;
+mod saved;
 pub mod snapshot;
 mod state;
 mod tools;
@@ -77,6 +79,7 @@ pub use cohost::Cohost;
 pub use config::{AuthorizationServer, Config, MCP_PATH};
 pub use introspection::Identity;
 pub use profile::Profile;
+pub use saved::{SavedFault, SavedMcp};
 pub use snapshot::{IntrospectionFailure, Migration, Snapshot};
 pub use tools::TOOL_NAMES;
 pub use urls::{PRM_PATH, PRM_ROOT_PATH};
@@ -185,6 +188,19 @@ impl McpServer {
         let state = self.0.state();
         state.repoint(base_url, keep_old_audience)?;
         Ok(state.snapshot())
+    }
+
+    /// The switches, settings and audiences to keep across a restart (see [`SavedMcp`]).
+    pub fn save(&self) -> SavedMcp {
+        self.0.state().save()
+    }
+
+    /// Brings back what [`McpServer::save`] kept, normally right after start-up: the profile,
+    /// tool scopes, fault rules and introspection-failure mode replace today's, and the saved
+    /// audiences are accepted as former ones if `keep_old_audience` was on. The URLs stay as
+    /// configured. On an error nothing changes; the error names the entry.
+    pub fn restore(&self, saved: SavedMcp) -> Result<(), String> {
+        self.0.state().restore(saved)
     }
 
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.

@@ -196,6 +196,12 @@ impl State {
         Ok(())
     }
 
+    /// Accepts the tokens of `former` origins (checked, restored from a save) on top of
+    /// today's, or forgets every former origin if not `keep_old_audience`.
+    pub fn remember(&self, former: Vec<String>, keep_old_audience: bool) {
+        self.swap_public(|urls| urls.remembering(&self.config, former, keep_old_audience));
+    }
+
     fn swap_public(&self, next: impl FnOnce(&PublicUrls) -> PublicUrls) {
         let mut slot = self
             .public
@@ -226,6 +232,14 @@ impl State {
         profile.merge(patch, &self.configured_profile)?;
         *slot = Arc::new(profile);
         Ok(())
+    }
+
+    /// Puts `profile`, already validated, in force.
+    pub fn replace_profile(&self, profile: Profile) {
+        *self
+            .profile
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(profile);
     }
 
     /// The scopes every `tools/call` needs under `profile`.
@@ -312,6 +326,16 @@ impl State {
         self.tool_scopes
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every tool's own scopes, as in force now.
+    pub fn tool_scopes_in_force(&self) -> BTreeMap<String, Vec<String>> {
+        self.tool_scopes().clone()
+    }
+
+    /// Puts `scopes`, already checked, in place of every tool's own scopes.
+    pub fn replace_tool_scopes(&self, scopes: BTreeMap<String, Vec<String>>) {
+        *self.tool_scopes() = scopes;
     }
 
     /// The scopes a `tools/call` of `tool` needs on top of the required ones.
@@ -402,11 +426,7 @@ impl State {
             *migration = None;
             self.swap_trusted(Arc::clone(&self.configured));
         }
-        *self
-            .profile
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Arc::new(self.configured_profile.clone());
+        self.replace_profile(self.configured_profile.clone());
         self.faults.clear();
         self.journal.clear();
         // Validated at start-up, so this cannot fail now.

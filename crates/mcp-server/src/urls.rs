@@ -30,6 +30,8 @@ pub const MAX_FORMER_AUDIENCES: usize = 32;
 
 #[derive(Debug)]
 pub struct PublicUrls {
+    /// The configured (or re-pointed) base, kept to rebuild from.
+    base: Option<Url>,
     /// Its origin (`scheme://host[:port]`), which every answer uses when present.
     fixed: Option<String>,
     /// `http` or `https`, from whether the listener serves TLS.
@@ -37,6 +39,8 @@ pub struct PublicUrls {
     port: u16,
     /// The base used when the client's `Host` is not one of ours.
     fallback: String,
+    /// The origins this server answers as now: the loopback names and the base, if any.
+    in_force: Vec<String>,
     /// Origins this server answered as before a re-point, oldest first, none of them in
     /// force: their tokens are still accepted (same server, same tokens).
     former: Vec<String>,
@@ -56,6 +60,28 @@ impl PublicUrls {
     /// The URLs of the configured base, nothing former.
     pub fn new(config: &Config, port: u16) -> Self {
         Self::build(config, port, config.base(), Vec::new(), true)
+    }
+
+    /// The same URLs with `former` as the former origins (each an origin already checked),
+    /// or none if not `keep_old_audience`: what a restore brings back.
+    pub fn remembering(
+        &self,
+        config: &Config,
+        former: Vec<String>,
+        keep_old_audience: bool,
+    ) -> Self {
+        let former = if keep_old_audience {
+            former
+        } else {
+            Vec::new()
+        };
+        Self::build(
+            config,
+            self.port,
+            self.base.clone(),
+            former,
+            keep_old_audience,
+        )
     }
 
     /// The URLs once the base is `base` (`None`: the loopback behaviour). With
@@ -127,12 +153,14 @@ impl PublicUrls {
             })
             .collect();
         Self {
+            base,
             fallback: fixed
                 .clone()
                 .unwrap_or_else(|| format!("{scheme}://localhost:{port}")),
             fixed,
             scheme,
             port,
+            in_force: bases,
             former,
             keep_old_audience,
             audiences,
@@ -209,6 +237,12 @@ impl PublicUrls {
     /// oldest first.
     pub fn former_audiences(&self) -> &[String] {
         &self.former
+    }
+
+    /// Every origin whose tokens are accepted now, former ones first: what a restart must
+    /// keep accepting, on whatever ports it comes back.
+    pub fn remembered(&self) -> Vec<String> {
+        self.former.iter().chain(&self.in_force).cloned().collect()
     }
 }
 

@@ -16,6 +16,7 @@ mod metadata;
 mod migration;
 mod outage;
 mod profile;
+mod saved;
 mod scope;
 mod step_up;
 mod tls;

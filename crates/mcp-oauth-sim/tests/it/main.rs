@@ -12,7 +12,8 @@
 //!   the binary, each shown to change what a client sees.
 //! - `journal`: `scenario events` and `scenario watch`, `JOURNAL_SIZE`.
 //! - `tls`: `certs` then HTTPS, verified with `ca.pem` only; the library's generated CA.
-//! - `tunnel`: public base URLs, loopback introspection, the guarded control plane.
+//! - `tunnel`: public base URLs, loopback introspection, the guarded control plane;
+//!   `scripts/tunnel.sh` with a stand-in for cloudflared.
 //! - `sim`: a full flow through `Sim`, each typed `Control` switch, drop and stop.
 //! - `control`: the typed `Control` calls for fault rules, the clock, consent, reuse detection,
 //!   tool scopes, the journal and its live stream.

@@ -1,6 +1,8 @@
 //! Behind a tunnel: public base URLs in everything a client reads (AS metadata, protected
 //! resource metadata, the challenge, `iss`) while the rig keeps talking to itself over loopback,
-//! and a control plane that demands the token it printed.
+//! and a control plane that demands the token it printed. `script`: `scripts/tunnel.sh`.
+
+mod script;
 
 use reqwest::StatusCode;
 use serde_json::json;

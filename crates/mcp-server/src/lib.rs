@@ -203,8 +203,26 @@ impl McpServer {
         self.0.state().restore(saved)
     }
 
+    /// What saves this server's switches, also once it has stopped (see
+    /// [`McpServer::save`]).
+    pub fn saver(&self) -> Saver {
+        Saver(Arc::clone(self.0.state()))
+    }
+
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.
     pub async fn stop(self) -> Result<(), Error> {
         self.0.stop().await
+    }
+}
+
+/// Saves an [`McpServer`]'s switches ([`McpServer::saver`]); it keeps the state, not the
+/// listener, alive.
+#[derive(Clone)]
+pub struct Saver(Arc<State>);
+
+impl Saver {
+    /// As [`McpServer::save`].
+    pub fn save(&self) -> SavedMcp {
+        self.0.save()
     }
 }

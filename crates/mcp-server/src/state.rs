@@ -39,8 +39,10 @@ pub struct State {
     configured_profile: Profile,
     /// The authorization servers trusted now; swapped whole by the control plane.
     trusted: RwLock<Trusted>,
-    /// The configured ones, kept (with their pooled connections) for a reset.
-    configured: Trusted,
+    /// The configured ones, kept (with their pooled connections) for a reset: those of the
+    /// configuration, under the identifiers a re-point of their issuers gave them since
+    /// ([`State::rename_authorization_server`]).
+    configured: RwLock<Trusted>,
     /// A switch of the trusted list waiting for its count of authenticated requests. A plain
     /// mutex, never held across an `.await`; the switch itself happens under it, so that a
     /// reset or a new migration cannot interleave with it.
@@ -169,7 +171,7 @@ impl State {
             public: RwLock::new(public),
             tools,
             trusted: RwLock::new(Arc::clone(&configured)),
-            configured,
+            configured: RwLock::new(configured),
             faults: Faults::new(TARGETS),
             outage_unauthorized: AtomicBool::new(false),
             counters: Counters::default(),
@@ -292,6 +294,70 @@ impl State {
             }));
         }
         Ok(())
+    }
+
+    /// Gives the authorization server whose issuer is `from` the identifier `to` wherever this
+    /// server knows it — the trusted list, the configured one a reset goes back to, a scheduled
+    /// migration's — as when that issuer was re-pointed to a new public URL. Its introspection
+    /// URL stays. `Err` when no list names `from`.
+    pub fn rename_authorization_server(&self, from: &str, to: &str) -> Result<(), String> {
+        let renamed = |list: &Trusted| -> Result<Option<Trusted>, String> {
+            if !list.iter().any(|checker| checker.server.issuer == from) {
+                return Ok(None);
+            }
+            let servers: Vec<AuthorizationServer> = list
+                .iter()
+                .map(|checker| {
+                    let mut server = checker.server.clone();
+                    if server.issuer == from {
+                        server.issuer = to.to_owned();
+                    }
+                    server
+                })
+                .collect();
+            check_authorization_servers(&servers)?;
+            introspection::trusted(&servers, &self.config).map(Some)
+        };
+        // Under the migration lock, as a migration's switch and a reset are.
+        let mut migration = self.migration();
+        let trusted = renamed(&self.trusted())?;
+        let configured = renamed(&self.configured())?;
+        let pending = match migration.as_ref() {
+            Some(pending) => renamed(&pending.to)?.map(|to| PendingMigration {
+                to,
+                remaining: AtomicU64::new(pending.remaining.load(Ordering::Acquire)),
+            }),
+            None => None,
+        };
+        if trusted.is_none() && configured.is_none() && pending.is_none() {
+            return Err(format!(
+                "no authorization server this server trusts, trusted at start-up or migrates \
+                 to has the issuer '{from}'"
+            ));
+        }
+        if let Some(trusted) = trusted {
+            self.swap_trusted(trusted);
+        }
+        if let Some(configured) = configured {
+            *self
+                .configured
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = configured;
+        }
+        if let Some(pending) = pending {
+            *migration = Some(Arc::new(pending));
+        }
+        Ok(())
+    }
+
+    fn configured(&self) -> Trusted {
+        // A poisoned lock only means a panic elsewhere mid-swap of a pointer.
+        Arc::clone(
+            &self
+                .configured
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// Counts one successfully authenticated `/mcp` request towards a scheduled migration;
@@ -417,14 +483,14 @@ impl State {
     }
 
     /// Back to start-up: no fault rules, no events (numbering goes on), the configured profile,
-    /// tool scopes and authorization servers, no migration, 503 on an introspection failure, the
-    /// configured base URL with no former audiences, every counter zero.
+    /// tool scopes and authorization servers, no migration, 503 on an introspection failure,
+    /// every counter zero. The public base URL and the audiences it accepts stay.
     pub fn reset(&self) {
         {
             // Under the migration lock, so that a migration being made cannot undo the reset.
             let mut migration = self.migration();
             *migration = None;
-            self.swap_trusted(Arc::clone(&self.configured));
+            self.swap_trusted(self.configured());
         }
         self.replace_profile(self.configured_profile.clone());
         self.faults.clear();
@@ -432,7 +498,8 @@ impl State {
         // Validated at start-up, so this cannot fail now.
         *self.tool_scopes() = configured_tool_scopes(&self.config).unwrap_or_default();
         self.set_outage_answer(IntrospectionFailure::Unavailable);
-        self.swap_public(|urls| PublicUrls::new(&self.config, urls.port()));
+        // The public URL and the audiences it had stay: where the server is reachable (a
+        // tunnel's URL) is not a failure switch, and a reset must not cut off the client.
         for (_, counter) in self.counters.all() {
             counter.reset();
         }

@@ -218,11 +218,6 @@ impl PublicUrls {
         &self.origins
     }
 
-    /// The port the server listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// The base URL in force (its origin), `None` for the loopback behaviour.
     pub fn base_url(&self) -> Option<&str> {
         self.fixed.as_deref()

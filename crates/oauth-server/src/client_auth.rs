@@ -215,7 +215,8 @@ async fn check_assertion(
             )));
         }
     }
-    let issuer = state.place.issuer.as_str();
+    let issuer = state.issuer();
+    let issuer = issuer.as_str();
     let with_slash = format!("{issuer}/");
     let token_endpoint = state.token_endpoint();
     if !claims.audience_is_one_of(&[issuer, &with_slash, &token_endpoint]) {

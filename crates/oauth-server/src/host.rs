@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use sim_http::fetch::Fetcher;
 use sim_http::journal::Journal;
 use sim_http::outbound::Connector;
-use sim_http::{Clock, Running, ServeOptions};
+use sim_http::{Clock, Running, ServeOptions, public_url};
 use tokio::net::TcpListener;
 
 use crate::Error;
@@ -44,6 +44,9 @@ pub struct Host {
     issuers: RwLock<Vec<Arc<State>>>,
     /// The listeners beside the main one, by port; dropping one stops it.
     listeners: Mutex<HashMap<u16, Running<io::Error>>>,
+    /// The public origins set at run time for listeners other than the main one (whose origin
+    /// is `main`'s issuer), by port: what an issuer added there later is based on.
+    origins: Mutex<HashMap<u16, String>>,
     /// This host, for the handlers of listeners bound at run time: weak, so that a listener
     /// does not keep the host alive after the server has stopped.
     this: Weak<Host>,
@@ -77,6 +80,7 @@ impl Host {
             main,
             issuers: RwLock::new(Vec::new()),
             listeners: Mutex::new(HashMap::new()),
+            origins: Mutex::new(HashMap::new()),
             this: this.clone(),
             fetcher,
         });
@@ -209,10 +213,7 @@ impl Host {
 
     /// Where each issuer is, `main` first.
     pub fn places(&self) -> Vec<Place> {
-        self.read()
-            .iter()
-            .map(|issuer| issuer.place.clone())
-            .collect()
+        self.read().iter().map(|issuer| issuer.place()).collect()
     }
 
     /// Adds an issuer at run time, binding (and serving) its port if it needs one.
@@ -226,7 +227,7 @@ impl Host {
             self.serve_listener(listener);
         }
         self.issuer(&issuer.name)
-            .map(|added| added.place.clone())
+            .map(|added| added.place())
             .ok_or_else(|| format!("issuer '{}' was removed meanwhile", issuer.name))
     }
 
@@ -256,7 +257,63 @@ impl Host {
         if let Some(running) = running {
             let _ = running.stop().await;
         }
-        Ok(removed.place.clone())
+        Ok(removed.place())
+    }
+
+    /// Re-points the issuers served on `port` (the main listener's when `None`) to the public
+    /// base URL `base_url`, as when a tunnel in front of that listener got a new URL; `None`
+    /// means no public URL any more: `http(s)://localhost:PORT`. On the main listener `main` becomes `base_url` itself and
+    /// every other issuer there its origin plus the issuer's path; on another listener every
+    /// issuer becomes the origin plus its path. Only the URLs change, at once and together;
+    /// every client, code, token, switch and fault rule stays. Answers the issuers re-pointed.
+    pub fn set_base_url(
+        &self,
+        port: Option<u16>,
+        base_url: Option<&str>,
+    ) -> Result<Vec<Place>, String> {
+        let port = port.unwrap_or(self.main.port());
+        let on_port: Vec<Arc<State>> = self
+            .read()
+            .iter()
+            .filter(|issuer| issuer.place.port == port)
+            .cloned()
+            .collect();
+        if on_port.is_empty() {
+            return Err(format!("no issuer is served on port {port}"));
+        }
+        let main_url = match base_url {
+            Some(url) => {
+                let url = url.trim_end_matches('/');
+                public_url::parse("base_url", url)?;
+                url.to_owned()
+            }
+            // No public URL: the loopback name, as a start-up without a base URL has.
+            None => format!("{}://localhost:{port}", self.scheme()),
+        };
+        let origin = url::Url::parse(&main_url)
+            .map(|url| url.origin().ascii_serialization())
+            .map_err(|error| format!("base_url '{main_url}' is not a URL: {error}"))?;
+        let mut origins = self.lock_origins();
+        for issuer in &on_port {
+            let url = if issuer.place.name == MAIN_ISSUER {
+                main_url.clone()
+            } else {
+                format!("{origin}{}", issuer.place.path)
+            };
+            issuer.set_issuer(url);
+        }
+        // What an issuer added to this listener later is based on.
+        if base_url.is_some() {
+            origins.insert(port, origin);
+        } else {
+            origins.remove(&port);
+        }
+        drop(origins);
+        tracing::info!(
+            target: "mcp_oauth_sim::oauth",
+            "issuers on port {port} re-pointed to {main_url}"
+        );
+        Ok(on_port.iter().map(|issuer| issuer.place()).collect())
     }
 
     /// Back to start-up: the start-up issuers only, each reset; the journal emptied (numbering
@@ -341,10 +398,14 @@ impl Host {
                 (listener.local_addr()?.port(), Some(listener))
             }
         };
-        let issuer_url = match (wanted, cohost) {
-            (None, _) => format!("{}{}", self.main_origin(), issuer.path),
-            (Some(_), Some(cohost)) => format!("{}{}", cohost.origin, issuer.path),
-            (Some(_), None) => format!("{}://localhost:{port}{}", self.scheme(), issuer.path),
+        let re_pointed = self.lock_origins().get(&port).cloned();
+        let issuer_url = match (wanted, re_pointed, cohost) {
+            (None, _, _) => format!("{}{}", self.main_origin(), issuer.path),
+            (Some(_), Some(origin), _) => format!("{origin}{}", issuer.path),
+            (Some(_), None, Some(cohost)) => format!("{}{}", cohost.origin, issuer.path),
+            (Some(_), None, None) => {
+                format!("{}://localhost:{port}{}", self.scheme(), issuer.path)
+            }
         };
         let mut place = self.place(issuer.name.clone(), issuer_url, issuer.path.clone(), port);
         if let Some(cohost) = cohost {
@@ -416,10 +477,10 @@ impl Host {
 
     /// The scheme and authority of `main`'s issuer: path issuers on the main listener extend it.
     fn main_origin(&self) -> String {
-        let main = &self.read()[0].place.issuer;
-        match url::Url::parse(main) {
+        let main = self.main_issuer().issuer();
+        match url::Url::parse(&main) {
             Ok(url) => url.origin().ascii_serialization(),
-            Err(_) => main.clone(),
+            Err(_) => main,
         }
     }
 
@@ -463,6 +524,13 @@ impl Host {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<State>>> {
         self.issuers
             .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_origins(&self) -> std::sync::MutexGuard<'_, HashMap<u16, String>> {
+        // A poisoned lock only means a panic elsewhere mid-insert into a plain map.
+        self.origins
+            .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 

@@ -209,9 +209,9 @@ impl AuthServer {
         self.handle.addr()
     }
 
-    /// The default issuer's identifier (also the base URL of its endpoints).
-    pub fn issuer(&self) -> &str {
-        &self.main.place.issuer
+    /// The default issuer's identifier in force (also the base URL of its endpoints).
+    pub fn issuer(&self) -> String {
+        self.main.issuer()
     }
 
     /// Every issuer served now, `main` first: name, issuer URL, port and internal
@@ -225,7 +225,7 @@ impl AuthServer {
         self.handle
             .state()
             .issuer(name)
-            .map(|issuer| issuer.place.clone())
+            .map(|issuer| issuer.place())
     }
 
     /// What another server (the MCP server) hands the requests of a co-hosted listener to:
@@ -253,6 +253,12 @@ impl AuthServer {
         self.handle.state().restore(saved)
     }
 
+    /// What saves this server's state, also once it has stopped: a state file is written last
+    /// after the in-flight requests finished.
+    pub fn saver(&self) -> Saver {
+        Saver(Arc::clone(self.handle.state()))
+    }
+
     /// The server's clock, which every issuer shares: move it forward to expire codes and
     /// tokens without waiting.
     pub fn clock(&self) -> &Clock {
@@ -262,6 +268,18 @@ impl AuthServer {
     /// Stops accepting, waits for in-flight requests, and returns how serving ended.
     pub async fn stop(self) -> Result<(), Error> {
         self.handle.stop().await
+    }
+}
+
+/// Saves an [`AuthServer`]'s state ([`AuthServer::saver`]); it keeps the state, not the
+/// listeners, alive.
+#[derive(Clone)]
+pub struct Saver(Arc<Host>);
+
+impl Saver {
+    /// As [`AuthServer::save`].
+    pub fn save(&self) -> SavedHost {
+        self.0.save()
     }
 }
 

@@ -29,7 +29,7 @@ use sim_http::faults::{RespondSpec, RuleSpec};
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
 use crate::host::Host;
 use crate::jose::ClientKeys;
-use crate::state::{Settings, State};
+use crate::state::{RenamedResource, Settings, State};
 use crate::store::{
     AccessToken, AuthCode, AuthMethod, Client, ClientKind, ClientSecret, GrantId, GrantType,
     RedeemedCode, RefreshToken, RetiredRefreshToken, TokenKey,
@@ -71,6 +71,10 @@ pub struct SavedIssuer {
     pub presets: Vec<String>,
     /// The trusted assertion issuers, as `POST /control/assertion-issuers` takes them.
     pub assertion_issuers: Vec<Value>,
+    /// The resources renamed since start (a grant for `from` covers `to`): the MCP server's
+    /// earlier URLs, so that tokens and grants made for them keep working after the restart.
+    #[serde(default)]
+    pub renamed_resources: Vec<RenamedResource>,
 }
 
 /// A registered client, as saved.
@@ -320,6 +324,7 @@ impl State {
             fault_rules,
             presets,
             assertion_issuers,
+            renamed_resources: self.renamed_resources(),
         }
     }
 
@@ -384,6 +389,15 @@ impl State {
             &mut restored,
         );
         store.grants_after(saved.last_grant);
+        self.forget_renamed_resources();
+        for renamed in saved.renamed_resources {
+            let shown = format!("{} → {}", renamed.from, renamed.to);
+            if let Err(why) = self.rename_resource(renamed) {
+                restored.notes.push(format!(
+                    "issuer '{name}': renamed resource {shown} left out: {why}"
+                ));
+            }
+        }
 
         for described in saved.assertion_issuers {
             let added = serde_json::from_value::<TrustRequest>(described.clone())

@@ -245,6 +245,9 @@ impl Setup {
 /// a request reads one consistent version with one lock and one reference-count bump.
 #[derive(Debug)]
 pub struct Live {
+    /// The issuer identifier in force: the start-up one until a re-point
+    /// ([`State::set_issuer`]), and the base of every endpoint URL in the documents below.
+    pub issuer: String,
     /// The profile, its `scopes` resolved.
     pub profile: Profile,
     /// The scopes known, space-separated: what a request without `scope` is granted.
@@ -256,16 +259,17 @@ pub struct Live {
 }
 
 impl Live {
-    fn render(issuer: &str, profile: Profile) -> Self {
+    fn render(issuer: String, profile: Profile) -> Self {
         let scopes = profile.scopes.clone().unwrap_or_default();
         let oidc_metadata = if profile.serves_oidc() {
-            metadata::document(issuer, &profile, &scopes, Form::Oidc)
+            metadata::document(&issuer, &profile, &scopes, Form::Oidc)
         } else {
             Bytes::new()
         };
         Self {
-            metadata: metadata::document(issuer, &profile, &scopes, Form::Oauth),
+            metadata: metadata::document(&issuer, &profile, &scopes, Form::Oauth),
             oidc_metadata,
+            issuer,
             all_scopes: scopes.join(" "),
             profile,
         }
@@ -279,7 +283,8 @@ impl Live {
 
 /// One issuer: everything of its own a request to it reads and changes.
 pub struct State {
-    /// Its name, issuer identifier and where it is served.
+    /// Its name and where it is served. Its `issuer` is the start-up one: a re-point changes
+    /// [`State::issuer`] and [`State::place`], which every answer reads.
     pub place: Place,
     pub config: Config,
     pub store: Store,
@@ -311,7 +316,22 @@ pub struct State {
     /// A lock rather than atomics: the settings change together and are read once per request
     /// that needs them; never held across an `.await`.
     settings: RwLock<Settings>,
+    /// Resources that moved (from, to): see [`State::rename_resource`]. Not a setting: like the
+    /// URLs it follows, a reset keeps it.
+    renamed_resources: RwLock<Vec<RenamedResource>>,
 }
+
+/// A protected resource's identifier that changed: a grant for `from` also covers `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenamedResource {
+    pub from: String,
+    pub to: String,
+}
+
+/// How many renamed resources an issuer remembers; the oldest goes first. A tunnel restarted
+/// a few times a day stays far below it.
+pub const MAX_RENAMED_RESOURCES: usize = 32;
 
 impl State {
     /// An issuer with the default profile and no pre-registered clients.
@@ -326,7 +346,7 @@ impl State {
         if configured.scopes.is_none() {
             configured.scopes = Some(config.scopes.clone());
         }
-        let live = Live::render(&place.issuer, configured.clone());
+        let live = Live::render(place.issuer.clone(), configured.clone());
         // A P-256 key from the OS RNG cannot fail to be made short of a broken crypto library,
         // which would have failed the TLS set-up already.
         let signer = KeyPair::generate(KeyAlgorithm::ES256).expect("an ES256 key pair");
@@ -345,6 +365,7 @@ impl State {
             jwks,
             trust: Trust::default(),
             documents: Documents::new(setup.fetcher),
+            renamed_resources: RwLock::new(Vec::new()),
             startup_clients: setup.clients,
             startup_trust: setup.assertion_issuers,
             host: setup.host,
@@ -371,6 +392,11 @@ impl State {
         }
     }
 
+    /// The host serving it; `None` once the server has stopped, or in unit tests.
+    pub(crate) fn host(&self) -> Option<Arc<Host>> {
+        self.host.upgrade()
+    }
+
     /// The profile in force and its documents.
     pub fn live(&self) -> Arc<Live> {
         // A poisoned lock only means a panic elsewhere mid-replace of an `Arc`.
@@ -384,19 +410,108 @@ impl State {
 
     /// Puts `profile` in force; the caller checked it (see [`State::fits`]).
     pub fn set_profile(&self, profile: Profile) {
-        let live = Arc::new(Live::render(&self.place.issuer, profile));
-        *self
-            .live
+        let mut live = self.write_live();
+        *live = Arc::new(Live::render(live.issuer.clone(), profile));
+    }
+
+    /// The issuer identifier in force (see [`Live::issuer`]).
+    pub fn issuer(&self) -> String {
+        self.live().issuer.clone()
+    }
+
+    /// Where it is served and how it is named now: [`State::place`]'s fields with the issuer
+    /// identifier in force.
+    pub fn place(&self) -> Place {
+        Place {
+            issuer: self.issuer(),
+            ..self.place.clone()
+        }
+    }
+
+    /// Re-points the issuer to `issuer` (checked by the caller), at once for every request
+    /// that starts after this: metadata, `iss`, the introspection answer, what assertions must
+    /// be addressed to. Clients, codes, tokens, switches and fault rules stay: it is the same
+    /// server under another name, as when a tunnel's URL changes.
+    pub fn set_issuer(&self, issuer: String) {
+        let mut live = self.write_live();
+        *live = Arc::new(Live::render(issuer, live.profile.clone()));
+    }
+
+    /// From now on a grant for the resource `from` also covers `to`: a client that was
+    /// authorized for the MCP server under its old URL may ask for a token for its new one
+    /// (RFC 8707 `resource` on a refresh or code exchange) without a new consent, as the same
+    /// server re-pointed. Both must be absolute URIs without a fragment.
+    pub fn rename_resource(&self, renamed: RenamedResource) -> Result<(), String> {
+        for (what, uri) in [("from", &renamed.from), ("to", &renamed.to)] {
+            if url::Url::parse(uri).map_or(true, |url| url.fragment().is_some()) {
+                return Err(format!(
+                    "{what} '{uri}' must be an absolute URI without a fragment"
+                ));
+            }
+        }
+        if renamed.from == renamed.to {
+            return Err("from and to are the same resource".to_owned());
+        }
+        let mut all = self
+            .renamed_resources
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = live;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.retain(|known| *known != renamed);
+        if all.len() >= MAX_RENAMED_RESOURCES {
+            all.remove(0);
+        }
+        all.push(renamed);
+        Ok(())
+    }
+
+    /// The resources renamed so far, oldest first.
+    pub fn renamed_resources(&self) -> Vec<RenamedResource> {
+        self.renamed_resources
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Forgets every renamed resource: a grant covers only what it was for.
+    pub fn forget_renamed_resources(&self) {
+        self.renamed_resources
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    /// `granted` and every resource a rename made of one of them, through any number of
+    /// renames: what a grant for `granted` covers now.
+    pub fn covered_resources(&self, granted: &[String]) -> Vec<String> {
+        let mut covered = granted.to_vec();
+        let renamed = self
+            .renamed_resources
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if renamed.is_empty() || granted.is_empty() {
+            return covered;
+        }
+        // A fixed point: each pass adds at least one of the bounded renames, or ends.
+        loop {
+            let before = covered.len();
+            for rename in renamed.iter() {
+                if covered.contains(&rename.from) && !covered.contains(&rename.to) {
+                    covered.push(rename.to.clone());
+                }
+            }
+            if covered.len() == before {
+                return covered;
+            }
+        }
+    }
+
+    fn write_live(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Live>> {
+        self.live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether `profile` can be served for an issuer at `place`: metadata nowhere only leaves
-    /// The host serving it; `None` once the server has stopped, or in unit tests.
-    pub(crate) fn host(&self) -> Option<Arc<Host>> {
-        self.host.upgrade()
-    }
-
     /// a client the default endpoints at the root of the origin, so it needs an issuer
     /// co-hosted at the root of another server's origin.
     pub fn fits(place: &Place, cohosted: bool, profile: &Profile) -> Result<(), String> {
@@ -522,11 +637,8 @@ impl State {
 
     /// The URL of its token endpoint, which an assertion may name as its audience.
     pub fn token_endpoint(&self) -> String {
-        format!(
-            "{}{}/token",
-            self.place.issuer,
-            self.live().profile.prefix()
-        )
+        let live = self.live();
+        format!("{}{}/token", live.issuer, live.profile.prefix())
     }
 
     /// The client `id`, whether registered, pre-registered or described by a cached document
@@ -777,7 +889,7 @@ impl State {
         let limits = &self.config.limits;
         Snapshot {
             service: "oauth".to_owned(),
-            issuer: self.place.issuer.clone(),
+            issuer: self.issuer(),
             name: self.place.name.clone(),
             toggles: self.toggles(),
             store: StoreSizes {

@@ -21,7 +21,7 @@ use crate::state::State;
 
 pub const PREFIX: &str = "/control";
 
-const INDEX: [Entry; 18] = [
+const INDEX: [Entry; 19] = [
     (
         "GET",
         "/control/state",
@@ -83,6 +83,11 @@ const INDEX: [Entry; 18] = [
         "POST",
         "/control/base-url",
         r#"{"base_url": "https://x.example"|null, "keep_old_audience": bool} — answer as this public origin from now on (null: the loopback name the client used); tokens for the old URL stay accepted unless keep_old_audience is false"#,
+    ),
+    (
+        "POST",
+        "/control/rename-authorization-server",
+        r#"{"from": "…", "to": "…"} — the trusted (and start-up, and migration) authorization server with issuer `from` has issuer `to` now: its issuer was re-pointed"#,
     ),
     (
         "GET",
@@ -152,6 +157,42 @@ fn repoint(state: &State, arguments: Map<String, Value>) -> Result<(), String> {
         "base_url: missing; give the public origin (https://x.example), or null for loopback",
     )?;
     state.repoint(base_url.as_deref(), keep_old_audience)
+}
+
+/// The arguments of `POST /control/rename-authorization-server`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Renamed {
+    from: String,
+    to: String,
+}
+
+/// Whether the server answers under loopback names only.
+fn is_local(state: &State) -> bool {
+    state
+        .snapshot()
+        .base_url
+        .as_deref()
+        .is_none_or(sim_http::public_url::is_loopback)
+}
+
+/// The state after a re-point. When it moved the server from loopback to a URL reachable from
+/// outside and the control plane required no token, it requires one from now on, as a start-up
+/// with that URL would; the token is told in this answer and the log only. (A server configured
+/// with a public URL and an open control plane was set up so by its embedder, and stays so.)
+fn repointed(state: &State, was_local: bool) -> Response {
+    let snapshot = state.snapshot();
+    let mut answer = serde_json::to_value(&snapshot).unwrap_or_default();
+    let exposed = was_local && !is_local(state);
+    if let Some(token) = exposed.then(|| state.config.control.expose()).flatten() {
+        tracing::warn!(
+            target: "mcp_oauth_sim::control",
+            "the rig is reachable from outside now, so /control requires \
+             `Authorization: Bearer {token}`"
+        );
+        answer["control_token"] = token.into();
+    }
+    json(StatusCode::OK, &answer)
 }
 
 /// `after` is a count of requests a test makes; more than this is a mistake.
@@ -231,9 +272,27 @@ pub async fn handle(state: &State, request: Request<Incoming>) -> Response {
         (&Method::POST, "/control/migrate") => call
             .arguments()
             .and_then(|arguments| migrate(state, arguments)),
-        (&Method::POST, "/control/base-url") => call
-            .arguments()
-            .and_then(|arguments| repoint(state, arguments)),
+        (&Method::POST, "/control/base-url") => {
+            let was_local = is_local(state);
+            return match call
+                .arguments()
+                .and_then(|arguments| repoint(state, arguments))
+            {
+                Ok(()) => repointed(state, was_local),
+                Err(message) => plain_error(StatusCode::BAD_REQUEST, &message),
+            };
+        }
+        (&Method::POST, "/control/rename-authorization-server") => {
+            match call.arguments::<Renamed>() {
+                Ok(Renamed { from, to }) => {
+                    if let Err(message) = state.rename_authorization_server(&from, &to) {
+                        return plain_error(StatusCode::NOT_FOUND, &message);
+                    }
+                    Ok(())
+                }
+                Err(message) => Err(message),
+            }
+        }
         (&Method::GET, "/control/profile") => {
             return json(StatusCode::OK, &*state.profile());
         }

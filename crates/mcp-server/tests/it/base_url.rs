@@ -50,8 +50,9 @@ async fn initialize_as(rig: &Rig, token: &str, host: &str, origin: Option<&str>)
 
 #[tokio::test]
 async fn after_a_repoint_the_metadata_and_the_challenge_name_the_new_url() {
-    // Arrange
-    let rig = Rig::start().await;
+    // Arrange: on a public URL from the start, so that the control plane stays as configured
+    // (open) and the state can be read after the move.
+    let rig = rig_at(OLD).await;
 
     // Act
     let state = repoint(&rig, json!({ "base_url": NEW })).await;
@@ -157,7 +158,7 @@ async fn a_token_for_the_old_url_keeps_working_by_default_and_not_with_keep_old_
 }
 
 #[tokio::test]
-async fn null_goes_back_to_the_loopback_name_and_reset_to_the_configured_url() {
+async fn null_goes_back_to_the_loopback_name() {
     // Arrange
     let rig = rig_at(OLD).await;
     let port = rig.mcp_port();
@@ -183,16 +184,88 @@ async fn null_goes_back_to_the_loopback_name_and_reset_to_the_configured_url() {
         "{loopback}"
     );
     assert_eq!(document["resource"], format!("http://127.0.0.1:{port}/mcp"));
+}
 
-    // Act
+#[tokio::test]
+async fn a_reset_keeps_the_url_in_force_and_the_audiences_it_accepts() {
+    // Arrange
+    let rig = rig_at(OLD).await;
+    repoint(&rig, json!({ "base_url": NEW })).await;
+
+    // Act: where the server is reachable is not a failure switch; a reset between two test
+    // cases must not cut a client off its tunnel.
     let (status, reset) = rig.mcp_control("/control/reset", json!({})).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{reset}");
-    assert_eq!(reset["base_url"], OLD, "{reset}");
-    assert_eq!(reset["resource"], format!("{OLD}/mcp"), "{reset}");
-    assert_eq!(reset["former_audiences"], json!([]), "{reset}");
-    assert_eq!(reset["keep_old_audience"], true, "{reset}");
+    assert_eq!(reset["base_url"], NEW, "{reset}");
+    assert_eq!(reset["resource"], format!("{NEW}/mcp"), "{reset}");
+    assert_eq!(reset["former_audiences"], json!([OLD]), "{reset}");
+}
+
+#[tokio::test]
+async fn a_move_from_loopback_to_a_public_url_makes_the_control_plane_require_a_token_told_once() {
+    // Arrange: a server on loopback names, its control plane open.
+    let rig = Rig::start().await;
+
+    // Act
+    let public = repoint(&rig, json!({ "base_url": NEW })).await;
+    let (refused, _) = rig.mcp_control("/control/state", json!({})).await;
+    let token = public["control_token"]
+        .as_str()
+        .expect("a token, told once")
+        .to_owned();
+    let answer = rig
+        .http
+        .post(rig.mcp_path("/control/base-url"))
+        .bearer_auth(&token)
+        .json(&json!({ "base_url": "https://newer.example.test" }))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(token.len(), 43, "256 bits from the OS RNG");
+    assert_eq!(refused, StatusCode::UNAUTHORIZED, "from that request on");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer: Value = answer.json().await.unwrap();
+    assert!(answer.get("control_token").is_none(), "told once: {answer}");
+}
+
+#[tokio::test]
+async fn a_renamed_authorization_server_keeps_its_introspection_url_and_survives_a_reset() {
+    // Arrange
+    let rig = Rig::start().await;
+    let before = rig.mcp_state().await;
+    let old = before["authorization_server"].as_str().unwrap().to_owned();
+    let checked_at = before["introspection_url"].clone();
+    let token = rig.token().await.access;
+
+    // Act
+    let body = json!({ "from": old, "to": "https://as.example.test" });
+    let (status, renamed) = rig
+        .mcp_control("/control/rename-authorization-server", body.clone())
+        .await;
+    let (_, reset) = rig.mcp_control("/control/reset", json!({})).await;
+    let (unknown, message) = rig
+        .mcp_control("/control/rename-authorization-server", body)
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    for state in [&renamed, &reset] {
+        assert_eq!(
+            state["authorization_server"], "https://as.example.test",
+            "{state}"
+        );
+        assert_eq!(state["introspection_url"], checked_at, "{state}");
+    }
+    assert_eq!(
+        rig.initialize(&token).await.0,
+        StatusCode::OK,
+        "tokens still checked"
+    );
+    assert_eq!(unknown, StatusCode::NOT_FOUND, "{message}");
 }
 
 #[tokio::test]

@@ -183,7 +183,7 @@ fn mint_assertion(state: &State, call: &Call) -> Result<Value, String> {
     let now = state.clock.now_secs();
     let audience = match mint.variant {
         Variant::WrongAudience => WRONG_AUDIENCE.to_owned(),
-        _ => mint.audience.unwrap_or_else(|| state.place.issuer.clone()),
+        _ => mint.audience.unwrap_or_else(|| state.issuer()),
     };
     let (iat, exp) = match mint.variant {
         Variant::Expired => (now.saturating_sub(360), now.saturating_sub(60)),
@@ -250,7 +250,7 @@ fn mint_id_token(state: &State, call: &Call) -> Result<Value, String> {
     }
     let now = state.clock.now_secs();
     let mut claims = json!({
-        "iss": state.place.issuer,
+        "iss": state.issuer(),
         "sub": mint.sub.unwrap_or_else(|| state.config.subject.clone()),
         "aud": mint.aud,
         "iat": now,

@@ -81,7 +81,10 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     let reply = Reply {
         redirect_uri: &target.uri,
         client_state: params.single("state"),
-        iss: state.live().profile.iss.for_issuer(&state.place.issuer),
+        iss: {
+            let live = state.live();
+            live.profile.iss.for_issuer(&live.issuer)
+        },
     };
     facts.asked.iss = reply.iss.clone();
     let refuse = |facts: &mut Facts, (error, description): Refusal| {

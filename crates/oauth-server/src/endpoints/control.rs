@@ -22,7 +22,7 @@ use crate::endpoints::assertions;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
 use crate::host::Host;
 use crate::snapshot::Snapshot;
-use crate::state::{ReuseDetection, State};
+use crate::state::{Place, ReuseDetection, State};
 
 pub const PREFIX: &str = "/control";
 
@@ -30,7 +30,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 39] = [
+const INDEX: [Entry; 43] = [
     (
         "GET",
         "/control/state",
@@ -189,6 +189,26 @@ const INDEX: [Entry; 39] = [
         "clients, codes, tokens, settings, fault rules, events, clock and counters back to start-up; the start-up issuers only",
     ),
     (
+        "POST",
+        "/control/base-url",
+        r#"{"base_url": "https://…" | null, "port": N} — re-point the issuers of a listener (the main one without port) to a new public URL, live; null: http(s)://localhost:PORT; a public URL makes /control require a token"#,
+    ),
+    (
+        "GET",
+        "/control/renamed-resources",
+        "the resources renamed: a grant for `from` also covers `to`",
+    ),
+    (
+        "POST",
+        "/control/renamed-resources",
+        r#"{"from": "…", "to": "…"} — a grant for the resource `from` also covers `to` (the MCP server re-pointed)"#,
+    ),
+    (
+        "DELETE",
+        "/control/renamed-resources",
+        "forget the renamed resources",
+    ),
+    (
         "GET",
         "/control/issuers",
         "every issuer: name, issuer URL, path, port and internal introspection URL",
@@ -227,6 +247,60 @@ const ALIASES: [Alias; 5] = [
 
 /// Where the issuers are managed and addressed.
 const ISSUERS: &str = "/control/issuers";
+
+/// Where a listener's public URL is changed.
+const BASE_URL: &str = "/control/base-url";
+
+/// The arguments of `POST /control/base-url`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaseUrl {
+    /// Required, `null` included: `{}` is more likely a mistake than a return to loopback.
+    #[serde(deserialize_with = "nullable")]
+    base_url: Option<String>,
+    /// The listener; the main one when absent.
+    #[serde(default)]
+    port: Option<u16>,
+}
+
+/// `POST /control/base-url`: re-points a listener's issuers, and makes the control plane
+/// require a token from now on if the rig was on loopback only, the new URL is reachable from
+/// outside and no token was required, exactly as a start-up with that URL would. The token is in this answer and in the log, and
+/// nowhere after.
+fn base_url_call(host: &Host, call: &Call) -> Response {
+    if call.method != Method::POST {
+        return sim_http::response::method_not_allowed("POST");
+    }
+    let BaseUrl { base_url, port } = match call.arguments() {
+        Ok(arguments) => arguments,
+        Err(message) => return plain_error(StatusCode::BAD_REQUEST, &message),
+    };
+    let local = |places: &[Place]| {
+        places
+            .iter()
+            .all(|place| sim_http::public_url::is_loopback(&place.issuer))
+    };
+    let was_local = local(&host.places());
+    let re_pointed = match host.set_base_url(port, base_url.as_deref()) {
+        Ok(places) => places,
+        Err(message) => return plain_error(StatusCode::BAD_REQUEST, &message),
+    };
+    // From loopback only: a server configured with a public URL and an open control plane was
+    // set up so by its embedder, and stays so.
+    let public = was_local && !local(&re_pointed);
+    let mut answer = serde_json::json!({ "re_pointed": re_pointed, "issuers": host.places() });
+    if let Some(token) = public.then(|| host.config.control.expose()).flatten() {
+        // The operator's own terminal, as at a start-up in tunnel mode: the only other place
+        // the token is ever shown.
+        tracing::warn!(
+            target: "mcp_oauth_sim::control",
+            "the rig is reachable from outside now, so /control requires \
+             `Authorization: Bearer {token}`"
+        );
+        answer["control_token"] = token.into();
+    }
+    json(StatusCode::OK, &answer)
+}
 
 /// Where one fetch fault is addressed, by id.
 const DOCUMENT_FAULT: &str = "/control/documents/faults/";
@@ -286,6 +360,9 @@ pub async fn handle(host: &Host, request: Request<Incoming>) -> Response {
         Ok(call) => call,
         Err(answer) => return answer,
     };
+    if call.path == BASE_URL {
+        return base_url_call(host, &call);
+    }
     let Some(rest) = call.path.strip_prefix(ISSUERS) else {
         let main = host.main_issuer();
         return issuer_call(host, &main, &call, Scope::Server).await;
@@ -347,6 +424,13 @@ async fn issuers_call(host: &Host, call: &Call) -> Response {
     }
 }
 
+fn renamed(state: &State) -> Response {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "renamed_resources": state.renamed_resources() }),
+    )
+}
+
 fn issuers(host: &Host) -> Response {
     json(
         StatusCode::OK,
@@ -397,6 +481,23 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
             }
             Ok(())
         }
+        (&Method::GET, "/control/renamed-resources") => return renamed(state),
+        (&Method::POST, "/control/renamed-resources") => {
+            match call
+                .arguments()
+                .and_then(|renamed| state.rename_resource(renamed))
+            {
+                Ok(()) => return renamed(state),
+                Err(message) => Err(message),
+            }
+        }
+        (&Method::DELETE, "/control/renamed-resources") => match call.no_arguments() {
+            Ok(()) => {
+                state.forget_renamed_resources();
+                return renamed(state);
+            }
+            Err(message) => Err(message),
+        },
         (method, path)
             if path == "/control/documents" || path.starts_with("/control/documents/") =>
         {

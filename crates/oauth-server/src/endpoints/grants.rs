@@ -98,7 +98,8 @@ pub async fn jwt_bearer(
     }
     let keys = state.key_set(&trusted.keys).await.map_err(&invalid)?;
     jose::verify(assertion, &keys).map_err(&invalid)?;
-    let issuer = state.place.issuer.as_str();
+    let issuer = state.issuer();
+    let issuer = issuer.as_str();
     let with_slash = format!("{issuer}/");
     let token_endpoint = state.token_endpoint();
     if !claims.audience_is_one_of(&[issuer, &with_slash, &token_endpoint]) {
@@ -232,10 +233,10 @@ pub fn token_exchange(
     let now = state.clock.now_secs();
     facts.asked.assertion = Some(seen(&read, now));
     let claims = Claims(&read.claims);
-    if claims.str("iss") != Some(state.place.issuer.as_str()) {
+    let issuer = state.issuer();
+    if claims.str("iss") != Some(issuer.as_str()) {
         return Err(invalid(format!(
-            "iss must be this identity provider, {}",
-            state.place.issuer
+            "iss must be this identity provider, {issuer}"
         )));
     }
     // An ID token lives longer than an assertion; a day is generous for a test.
@@ -266,7 +267,7 @@ pub fn token_exchange(
         })?;
     let scope = params.single("scope")?.map(str::to_owned);
     let mut jag = json!({
-        "iss": state.place.issuer,
+        "iss": state.issuer(),
         "sub": sub,
         "aud": audience,
         "client_id": client_id,

@@ -49,12 +49,13 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     state.counters.introspections.bump();
     // Every MCP request is checked here: answer from the stored token in place (the map's read
     // guard is held only while serializing, never across an await) instead of copying it.
+    let live = state.live();
     let answer = state
         .store
         .with_live_access_token(&TokenKey::of(token), state.now(), |access| {
             facts.client(&access.client_id);
             facts.subject = Some(access.subject.clone());
-            json_no_store(StatusCode::OK, &Active::new(access, &state.place.issuer))
+            json_no_store(StatusCode::OK, &Active::new(access, &live.issuer))
         });
     match answer {
         Some(answer) => {

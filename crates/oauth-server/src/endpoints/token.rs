@@ -304,7 +304,7 @@ fn redeem_code(
             "code_verifier does not match the code_challenge".into(),
         ));
     }
-    let resources = narrow_resources(&issued.resources, &requested_resources)?;
+    let resources = narrow_resources(state, &issued.resources, &requested_resources)?;
 
     let terms = GrantTerms {
         client_id: client.id.clone(),
@@ -415,7 +415,7 @@ fn refresh(
             requested.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     };
-    let resources = narrow_resources(&current.resources, &requested_resources)?;
+    let resources = narrow_resources(state, &current.resources, &requested_resources)?;
     let terms = GrantTerms {
         client_id: client.id.clone(),
         scope,
@@ -489,10 +489,17 @@ fn rotated_out(
 
 /// The resources a new access token is for (RFC 8707 §2.2): those requested, which must be among
 /// the grant's when the grant named any; otherwise all of the grant's.
-fn narrow_resources(granted: &[String], requested: &[&str]) -> Result<Vec<String>, OAuthError> {
+///
+/// A resource renamed since the grant ([`State::rename_resource`]) counts as granted.
+fn narrow_resources(
+    state: &State,
+    granted: &[String],
+    requested: &[&str],
+) -> Result<Vec<String>, OAuthError> {
     if requested.is_empty() {
         return Ok(granted.to_vec());
     }
+    let granted = state.covered_resources(granted);
     if let Some(outside) = requested.iter().find(|resource| {
         url::Url::parse(resource).map_or(true, |url| url.fragment().is_some())
             || (!granted.is_empty() && !granted.iter().any(|known| known == *resource))

@@ -25,7 +25,7 @@ async fn success_redirects_with_code_state_and_iss() {
     assert_eq!(query_param(&redirect, "state").as_deref(), Some("st4te"));
     assert_eq!(
         query_param(&redirect, "iss").as_deref(),
-        Some(rig.server.issuer())
+        Some(rig.server.issuer().as_str())
     );
     assert_eq!(rig.state().await["counters"]["authorizations"], json!(1));
     assert_eq!(rig.state().await["store"]["codes"], json!(1));
@@ -191,7 +191,7 @@ async fn request_errors_after_the_client_is_known_redirect_with_error_and_state(
         );
         assert_eq!(
             query_param(&redirect, "iss").as_deref(),
-            Some(rig.server.issuer())
+            Some(rig.server.issuer().as_str())
         );
         assert!(query_param(&redirect, "code").is_none());
     }

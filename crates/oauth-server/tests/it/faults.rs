@@ -96,7 +96,7 @@ async fn an_error_fault_on_authorize_redirects_with_error_state_and_iss() {
     assert_eq!(query_param(&redirect, "state").as_deref(), Some("st4te"));
     assert_eq!(
         query_param(&redirect, "iss").as_deref(),
-        Some(rig.server.issuer())
+        Some(rig.server.issuer().as_str())
     );
     assert!(query_param(&redirect, "code").is_none());
     assert_eq!(rig.state().await["store"]["codes"], json!(0));

@@ -20,6 +20,7 @@ mod metadata;
 mod profile;
 mod races;
 mod register;
+mod repoint;
 mod reuse_detection;
 mod saved;
 mod tls;

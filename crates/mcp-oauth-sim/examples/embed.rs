@@ -37,8 +37,8 @@ pub async fn run() -> anyhow::Result<()> {
 
 /// The client under test: logs in and refreshes once, and checks what it was handed: a new
 /// refresh token (rotation is on) and an access token of the builder's `token_ttl`.
-async fn run_the_client(issuer: &str, mcp_url: &str) -> anyhow::Result<()> {
-    let mut client = stand_in::Client::log_in(stand_in::http(None)?, issuer, mcp_url).await;
+async fn run_the_client(issuer: String, mcp_url: String) -> anyhow::Result<()> {
+    let mut client = stand_in::Client::log_in(stand_in::http(None)?, &issuer, &mcp_url).await;
     let presented = client.refresh.clone();
     let (status, answer) = client.refresh().await;
     anyhow::ensure!(

@@ -67,5 +67,5 @@ pub async fn run() -> anyhow::Result<()> {
 /// The client under test, logged in to `sim` before the failures start.
 async fn log_in(sim: &Sim) -> anyhow::Result<stand_in::Client> {
     let http = stand_in::http(None)?;
-    Ok(stand_in::Client::log_in(http, sim.issuer(), sim.mcp_url()).await)
+    Ok(stand_in::Client::log_in(http, &sim.issuer(), &sim.mcp_url()).await)
 }

@@ -37,5 +37,5 @@ pub async fn run() -> anyhow::Result<()> {
 /// The client under test, logged in over HTTPS with `ca_pem` as its only root.
 async fn log_in(ca_pem: &str, sim: &Sim) -> anyhow::Result<stand_in::Client> {
     let http = stand_in::http(Some(ca_pem))?;
-    Ok(stand_in::Client::log_in(http, sim.issuer(), sim.mcp_url()).await)
+    Ok(stand_in::Client::log_in(http, &sim.issuer(), &sim.mcp_url()).await)
 }

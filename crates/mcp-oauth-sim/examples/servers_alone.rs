@@ -28,7 +28,7 @@ pub async fn run() -> anyhow::Result<()> {
         ..mcp_server::Config::default()
     })
     .await?;
-    let client = log_in(server.issuer(), &mcp.url()).await?; // the client under test
+    let client = log_in(&server.issuer(), &mcp.url()).await?; // the client under test
     assert_eq!(client.echo("fresh").await?, StatusCode::OK);
     server.clock().advance(Duration::from_secs(3601)); // expire tokens without waiting
     assert_eq!(client.echo("expired").await?, StatusCode::UNAUTHORIZED);

@@ -240,6 +240,10 @@ pub struct Flags {
         hide_env_values = true
     )]
     pub control_token: Option<String>,
+    /// Keep clients, codes, tokens, switches and fault rules in this file across a restart:
+    /// loaded at start, written within a second of a change and at a clean stop.
+    #[arg(long, env = "STATE_FILE", value_name = "STATE_FILE", global = true)]
+    pub state_file: Option<PathBuf>,
     /// Log filter (info, warn, debug, …), optionally with `json`: `json` or `json,warn`.
     #[arg(
         long,
@@ -338,6 +342,7 @@ impl Flags {
             fetch_ca_file: self.fetch_ca_file.clone().or_else(|| {
                 Some(self.certs_dir.join(certs::CA_FILE)).filter(|path| path.is_file())
             }),
+            state_file: self.state_file.clone(),
         })
     }
 }

@@ -37,6 +37,7 @@ pub mod certs;
 pub mod control;
 pub mod flags;
 pub mod settings;
+pub mod state_file;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -65,6 +66,48 @@ pub struct Sim {
     scheme: &'static str,
     control_token: Option<(String, bool)>,
     ca_pem: Option<String>,
+    /// Where the state is kept, and its writer; `None` without `STATE_FILE`.
+    state_file: Option<StateFile>,
+}
+
+/// The state file of a running rig: [`state_file::WRITE_EVERY`] a task writes it if anything
+/// changed, and [`Sim::stop`] writes it last.
+struct StateFile {
+    path: std::path::PathBuf,
+    savers: Savers,
+    /// What the restore at start said, for the log.
+    notes: Vec<String>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+/// What reads both servers' state for the file, also once they have stopped.
+#[derive(Clone)]
+struct Savers {
+    oauth: oauth_server::Saver,
+    mcp: mcp_server::Saver,
+    clock: sim_http::Clock,
+}
+
+impl Savers {
+    fn save(&self) -> state_file::Saved {
+        state_file::Saved::new(
+            self.clock.offset_millis(),
+            self.oauth.save(),
+            self.mcp.save(),
+        )
+    }
+
+    /// Writes the file unless what it would hold is `written` (what the last write held, but
+    /// its time stamp); answers what the file holds now, that way.
+    fn write_if_changed(&self, path: &std::path::Path, written: &[u8]) -> std::io::Result<Vec<u8>> {
+        let saved = self.save();
+        let unstamped = serde_json::to_vec(&(&saved.clock_offset_ms, &saved.oauth, &saved.mcp))
+            .map_err(std::io::Error::other)?;
+        if unstamped != written {
+            state_file::write(path, &saved)?;
+        }
+        Ok(unstamped)
+    }
 }
 
 impl std::fmt::Debug for Sim {
@@ -190,6 +233,10 @@ impl Sim {
                 .as_ref()
                 .map(|(token, _)| token.clone()),
         )?;
+        let state_file = match &settings.state_file {
+            Some(path) => Some(restore(path, &auth, &mcp, &control).await?),
+            None => None,
+        };
         if let Some(situation) = settings.conformance {
             control.stage(situation).await.map_err(|error| {
                 LaunchError::Config(format!(
@@ -207,17 +254,27 @@ impl Sim {
             scheme: settings.scheme(),
             control_token: prepared.control_token,
             ca_pem: prepared.ca_pem,
+            state_file,
         })
     }
 
-    /// The URL to give the client under test: the MCP endpoint, which is also the resource
-    /// identifier. Everything else is discovered from it.
-    pub fn mcp_url(&self) -> &str {
-        &self.mcp_url
+    /// What loading the state file said (one line per issuer, and what was left out); empty
+    /// without `STATE_FILE`.
+    pub fn restored(&self) -> &[String] {
+        self.state_file
+            .as_ref()
+            .map_or(&[], |state_file| state_file.notes.as_slice())
     }
 
-    /// The default issuer, `main`, byte-identical to its metadata's `issuer`.
-    pub fn issuer(&self) -> &str {
+    /// The URL to give the client under test: the MCP endpoint, which is also the resource
+    /// identifier, as it is now (a re-point changes it). Everything else is discovered from it.
+    pub fn mcp_url(&self) -> String {
+        self.mcp.url()
+    }
+
+    /// The default issuer, `main`, byte-identical to its metadata's `issuer` (as it is now: a
+    /// re-point changes it).
+    pub fn issuer(&self) -> String {
         self.auth.issuer()
     }
 
@@ -257,7 +314,8 @@ impl Sim {
         self.scheme
     }
 
-    /// The token `/control` requires, if any.
+    /// The token `/control` required at start-up, if any (a re-point that made the rig public
+    /// answers its own: [`RePointed::control_token`](control::RePointed::control_token)).
     pub fn control_token(&self) -> Option<&str> {
         self.control_token.as_ref().map(|(token, _)| token.as_str())
     }
@@ -275,13 +333,117 @@ impl Sim {
         self.ca_pem.as_deref()
     }
 
-    /// Stops both servers, letting in-flight requests finish.
+    /// Stops both servers, letting in-flight requests finish; then writes the state file, if
+    /// there is one, with everything they did.
     pub async fn stop(self) -> Result<(), LaunchError> {
+        if let Some(state_file) = &self.state_file {
+            state_file.writer.abort();
+        }
         let (mcp, auth) = tokio::join!(self.mcp.stop(), self.auth.stop());
+        if let Some(state_file) = &self.state_file {
+            state_file
+                .savers
+                .write_if_changed(&state_file.path, &[])
+                .map_err(|error| {
+                    LaunchError::Config(format!(
+                        "STATE_FILE {} cannot be written: {error}",
+                        state_file.path.display()
+                    ))
+                })?;
+        }
         mcp?;
         auth?;
         Ok(())
     }
+}
+
+/// Loads the state file at `path` into the servers just started, if it exists, and starts its
+/// writer. A file that cannot be used stops the start, and is left alone.
+async fn restore(
+    path: &std::path::Path,
+    auth: &AuthServer,
+    mcp: &McpServer,
+    control: &Control,
+) -> Result<StateFile, LaunchError> {
+    let shown = path.display();
+    let failed = |why: String| LaunchError::Config(format!("STATE_FILE {shown}: {why}"));
+    let mut notes = Vec::new();
+    let savers = Savers {
+        oauth: auth.saver(),
+        mcp: mcp.saver(),
+        clock: auth.clock().clone(),
+    };
+    match state_file::read(path).map_err(LaunchError::Config)? {
+        None => notes.push(format!(
+            "{shown} does not exist yet: it is written from now on"
+        )),
+        Some(saved) => {
+            // First: expiry is judged by the rig clock, which may have been moved.
+            auth.clock().set_offset_millis(saved.clock_offset_ms);
+            notes.extend(auth.restore(saved.oauth).map_err(failed)?);
+            let keep_old_audience = saved.mcp.keep_old_audience;
+            let former: Vec<String> = saved.mcp.former_audiences.clone();
+            mcp.restore(saved.mcp).map_err(failed)?;
+            // Tokens for the MCP server's URLs before the restart keep working (the MCP server
+            // took its former audiences back); a grant for one of them covers today's URL too,
+            // so a client refreshing for it needs no new consent.
+            let resource = mcp.url();
+            if keep_old_audience {
+                for origin in former {
+                    let from = format!("{}{}", origin.trim_end_matches('/'), mcp_server::MCP_PATH);
+                    if from == resource {
+                        continue;
+                    }
+                    let renamed = serde_json::json!({ "from": from, "to": resource });
+                    for place in auth.issuers() {
+                        control
+                            .issuer(&place.name)
+                            .rename_resource(renamed.clone())
+                            .await
+                            .map_err(|error| failed(error.to_string()))?;
+                    }
+                }
+            }
+        }
+    }
+    // Written at once: a path that cannot be written is a start-up error, not a surprise at
+    // the first change.
+    let mut written = savers
+        .write_if_changed(path, &[])
+        .map_err(|error| failed(format!("cannot be written: {error}")))?;
+    let writer = {
+        let savers = savers.clone();
+        let path = path.to_owned();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(state_file::WRITE_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                // Saving walks the stores: off the async threads, which serve requests.
+                let savers = savers.clone();
+                let target = path.clone();
+                let last = std::mem::take(&mut written);
+                let outcome =
+                    tokio::task::spawn_blocking(move || savers.write_if_changed(&target, &last))
+                        .await;
+                match outcome {
+                    Ok(Ok(bytes)) => written = bytes,
+                    Ok(Err(error)) => tracing::warn!(
+                        target: "mcp_oauth_sim::state",
+                        "cannot write STATE_FILE {}: {error}",
+                        path.display()
+                    ),
+                    Err(_) => {}
+                }
+            }
+        })
+    };
+    Ok(StateFile {
+        path: path.to_owned(),
+        savers,
+        notes,
+        writer,
+    })
 }
 
 /// The authorization server as the MCP server's co-host: requests the MCP server does not
@@ -384,6 +546,13 @@ impl SimBuilder {
     /// (`CONFORMANCE`); see [`control::conformance`].
     pub fn conformance(mut self, situation: control::conformance::Situation) -> Self {
         self.settings.conformance = Some(situation);
+        self
+    }
+
+    /// Keep both servers' state in `path` across a restart (`STATE_FILE`): loaded at start if
+    /// it exists, written within a second of a change and at [`Sim::stop`].
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.settings.state_file = Some(path.into());
         self
     }
 

@@ -178,6 +178,16 @@ async fn serve(args: &Flags) -> anyhow::Result<()> {
             client.auth_method.as_str()
         ));
     }
+    if let Some(path) = &settings.state_file {
+        for note in sim.restored() {
+            log.announce(&format!("[state] {note}"));
+        }
+        log.announce(&format!(
+            "[state] kept in {} (written within {} s of a change, and at a clean stop)",
+            path.display(),
+            mcp_oauth_sim::state_file::WRITE_EVERY.as_secs()
+        ));
+    }
     if let Some(situation) = settings.conformance {
         log.announce(&format!(
             "[conformance] staged {}: a passing client {}",

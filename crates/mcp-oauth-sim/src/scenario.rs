@@ -145,9 +145,21 @@ pub async fn run(control: &Control, args: ScenarioArgs) -> anyhow::Result<()> {
     }
     // Staging answers the suite's context, which the tester hands to the client under test.
     let mut context = None;
+    let mut control_token = None;
     match &scenario {
         Some(Scenario::Conformance(situation)) => {
             context = Some(control.stage(*situation).await?);
+        }
+        Some(Scenario::Tunnel(to)) => {
+            control_token = control.re_point(to).await?.control_token;
+            if let (Some(token), false) = (&control_token, json) {
+                // The one time the token is told besides the rig's log.
+                say!("control token: {token}");
+                eprintln!(
+                    "the rig is reachable from outside now, so /control requires this token; \
+                     for the scenario command: export CONTROL_TOKEN={token}"
+                );
+            }
         }
         Some(scenario) => {
             let added = control.apply(scenario).await?;
@@ -157,7 +169,7 @@ pub async fn run(control: &Control, args: ScenarioArgs) -> anyhow::Result<()> {
         }
         None => {}
     }
-    print_state(control, json, context.as_ref()).await?;
+    print_state(control, json, context.as_ref(), control_token.as_deref()).await?;
     if let Some(caveat) = scenario.as_ref().and_then(Scenario::caveat) {
         eprintln!("{caveat}");
     }
@@ -343,6 +355,7 @@ async fn print_state(
     control: &Control,
     json: bool,
     context: Option<&Context>,
+    control_token: Option<&str>,
 ) -> anyhow::Result<()> {
     if json {
         let (oauth, mcp, faults) = tokio::try_join!(
@@ -353,6 +366,9 @@ async fn print_state(
         let mut all = json!({ "oauth": oauth, "mcp": mcp, "faults": faults });
         if let Some(context) = context {
             all["context"] = json!(context);
+        }
+        if let Some(token) = control_token {
+            all["control_token"] = json!(token);
         }
         say!("{}", serde_json::to_string_pretty(&all)?);
     } else {

@@ -94,6 +94,10 @@ pub struct Settings {
     /// rig's own (`FETCH_CA_FILE`); the binary defaults it to `CERTS_DIR/ca.pem` when that
     /// exists, so a document served with a certificate from `certs` verifies.
     pub fetch_ca_file: Option<PathBuf>,
+    /// Where both servers' state is kept across a restart (`STATE_FILE`): loaded at start when
+    /// it exists, written within [`crate::state_file::WRITE_EVERY`] of a change and at a clean
+    /// stop. `None`: the rig forgets everything when it stops.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -128,6 +132,7 @@ impl Default for Settings {
             fetch_allow_hosts: Vec::new(),
             fetch_timeout: FetchPolicy::default().timeout,
             fetch_ca_file: None,
+            state_file: None,
         }
     }
 }

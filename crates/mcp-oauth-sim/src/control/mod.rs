@@ -15,6 +15,7 @@
 pub mod conformance;
 pub mod events;
 pub mod faults;
+pub mod re_point;
 pub mod scenario;
 pub mod state;
 pub mod without_user;
@@ -36,7 +37,8 @@ use crate::Settings;
 pub use events::{Event, EventPage, EventStream, Watched};
 pub use faults::{Fault, FaultRule, Match, Respond, RigFaults};
 pub use oauth_server::snapshot::DocumentsState;
-pub use scenario::{Cimd, ClockMove, Scenario, ScenarioError};
+pub use re_point::RePointed;
+pub use scenario::{Cimd, ClockMove, RePoint, Scenario, ScenarioError};
 pub use state::{IntrospectionFailure, McpState, OAuthState, RigState};
 
 /// Why a control call failed.
@@ -128,10 +130,47 @@ pub struct Control {
     streaming: reqwest::Client,
     oauth: String,
     mcp: String,
-    token: Option<String>,
+    token: SharedToken,
     /// The issuer the authorization server's calls address, by name; `None` for `main` through
     /// the plain paths.
     issuer: Option<String>,
+}
+
+/// The control token a [`Control`] and its clones send: shared, because a re-point that makes
+/// the rig public hands out a token that every clone must send from then on.
+#[derive(Clone, Default)]
+struct SharedToken(std::sync::Arc<std::sync::RwLock<Option<String>>>);
+
+impl SharedToken {
+    fn new(token: Option<String>) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(token)))
+    }
+
+    fn get(&self) -> Option<String> {
+        // A poisoned lock only means a panic elsewhere mid-assignment of an `Option`.
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn set(&self, token: String) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
+    }
+}
+
+// By hand, so that `{:?}` of a control client never shows the token.
+impl fmt::Debug for SharedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.get().is_some() {
+            "Some(<redacted>)"
+        } else {
+            "None"
+        })
+    }
 }
 
 /// `GET /control/issuers`.
@@ -181,7 +220,7 @@ impl Control {
             streaming: build(|builder| builder.read_timeout(STREAM_SILENCE))?,
             oauth: oauth_base.into().trim_end_matches('/').to_owned(),
             mcp: mcp_base.into().trim_end_matches('/').to_owned(),
-            token,
+            token: SharedToken::new(token),
             issuer: None,
         })
     }
@@ -290,6 +329,19 @@ impl Control {
                     })
             })
             .collect()
+    }
+
+    /// From now on a grant of the issuer addressed for the resource `from` also covers `to`
+    /// (`{"from": …, "to": …}`): the MCP server that was at `from` is at `to`. Answers every
+    /// resource renamed so far.
+    pub async fn rename_resource(&self, renamed: Value) -> Result<Value, ControlError> {
+        self.call(
+            Service::OAuth,
+            Method::POST,
+            "renamed-resources",
+            Some(renamed),
+        )
+        .await
     }
 
     /// Changes the knobs of the issuer addressed (`main` unless [`Control::issuer`] chose
@@ -634,7 +686,7 @@ impl Control {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, ControlError> {
-        let request = match &self.token {
+        let request = match self.token.get() {
             Some(token) => request.bearer_auth(token),
             None => request,
         };

@@ -75,6 +75,8 @@ pub enum Name {
     DocumentFault,
     /// [URL]: a cached client ID metadata document (every one) counts as changed and is fetched again.
     DocumentChanged,
+    /// OAUTH_URL MCP_URL [reject-old-audience] | local: re-point both servers' public URLs live (a tunnel's); tokens stay.
+    Tunnel,
 }
 
 impl Name {
@@ -105,6 +107,7 @@ impl Name {
             Self::Cimd => "cimd",
             Self::DocumentFault => "document-fault",
             Self::DocumentChanged => "document-changed",
+            Self::Tunnel => "tunnel",
         }
     }
 
@@ -117,7 +120,7 @@ impl Name {
             | Self::ReuseDetect
             | Self::Conformance
             | Self::Profile => 2,
-            Self::DocumentFault => 3,
+            Self::DocumentFault | Self::Tunnel => 3,
             Self::StepUp | Self::NarrowConsent => usize::MAX,
             _ => 1,
         }
@@ -230,6 +233,34 @@ pub enum Scenario {
     },
     /// The cached document at this URL (every one: `None`) counts as changed.
     DocumentChanged(Option<String>),
+    /// Both servers answer under new public URLs from now on, as when a tunnel in front of
+    /// them restarted with new ones: see [`Control::re_point`].
+    Tunnel(RePoint),
+}
+
+/// Where a [`Control::re_point`] moves the rig.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RePoint {
+    /// The authorization server's new public URL: `main`'s issuer (`None`: back to start-up's).
+    pub oauth_url: Option<String>,
+    /// The MCP server's new public origin (`None`: back to the loopback names).
+    pub mcp_url: Option<String>,
+    /// Whether tokens issued for the MCP server's old URL stay good for it (its old audiences
+    /// stay accepted, and a grant for the old resource covers the new one). `true` unless a
+    /// tester wants a client to see the change; a real server that moved would usually do the
+    /// same.
+    pub keep_old_audience: bool,
+}
+
+impl RePoint {
+    /// Back to the start-up URLs.
+    pub fn local() -> Self {
+        Self {
+            oauth_url: None,
+            mcp_url: None,
+            keep_old_audience: true,
+        }
+    }
 }
 
 /// Why the words given do not make a scenario: the message a user reads.
@@ -265,6 +296,7 @@ impl Scenario {
             Self::Cimd(_) => Name::Cimd,
             Self::DocumentFault { .. } => Name::DocumentFault,
             Self::DocumentChanged(_) => Name::DocumentChanged,
+            Self::Tunnel(_) => Name::Tunnel,
         }
     }
 
@@ -368,6 +400,25 @@ impl Scenario {
                 Self::Fault {
                     service: service(named)?,
                     rule,
+                }
+            }
+            Name::Tunnel => {
+                let usage = || needs("OAUTH_URL MCP_URL [reject-old-audience], or local");
+                match values {
+                    [local] if local == "local" => Self::Tunnel(RePoint::local()),
+                    [oauth, mcp] => Self::Tunnel(RePoint {
+                        oauth_url: Some(oauth.clone()),
+                        mcp_url: Some(mcp.clone()),
+                        keep_old_audience: true,
+                    }),
+                    [oauth, mcp, reject] if reject == "reject-old-audience" => {
+                        Self::Tunnel(RePoint {
+                            oauth_url: Some(oauth.clone()),
+                            mcp_url: Some(mcp.clone()),
+                            keep_old_audience: false,
+                        })
+                    }
+                    _ => return Err(usage()),
                 }
             }
             Name::Conformance => {
@@ -479,6 +530,17 @@ impl Scenario {
                 "note: tools/list still works; a client must ask for the scope the 403 names \
                  (re-authorize with it) to call the tool",
             ),
+            Self::Tunnel(RePoint {
+                keep_old_audience: true,
+                ..
+            }) => Some(
+                "note: clients, tokens and switches stay; give the client the new MCP URL. Its \
+                 tokens keep working, and a refresh for the new URL needs no new consent",
+            ),
+            Self::Tunnel(_) => Some(
+                "note: tokens issued for the old MCP URL are refused now (401 invalid_token) and \
+                 cannot be refreshed for the new one: a client must authorize again",
+            ),
             _ => None,
         }
     }
@@ -578,6 +640,9 @@ impl Control {
             }
             Scenario::Conformance(situation) => {
                 self.stage(*situation).await?;
+            }
+            Scenario::Tunnel(re_point) => {
+                self.re_point(re_point).await?;
             }
             Scenario::Cimd(mode) => {
                 let (declared, fetched) = match mode {

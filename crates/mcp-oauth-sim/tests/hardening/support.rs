@@ -49,7 +49,7 @@ impl Rig {
             .resolve("localhost", SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .build()
             .expect("build an HTTP client");
-        let mcp_origin = Url::parse(sim.mcp_url())
+        let mcp_origin = Url::parse(&sim.mcp_url())
             .expect("the MCP URL parses")
             .origin()
             .ascii_serialization();

@@ -21,7 +21,7 @@ async fn add_fault_takes_a_typed_rule_or_json_and_faults_delete_fault_clear_faul
     let sim = Sim::builder().start().await.expect("the rig starts");
     let control = sim.control();
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let typed = control
@@ -112,7 +112,7 @@ async fn advance_clock_expires_tokens_issued_before_and_reset_clock_restores_rea
         .await
         .expect("the rig starts");
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let forward = sim.control().advance_clock(61).await.expect("advance");
@@ -155,11 +155,11 @@ async fn narrow_consent_grants_only_the_given_scope_until_cleared() {
         .narrow_consent(Some("mcp:read"))
         .await
         .expect("narrow");
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
     let (call, _) = caller.echo(&tokens.access, "needs mcp:tools").await;
     let (_, refreshed) = caller.refresh(&tokens.client_id, &tokens.refresh).await;
     let cleared = sim.control().narrow_consent(None).await.expect("clear");
-    let wide = caller.log_in(sim.mcp_url()).await;
+    let wide = caller.log_in(&sim.mcp_url()).await;
 
     // Assert
     assert_eq!(narrowed.consent.grant_scope.as_deref(), Some("mcp:read"));
@@ -180,7 +180,7 @@ async fn reuse_detection_shows_in_the_state_and_counts_what_it_caught() {
     let control = sim.control();
     let caller = caller_for(&sim);
     control.rotate_refresh_tokens(true).await.expect("rotate");
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let on = control.reuse_detection(true, 0).await.expect("on");
@@ -202,7 +202,7 @@ async fn introspection_failure_401_answers_invalid_token_when_tokens_cannot_be_c
     let sim = Sim::builder().start().await.expect("the rig starts");
     let control = sim.control();
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
     control
         .add_fault(
             Service::OAuth,
@@ -242,7 +242,7 @@ async fn tool_scopes_from_the_builder_are_announced_and_required_and_control_cha
         .narrow_consent(Some("mcp:tools"))
         .await
         .expect("narrow");
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let before = control.mcp_state().await.expect("state");
@@ -299,7 +299,7 @@ async fn events_and_all_events_page_through_the_journals_without_whole_secrets()
     let sim = Sim::builder().start().await.expect("the rig starts");
     let control = sim.control();
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
     caller.echo(&tokens.access, "journaled").await;
 
     // Act

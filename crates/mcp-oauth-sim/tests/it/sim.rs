@@ -36,7 +36,7 @@ async fn a_client_discovers_logs_in_and_calls_a_tool_through_a_sim_on_ephemeral_
     let (_, metadata) = caller
         .get_json(&format!("{issuer}/.well-known/oauth-authorization-server"))
         .await;
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
     let (initialized, init) = caller.initialize(&tokens.access).await;
     let (status, response) = caller.echo(&tokens.access, "hello, sim").await;
     let state = sim.control().state().await.expect("state");
@@ -73,7 +73,7 @@ async fn rotate_refresh_tokens_hands_out_a_new_refresh_token_and_retires_the_old
     // Arrange
     let sim = start().await;
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let state = sim
@@ -102,7 +102,7 @@ async fn access_token_ttl_sets_expires_in_of_tokens_issued_afterwards() {
     // Arrange
     let sim = start().await;
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let state = sim.control().access_token_ttl(42).await.expect("ttl");
@@ -119,7 +119,7 @@ async fn revoke_access_tokens_makes_the_next_tool_call_401_while_refresh_still_w
     // Arrange
     let sim = start().await;
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let state = sim.control().revoke_access_tokens().await.expect("revoke");
@@ -140,7 +140,7 @@ async fn invalid_grant_makes_every_refresh_fail_until_turned_off() {
     // Arrange
     let sim = start().await;
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let on = sim
@@ -178,7 +178,7 @@ async fn deny_consent_redirects_back_with_access_denied_and_the_state() {
         .deny_consent(true)
         .await
         .expect("deny consent");
-    let redirect = caller.authorize(&client_id, sim.mcp_url()).await;
+    let redirect = caller.authorize(&client_id, &sim.mcp_url()).await;
 
     // Assert
     assert!(state.toggles.deny_consent);
@@ -189,7 +189,10 @@ async fn deny_consent_redirects_back_with_access_denied_and_the_state() {
     );
     assert_eq!(query_value(&redirect, "state").as_deref(), Some("xyz"));
     assert_eq!(query_value(&redirect, "code"), None);
-    assert_eq!(query_value(&redirect, "iss").as_deref(), Some(sim.issuer()));
+    assert_eq!(
+        query_value(&redirect, "iss").as_deref(),
+        Some(sim.issuer().as_str())
+    );
 }
 
 #[tokio::test]
@@ -223,7 +226,7 @@ async fn force_403_answers_tool_calls_with_insufficient_scope() {
     // Arrange
     let sim = start().await;
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
 
     // Act
     let state = sim.control().force_403(true).await.expect("force 403");
@@ -254,7 +257,7 @@ async fn reset_forgets_clients_and_tokens_and_turns_every_switch_off() {
     // Arrange
     let sim = start().await;
     let caller = caller_for(&sim);
-    let tokens = caller.log_in(sim.mcp_url()).await;
+    let tokens = caller.log_in(&sim.mcp_url()).await;
     let control = sim.control();
     control.rotate_refresh_tokens(true).await.expect("rotate");
     control.access_token_ttl(7).await.expect("ttl");

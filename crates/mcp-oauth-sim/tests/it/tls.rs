@@ -215,7 +215,7 @@ async fn https_sim_serves_both_ports_to_a_client_trusting_only_its_ca_pem() {
     );
 
     // Act
-    log_in_and_echo(&caller, sim.mcp_url()).await;
+    log_in_and_echo(&caller, &sim.mcp_url()).await;
     let state = sim.control().state().await.expect("control over HTTPS");
 
     // Assert

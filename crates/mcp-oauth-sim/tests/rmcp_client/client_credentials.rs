@@ -101,9 +101,12 @@ async fn secret(scheme: Scheme) {
     let mark = Mark::now(&sim).await;
 
     // Act
-    let session = machine::connect(&app, machine::with_secret(CLIENT_ID, SECRET, sim.mcp_url()))
-        .await
-        .expect("rmcp authenticates and initializes");
+    let session = machine::connect(
+        &app,
+        machine::with_secret(CLIENT_ID, SECRET, &sim.mcp_url()),
+    )
+    .await
+    .expect("rmcp authenticates and initializes");
 
     // Assert
     assert_works_as(&app, CLIENT_ID, &session).await;
@@ -156,7 +159,7 @@ async fn private_key_jwt(scheme: Scheme) {
     let mark = Mark::now(&sim).await;
 
     // Act
-    let session = machine::connect(&app, machine::with_key(KEY_CLIENT_ID, &pem, sim.mcp_url()))
+    let session = machine::connect(&app, machine::with_key(KEY_CLIENT_ID, &pem, &sim.mcp_url()))
         .await
         .expect("rmcp signs an assertion, authenticates and initializes");
 
@@ -203,7 +206,7 @@ async fn http_private_key_jwt_with_a_key_the_rig_generates() {
     // Act
     let session = machine::connect(
         &app,
-        machine::with_key(KEY_CLIENT_ID, &key.private_key_pem, sim.mcp_url()),
+        machine::with_key(KEY_CLIENT_ID, &key.private_key_pem, &sim.mcp_url()),
     )
     .await
     .expect("rmcp signs with the rig's key, authenticates and initializes");
@@ -235,7 +238,7 @@ async fn an_assertion_signed_with_another_key_is_invalid_client_which_rmcp_repor
     // Act
     let outcome = machine::authenticate(
         &app,
-        machine::with_key(KEY_CLIENT_ID, &other_pem, sim.mcp_url()),
+        machine::with_key(KEY_CLIENT_ID, &other_pem, &sim.mcp_url()),
     )
     .await;
 
@@ -279,7 +282,7 @@ async fn a_wrong_secret_is_invalid_client_which_rmcp_reports_without_retrying() 
     // Act
     let outcome = machine::authenticate(
         &app,
-        machine::with_secret(CLIENT_ID, "not-the-secret", sim.mcp_url()),
+        machine::with_secret(CLIENT_ID, "not-the-secret", &sim.mcp_url()),
     )
     .await;
 
@@ -326,7 +329,7 @@ async fn a_token_fault_on_the_grant_fails_once_and_authenticating_again_works() 
         .await
         .expect("a fault rule may match the client_credentials grant");
     let app = App::new(&sim);
-    let config = || machine::with_secret(CLIENT_ID, SECRET, sim.mcp_url());
+    let config = || machine::with_secret(CLIENT_ID, SECRET, &sim.mcp_url());
     let mark = Mark::now(&sim).await;
 
     // Act
@@ -373,7 +376,7 @@ async fn near_expiry_rmcp_drops_the_token_it_cannot_refresh_and_the_call_meets_a
         .await
         .expect("expires-in");
     let app = App::new(&sim);
-    let config = || machine::with_secret(CLIENT_ID, SECRET, sim.mcp_url());
+    let config = || machine::with_secret(CLIENT_ID, SECRET, &sim.mcp_url());
     let session = machine::connect(&app, config())
         .await
         .expect("rmcp authenticates and initializes");
@@ -439,8 +442,11 @@ async fn rmcp_sends_its_secret_in_the_body_whatever_the_client_registered() {
     let app = App::new(&sim);
 
     // Act
-    let outcome =
-        machine::authenticate(&app, machine::with_secret(CLIENT_ID, SECRET, sim.mcp_url())).await;
+    let outcome = machine::authenticate(
+        &app,
+        machine::with_secret(CLIENT_ID, SECRET, &sim.mcp_url()),
+    )
+    .await;
 
     // Assert
     let message = refusal(outcome);

@@ -274,7 +274,7 @@ async fn drive_without_user(sim: &Sim, situation: Situation, context: &Context) 
             let config = machine::with_secret(
                 field(context, "client_id"),
                 field(context, "client_secret"),
-                sim.mcp_url(),
+                &sim.mcp_url(),
             );
             machine::connect(&app, config).await
         }
@@ -284,7 +284,7 @@ async fn drive_without_user(sim: &Sim, situation: Situation, context: &Context) 
             let config = machine::with_key(
                 field(context, "client_id"),
                 field(context, "private_key_pem"),
-                sim.mcp_url(),
+                &sim.mcp_url(),
             );
             machine::connect(&app, config).await
         }

@@ -231,7 +231,7 @@ async fn each_control_plane_table_lists_exactly_the_calls_and_earlier_paths_its_
     let page = page("endpoints.md");
 
     // Act
-    let (oauth_calls, oauth_aliases) = control_index(sim.issuer(), sim.control_token()).await;
+    let (oauth_calls, oauth_aliases) = control_index(&sim.issuer(), sim.control_token()).await;
     let (mcp_calls, mcp_aliases) = control_index(&mcp_origin, sim.control_token()).await;
 
     // Assert

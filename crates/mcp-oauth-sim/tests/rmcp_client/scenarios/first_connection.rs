@@ -31,7 +31,8 @@ pub async fn run(scheme: Scheme) {
     let state = sim.control().state().await.expect("state");
 
     // Assert
-    let origin = sim.mcp_url().trim_end_matches("/mcp");
+    let mcp_url = sim.mcp_url();
+    let origin = mcp_url.trim_end_matches("/mcp");
     assert!(
         challenge.contains(&format!(
             "resource_metadata=\"{origin}/.well-known/oauth-protected-resource/mcp\""
@@ -57,7 +58,7 @@ pub async fn run(scheme: Scheme) {
         json!([sim.mcp_url()]),
         "rmcp sent `resource` on authorize and token, so the token is bound to the MCP URL"
     );
-    assert_eq!(stored.issuer.as_deref(), Some(sim.issuer()));
+    assert_eq!(stored.issuer.as_deref(), Some(sim.issuer().as_str()));
     assert!(app.stored_token("refresh_token").await.is_string());
     let oauth = &state.oauth.counters;
     assert_eq!(oauth.registrations, 1);

@@ -34,7 +34,7 @@ pub async fn run(scheme: Scheme) {
         refresh_tokens.push(app.stored_token("refresh_token").await);
     }
     let rotated = sim.control().oauth_state().await.expect("state");
-    let token_endpoint = app.as_metadata(sim.issuer()).await["token_endpoint"]
+    let token_endpoint = app.as_metadata(&sim.issuer()).await["token_endpoint"]
         .as_str()
         .expect("the metadata names a token endpoint")
         .to_owned();

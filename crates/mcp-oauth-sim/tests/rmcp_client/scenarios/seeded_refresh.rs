@@ -21,7 +21,7 @@ pub async fn run(scheme: Scheme) {
     let sim = rig::start(scheme, |builder| builder.seed_refresh_token(SEEDED)).await;
     let app = App::new(&sim);
     // The client registered in an earlier run; the AS must know its id to accept a refresh.
-    let metadata = app.as_metadata(sim.issuer()).await;
+    let metadata = app.as_metadata(&sim.issuer()).await;
     let (status, registered) = app
         .post_json(
             metadata["registration_endpoint"]

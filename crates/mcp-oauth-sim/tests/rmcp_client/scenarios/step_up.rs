@@ -149,7 +149,7 @@ pub async fn run(scheme: Scheme) {
     );
     assert_eq!(
         query(&restored_url, "redirect_uri").as_deref(),
-        Some(sim.mcp_url()),
+        Some(sim.mcp_url().as_str()),
         "a manager restored from the store redirects to the MCP URL"
     );
 

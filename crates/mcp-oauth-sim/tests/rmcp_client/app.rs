@@ -73,6 +73,16 @@ impl App {
         }
     }
 
+    /// The same installation given another MCP URL, as a user edits a server's URL after it
+    /// moved: the same HTTP client and the same credential store.
+    pub fn moved_to(&self, mcp_url: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            mcp_url: mcp_url.to_owned(),
+            store: self.store.clone(),
+        }
+    }
+
     /// The HTTP client that plays the browser (it does not follow redirects).
     pub fn browser(&self) -> &reqwest::Client {
         &self.http

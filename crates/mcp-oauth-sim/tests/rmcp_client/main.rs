@@ -22,6 +22,9 @@
 //! - `client_credentials`: rmcp's client credentials (a secret, `private_key_jwt`) against the
 //!   rig's plain features, and the refusals it meets.
 //!
+//! - `tunnel`: rmcp when the rig's URLs move (a tunnel restarted) and across a restart with
+//!   the state file.
+//!
 //! Run one scheme with `cargo test -p mcp-oauth-sim --test rmcp_client https::`.
 
 mod app;
@@ -34,6 +37,7 @@ mod machine;
 mod record;
 mod rig;
 mod scenarios;
+mod tunnel;
 
 /// Each scenario becomes two tests, `http::<name>` and `https::<name>`.
 macro_rules! matrix {

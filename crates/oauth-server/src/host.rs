@@ -316,6 +316,12 @@ impl Host {
         Ok(on_port.iter().map(|issuer| issuer.place()).collect())
     }
 
+    /// From now on client ID metadata documents and key sets are fetched from public addresses
+    /// only (and those the policy allows), as at a start-up reachable from outside.
+    pub fn confine_fetches(&self) {
+        self.fetcher.confine();
+    }
+
     /// Back to start-up: the start-up issuers only, each reset; the journal emptied (numbering
     /// goes on); the clock on system time.
     pub async fn reset(&self) -> Result<(), String> {

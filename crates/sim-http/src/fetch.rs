@@ -13,6 +13,8 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -221,12 +223,26 @@ impl Default for FetchPolicy {
 pub struct Fetcher {
     connector: Connector,
     policy: FetchPolicy,
+    /// Set once the rig became reachable from outside at run time ([`Fetcher::confine`]):
+    /// shared by every clone, and it overrides the policy's `any_address`.
+    confined: Arc<AtomicBool>,
 }
 
 impl Fetcher {
     /// A fetcher trusting `connector`'s roots, under `policy`.
     pub fn new(connector: Connector, policy: FetchPolicy) -> Self {
-        Self { connector, policy }
+        Self {
+            connector,
+            policy,
+            confined: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// From now on this fetcher and its clones reach public addresses only (and the policy's
+    /// allowed ones), as the policy of a rig reachable from outside says: called when a
+    /// re-point made the rig public, so that no one outside can make it fetch from inside.
+    pub fn confine(&self) {
+        self.confined.store(true, Ordering::Relaxed);
     }
 
     /// The policy in force.
@@ -319,7 +335,7 @@ impl Fetcher {
         if resolved.is_empty() {
             return Err(FetchError::Unreachable(format!("{host}: no address")));
         }
-        if self.policy.any_address {
+        if self.policy.any_address && !self.confined.load(Ordering::Relaxed) {
             return Ok(resolved);
         }
         // One inside address refuses the name: a name that resolves both in and out must not

@@ -288,6 +288,11 @@ fn base_url_call(host: &Host, call: &Call) -> Response {
     // From loopback only: a server configured with a public URL and an open control plane was
     // set up so by its embedder, and stays so.
     let public = was_local && !local(&re_pointed);
+    if public {
+        // Anyone who learns the URL can now make the rig fetch a document: no more inside
+        // addresses, as at a start-up in tunnel mode.
+        host.confine_fetches();
+    }
     let mut answer = serde_json::json!({ "re_pointed": re_pointed, "issuers": host.places() });
     if let Some(token) = public.then(|| host.config.control.expose()).flatten() {
         // The operator's own terminal, as at a start-up in tunnel mode: the only other place

@@ -4,8 +4,9 @@
 use oauth_server::{Config, IssuerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sim_http::fetch::FetchPolicy;
 
-use crate::support::{Pkce, Rig, query_param, tokens};
+use crate::support::{Pkce, REDIRECT_URI, Rig, query_param, tokens};
 
 const TUNNEL: &str = "https://lucky-words.trycloudflare.com";
 
@@ -240,5 +241,36 @@ async fn renamed_resources_are_bounded_and_checked() {
             .control_text("/control/renamed-resources", bad.clone())
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_re_point_to_a_public_url_stops_document_fetches_from_inside_addresses() {
+    // Arrange: a rig on loopback, which fetches a document from loopback as it should.
+    let (rig, host, _pki) = crate::documents::rig_and_host(FetchPolicy::default()).await;
+    let before = host.client("/before.json", &[REDIRECT_URI], vec![]);
+    let after = host.client("/after.json", &[REDIRECT_URI], vec![]);
+    let redirect = rig.authorize(&client(&before), &Pkce::new(), &[]).await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+
+    // Act
+    let (status, answer) = rig
+        .control("/control/base-url", Some(json!({ "base_url": TUNNEL })))
+        .await;
+    let refused = rig.authorize_raw(&client(&after), &Pkce::new(), &[]).await;
+
+    // Assert: as at a start-up in tunnel mode, anyone who can reach the rig could otherwise
+    // make it fetch from this machine's network.
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("which is not a public address"), "{page}");
+    assert_eq!(host.hits("/after.json"), 0, "refused before connecting");
+}
+
+fn client(id: &str) -> crate::support::TestClient {
+    crate::support::TestClient {
+        id: id.to_owned(),
+        secret: None,
     }
 }

@@ -2,7 +2,8 @@
 // scenarios.test.mjs, cimd.test.mjs (client ID metadata documents) and
 // client-credentials.test.mjs (clients without a user) against the rig once per scheme, each in
 // its own Node process (passes.mjs), then conformance.test.mjs (the conformance suite's
-// situations) over HTTP. NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a
+// situations) and tunnel.test.mjs (the rig re-pointed live and restarted with its state file,
+// ./tunnel-scenario.mjs) over HTTP. NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a
 // process started with the rig's CA in it. Certificate verification stays on.
 
 import { environment, finish, prepare, runFile, withScheme } from './passes.mjs';
@@ -35,6 +36,9 @@ export async function runTypeScriptSuite({ name, dir }) {
   if (schemes.includes('http')) {
     console.log(`== ${name} in the conformance situations (http)`);
     if ((await run(`${name} conformance (http)`, environment('http'), 'conformance.test.mjs')) !== 0) failed.push('http (conformance)');
+    // HTTP only too: the forwarder standing in for a tunnel passes bytes, it terminates no TLS.
+    console.log(`== ${name} while the rig moves and restarts (http)`);
+    if ((await run(`${name} tunnel (http)`, environment('http'), 'tunnel.test.mjs')) !== 0) failed.push('http (tunnel)');
   }
   finish(name, failed);
 }

@@ -1,7 +1,7 @@
 // Runs this suite's tests of the v2 TypeScript SDK (`@modelcontextprotocol/client`) against the
 // rig (../typescript-passes.mjs): scenarios.test.mjs, cimd.test.mjs and
 // client-credentials.test.mjs once per scheme, each in its own Node process, then
-// conformance.test.mjs over HTTP.
+// conformance.test.mjs and tunnel.test.mjs over HTTP.
 //
 //   node run.mjs            both schemes
 //   node run.mjs http       one of them

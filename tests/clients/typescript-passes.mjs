@@ -3,8 +3,8 @@
 // client-credentials.test.mjs (clients without a user) against the rig once per scheme, each in
 // its own Node process (passes.mjs), then conformance.test.mjs (the conformance suite's
 // situations) and tunnel.test.mjs (the rig re-pointed live and restarted with its state file,
-// ./tunnel-scenario.mjs) over HTTP. NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass needs a
-// process started with the rig's CA in it. Certificate verification stays on.
+// ./tunnel-scenario.mjs) over HTTP. NODE_EXTRA_CA_CERTS is read at start-up, so the HTTPS pass
+// needs a process started with the rig's CA in it. Certificate verification stays on.
 
 import { environment, finish, prepare, runFile, withScheme } from './passes.mjs';
 

@@ -66,8 +66,9 @@ impl ControlGuard {
     }
 
     /// From now on requires a token, as a start-up reachable from outside does: a new one from
-    /// the OS RNG if none was required, answered (once: it is the only time it is told) so that
-    /// it can be shown to the operator. `None` when a token was required already.
+    /// the OS RNG if none was required, written to the operator's log and answered, so that the
+    /// call that exposed the rig can tell it too; it is never told again. `None` when a token
+    /// was required already.
     pub fn expose(&self) -> Option<String> {
         let mut token = self
             .token
@@ -78,6 +79,12 @@ impl ControlGuard {
         }
         let generated = random_token();
         *token = Some(generated.clone());
+        // The operator's own terminal, as at a start-up in tunnel mode.
+        tracing::warn!(
+            target: "mcp_oauth_sim::control",
+            "the rig is reachable from outside now, so /control requires \
+             `Authorization: Bearer {generated}`"
+        );
         Some(generated)
     }
 

@@ -64,6 +64,32 @@ async fn expire(sim: &Sim, app: &App) {
     app.age_token(7200).await;
 }
 
+/// What an application does once the server moved: an rmcp manager restored from its store,
+/// a connection, a call with the token it holds, then the tokens expire and a call that needs a
+/// refresh. Answers whether rmcp took the stored credentials, and the two calls' answers.
+async fn carry_on(
+    sim: &Sim,
+    app: &App,
+) -> (
+    bool,
+    Result<String, rmcp::ServiceError>,
+    Result<String, rmcp::ServiceError>,
+) {
+    let mut manager = app.manager().await;
+    let loaded = manager
+        .initialize_from_store()
+        .await
+        .expect("rmcp discovers");
+    let session = app
+        .connect(manager)
+        .await
+        .expect("initialize with the token it holds");
+    let with_old_token = echo(&session, "with the token it holds").await;
+    expire(sim, app).await;
+    let after_refresh = echo(&session, "after a refresh").await;
+    (loaded, with_old_token, after_refresh)
+}
+
 #[tokio::test]
 async fn rmcp_carries_on_when_the_mcp_servers_url_moves_and_refreshes_for_the_new_one() {
     // Arrange: the MCP server behind a tunnel, rmcp logged in through it.
@@ -81,18 +107,7 @@ async fn rmcp_carries_on_when_the_mcp_servers_url_moves_and_refreshes_for_the_ne
     let moved = re_point(&sim, &second.mcp_only()).await;
     drop(first);
     let app = app.moved_to(&moved.mcp.resource);
-    let mut manager = app.manager().await;
-    let loaded = manager
-        .initialize_from_store()
-        .await
-        .expect("rmcp discovers");
-    let session = app
-        .connect(manager)
-        .await
-        .expect("initialize with the old token");
-    let with_old_token = echo(&session, "after the move").await;
-    expire(&sim, &app).await;
-    let after_refresh = echo(&session, "after a refresh").await;
+    let (loaded, with_old_token, after_refresh) = carry_on(&sim, &app).await;
     let state = sim.control().state().await.expect("state");
     let refreshed = app.stored_token("access_token").await;
     let (_, introspected) = app
@@ -107,7 +122,7 @@ async fn rmcp_carries_on_when_the_mcp_servers_url_moves_and_refreshes_for_the_ne
         loaded,
         "the issuer did not change, so rmcp keeps its credentials"
     );
-    assert_eq!(with_old_token.unwrap(), "after the move");
+    assert_eq!(with_old_token.unwrap(), "with the token it holds");
     assert_eq!(after_refresh.unwrap(), "after a refresh");
     let oauth = &state.oauth.counters;
     assert_eq!(oauth.authorizations, 1, "no new consent");
@@ -188,23 +203,12 @@ async fn rmcp_carries_on_across_a_restart_of_the_rig_with_its_state_file() {
     })
     .await;
     let app = app.moved_to(&sim.mcp_url());
-    let mut manager = app.manager().await;
-    let loaded = manager
-        .initialize_from_store()
-        .await
-        .expect("rmcp discovers");
-    let session = app
-        .connect(manager)
-        .await
-        .expect("initialize with the old token");
-    let with_old_token = echo(&session, "after the restart").await;
-    expire(&sim, &app).await;
-    let after_refresh = echo(&session, "after a refresh").await;
+    let (loaded, with_old_token, after_refresh) = carry_on(&sim, &app).await;
     let state = sim.control().state().await.expect("state");
 
     // Assert
     assert!(loaded);
-    assert_eq!(with_old_token.unwrap(), "after the restart");
+    assert_eq!(with_old_token.unwrap(), "with the token it holds");
     assert_eq!(after_refresh.unwrap(), "after a refresh");
     let oauth = &state.oauth.counters;
     assert_eq!(oauth.authorizations, 0, "no new consent after the restart");

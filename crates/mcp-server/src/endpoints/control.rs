@@ -185,11 +185,6 @@ fn repointed(state: &State, was_local: bool) -> Response {
     let mut answer = serde_json::to_value(&snapshot).unwrap_or_default();
     let exposed = was_local && !is_local(state);
     if let Some(token) = exposed.then(|| state.config.control.expose()).flatten() {
-        tracing::warn!(
-            target: "mcp_oauth_sim::control",
-            "the rig is reachable from outside now, so /control requires \
-             `Authorization: Bearer {token}`"
-        );
         answer["control_token"] = token.into();
     }
     json(StatusCode::OK, &answer)

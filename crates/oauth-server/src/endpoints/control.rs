@@ -295,13 +295,6 @@ fn base_url_call(host: &Host, call: &Call) -> Response {
     }
     let mut answer = serde_json::json!({ "re_pointed": re_pointed, "issuers": host.places() });
     if let Some(token) = public.then(|| host.config.control.expose()).flatten() {
-        // The operator's own terminal, as at a start-up in tunnel mode: the only other place
-        // the token is ever shown.
-        tracing::warn!(
-            target: "mcp_oauth_sim::control",
-            "the rig is reachable from outside now, so /control requires \
-             `Authorization: Bearer {token}`"
-        );
         answer["control_token"] = token.into();
     }
     json(StatusCode::OK, &answer)

@@ -86,6 +86,11 @@ struct Savers {
     oauth: oauth_server::Saver,
     mcp: mcp_server::Saver,
     clock: sim_http::Clock,
+    /// Held while a write reads the state and replaces the file. Writes overlap otherwise: the
+    /// periodic writer's blocking task runs on after [`Sim::stop`] aborts it, and both would
+    /// fill the same temporary file, interleaved. Held across the read too, so the last write
+    /// to finish holds the latest state.
+    writing: Arc<std::sync::Mutex<()>>,
 }
 
 impl Savers {
@@ -100,6 +105,10 @@ impl Savers {
     /// Writes the file unless what it would hold is `written` (what the last write held, but
     /// its time stamp); answers what the file holds now, that way.
     fn write_if_changed(&self, path: &std::path::Path, written: &[u8]) -> std::io::Result<Vec<u8>> {
+        let _writing = self
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let saved = self.save();
         let unstamped = serde_json::to_vec(&(&saved.clock_offset_ms, &saved.oauth, &saved.mcp))
             .map_err(std::io::Error::other)?;
@@ -372,6 +381,7 @@ async fn restore(
         oauth: auth.saver(),
         mcp: mcp.saver(),
         clock: auth.clock().clone(),
+        writing: Arc::default(),
     };
     match state_file::read(path).map_err(LaunchError::Config)? {
         None => notes.push(format!(

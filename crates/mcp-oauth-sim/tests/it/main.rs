@@ -25,6 +25,7 @@ mod journal;
 mod presets;
 mod scenario;
 mod sim;
+mod state_file;
 mod support;
 mod tls;
 mod tunnel;

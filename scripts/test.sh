@@ -9,13 +9,15 @@
 #                                        each over HTTP and HTTPS
 #      scripts/conformance-server.sh     the official MCP conformance suite's authorization-server
 #                                        scenarios against the rig's AS (Node 22 from its package)
-#   3. tests/clients/matrix.mjs --check  README "Tested clients" and docs/conformance.md's table
+#   3. scripts/test-browser.sh           the consent page and the dashboard in headless Chromium
+#                                        (Debian's chromium package) with the v1 TypeScript SDK
+#   4. tests/clients/matrix.mjs --check  README "Tested clients" and docs/conformance.md's table
 #                                        must match what 1 and 2 produced
 #
 # The client suites write their results into $CLIENT_MATRIX_DIR (default target/client-matrix),
 # which is emptied first so that only this run counts, and their logs into target/client-logs.
-# Needs cargo, Node 20+, npm and curl (the npm registry the first time). Runs unattended
-# (CI=true, no stdin).
+# Needs cargo, Node 20+, npm, curl and chromium (the npm registry the first time). Runs
+# unattended (CI=true, no stdin).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +57,9 @@ wait "$conformance_pid" || conformance=$?
 cat "$LOG_DIR/conformance-server.log"
 ((clients == 0)) || fail "the client suites failed"
 ((conformance == 0)) || fail "the conformance suite's authorization-server checks failed"
+
+step "scripts/test-browser.sh"
+scripts/test-browser.sh </dev/null || fail "the browser tests failed"
 
 step "node tests/clients/matrix.mjs --check README.md docs/conformance.md"
 node tests/clients/matrix.mjs --check README.md docs/conformance.md ||

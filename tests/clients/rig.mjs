@@ -20,7 +20,7 @@ const RIG_VARIABLES = [
   'SEED_REFRESH_TOKEN', 'AS_PROFILE', 'MCP_PROFILE', 'CLIENTS', 'CONFORMANCE', 'TOKEN_TTL_SECONDS',
   'SCOPES', 'TOOL_SCOPES', 'JOURNAL_SIZE', 'MAX_CLIENTS', 'MAX_TOKENS', 'MAX_CODES',
   'FETCH_ALLOW_HTTP', 'FETCH_ALLOW_HOSTS', 'FETCH_TIMEOUT_MS', 'FETCH_CA_FILE', 'CONTROL_TOKEN', 'STATE_FILE',
-  'LOG',
+  'CONSENT', 'USERS', 'DASHBOARD_PORT', 'LOG',
 ];
 
 const READY_TIMEOUT_MS = 10_000;
@@ -75,6 +75,8 @@ export async function startRig({ scheme, certsDir, env = {} }) {
     env: rigEnvironment({
       OAUTH_PORT: '0',
       MCP_PORT: '0',
+      // Rigs run side by side: the dashboard too gets a port of its own, not its fixed default.
+      DASHBOARD_PORT: '0',
       CERTS_DIR: scheme === 'https' ? certsDir : join(cwd, 'no-certs'),
       LOG: 'info',
       ...env,

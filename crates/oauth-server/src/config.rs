@@ -13,6 +13,7 @@ use sim_http::tls::Tls;
 
 use crate::Error;
 use crate::clients::{MAX_PRE_REGISTERED, PreRegistered};
+use crate::consent::{ConsentMode, User, check_users};
 use crate::profile::Profile;
 use crate::trust::{MAX_TRUSTED, TrustRequest};
 
@@ -35,8 +36,12 @@ pub struct Config {
     /// A refresh token valid from start-up for any client (`SEED_REFRESH_TOKEN`), so that a client
     /// holding stored credentials can be tested without a consent round.
     pub seed_refresh_token: Option<String>,
-    /// The resource owner every grant is issued for: consent is auto-approved, there is no login.
-    pub subject: String,
+    /// How `/authorize` gets consent at start-up and after a reset (`CONSENT`): approved at once
+    /// (`auto`), or on a consent page (`page`). The control plane switches it per issuer.
+    pub consent: ConsentMode,
+    /// The resource owners a grant may be for (`USERS`), one at least: in auto mode every grant
+    /// is the first one's (see [`Config::subject`]); the consent page lets a person pick one.
+    pub users: Vec<User>,
     /// Who may use `/control`.
     pub control: ControlGuard,
     /// Serve HTTPS with this acceptor.
@@ -325,7 +330,8 @@ impl Default for Config {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             code_ttl: Duration::from_secs(600),
             seed_refresh_token: None,
-            subject: "demo-user".to_owned(),
+            consent: ConsentMode::Auto,
+            users: vec![User::demo()],
             control: ControlGuard::open(),
             tls: None,
             limits: Limits::default(),
@@ -345,6 +351,14 @@ impl Default for Config {
 pub const MAX_TTL_SECS: u64 = 10 * 365 * 24 * 3600;
 
 impl Config {
+    /// The subject of grants made without a person's choice: the first user's (auto consent,
+    /// seeded refresh tokens, ID tokens minted without `sub`).
+    pub fn subject(&self) -> &str {
+        self.users
+            .first()
+            .map_or("demo-user", |user| user.sub.as_str())
+    }
+
     /// The issuer this configuration yields on `port`, checked: an absolute `http(s)` URL without
     /// query or fragment, with no trailing slash.
     pub fn resolve_issuer(&self, port: u16) -> Result<String, Error> {
@@ -386,6 +400,7 @@ impl Config {
             return Err(Error::Config("the seed refresh token is empty".into()));
         }
         self.limits.validate().map_err(Error::Config)?;
+        check_users(&self.users).map_err(Error::Config)?;
         if !(1..=journal::MAX_CAPACITY).contains(&self.journal_size) {
             return Err(Error::Config(format!(
                 "the journal size must be from 1 to {}",

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use crate::Error;
 use crate::clients::PreRegistered;
 use crate::config::{Config, IssuerConfig, MAIN_ISSUER, MAX_ISSUERS};
-use crate::endpoints::metadata;
+use crate::endpoints::{decision, metadata};
 use crate::profile::{MetadataLocation, Profile};
 use crate::router;
 use crate::state::{Place, Setup, State};
@@ -155,8 +155,15 @@ impl Host {
             let issuer = find(&|issuer| issuer.place.path == base);
             return issuer.map(|issuer| (issuer, metadata::JWKS));
         }
-        let (base, endpoint) = path.split_at(path.rfind('/')?);
-        let moved = matches!(endpoint, "/authorize" | "/token" | "/register" | "/revoke");
+        // The consent page's decision goes beside the authorization endpoint, wherever it is.
+        let (base, endpoint) = match path.strip_suffix(decision::PATH) {
+            Some(base) => path.split_at(base.len()),
+            None => path.split_at(path.rfind('/')?),
+        };
+        let moved = matches!(
+            endpoint,
+            "/authorize" | decision::PATH | "/token" | "/register" | "/revoke"
+        );
         let issuer = find(&|issuer| {
             let own = issuer.place.path.as_str();
             if !moved {

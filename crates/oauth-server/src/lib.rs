@@ -21,6 +21,8 @@
 //!
 //! # Layout
 //! - [`config`]: start-up configuration and its defaults, the issuers beside `main` included.
+//! - [`consent`]: the consent mode (automatic or a consent page), the users a grant may be
+//!   for, and the pending authorizations a page's decision answers.
 //! - [`profile`]: an issuer's discovery, `iss`, scope and registration knobs.
 //! - `clients`: pre-registered clients; [`documents`]: clients whose id is the URL of their
 //!   client ID metadata document, fetched, validated and cached, and the faults of that fetch.
@@ -51,6 +53,7 @@ pub mod profile;
 
 mod client_auth;
 mod clients;
+pub mod consent;
 pub mod documents;
 mod endpoints;
 mod error;
@@ -79,6 +82,7 @@ use tokio::net::TcpListener;
 
 pub use clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
 pub use config::{Cohost, Config, Fetch, IssuerConfig, Limits, MAIN_ISSUER};
+pub use consent::{ConsentMode, User};
 pub use error::OAuthError;
 pub use profile::{AuthMethod, GrantType, Profile};
 pub use saved::{SavedClient, SavedHost, SavedIssuer, SavedKeys, SavedSecret};

@@ -9,7 +9,9 @@ use sim_http::Response;
 use sim_http::observe::{Field, Observation};
 use sim_http::response::{method_not_allowed, not_found, preflight, with_cors};
 
-use crate::endpoints::{authorize, control, introspect, metadata, register, revoke, token};
+use crate::endpoints::{
+    authorize, control, decision, introspect, metadata, register, revoke, token,
+};
 use crate::host::Host;
 
 pub use sim_http::observe::Facts;
@@ -98,6 +100,7 @@ async fn route(
         (&Method::GET | &Method::POST, "/authorize") => {
             authorize::handle(state, request, facts).await
         }
+        (&Method::POST, decision::PATH) => decision::handle(state, request, facts).await,
         (&Method::POST, "/token") => with_cors(token::handle(state, request, facts).await),
         (&Method::GET | &Method::POST, "/introspect") => {
             with_cors(introspect::handle(state, request, facts).await)
@@ -109,6 +112,7 @@ async fn route(
         (_, "/register" | "/token" | "/revoke") => with_cors(method_not_allowed("POST")),
         (_, "/introspect") => with_cors(method_not_allowed("GET, POST")),
         (_, "/authorize") => method_not_allowed("GET, POST"),
+        (_, decision::PATH) => method_not_allowed("POST"),
         (_, _) => not_found(path),
     }
 }

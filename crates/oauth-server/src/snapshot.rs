@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clients::PreRegistered;
+use crate::consent::ConsentMode;
 use crate::documents::{CachedDocument, FaultRule};
 use crate::profile::Profile;
 use crate::state::{Place, ReuseDetection, Toggles};
@@ -178,9 +179,21 @@ pub struct ClockOffset {
     pub offset_seconds: i64,
 }
 
-/// What `/authorize` grants (`POST /control/consent`).
+/// How `/authorize` gets consent (`POST /control/consent-mode`) and what it grants
+/// (`POST /control/consent`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct Consent {
-    /// The scope granted whatever was asked; `None`: what was asked.
+    /// The scope granted whatever was asked; `None`: what was asked. Automatic consent only:
+    /// on the consent page the person's choice is granted.
     pub grant_scope: Option<String>,
+    /// `auto` (approved at once) or `page` (a person decides on the consent page).
+    #[serde(default)]
+    pub mode: ConsentMode,
+    /// In page mode, how many more authorizations show the page before it is `auto` again;
+    /// `None`: until changed.
+    #[serde(default)]
+    pub next: Option<u32>,
+    /// Authorizations waiting on a consent page (expired ones not dropped yet included).
+    #[serde(default)]
+    pub pending: u64,
 }

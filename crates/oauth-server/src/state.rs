@@ -15,6 +15,7 @@ use sim_http::secret::{random_token, redact};
 
 use crate::clients::{MAX_PRE_REGISTERED, PreRegistered, RedirectUris};
 use crate::config::Config;
+use crate::consent::Consents;
 use crate::documents::{Documents, Lookup, Refusal, is_document_id};
 use crate::endpoints::metadata::{self, Form};
 use crate::error::OAuthError;
@@ -305,6 +306,8 @@ pub struct State {
     pub trust: Trust,
     /// The client ID metadata documents it has fetched, and the fetch faults a tester set.
     pub documents: Documents,
+    /// The consent mode in force and the authorizations waiting on a consent page.
+    pub consents: Consents,
     /// Its start-up pre-registered clients.
     startup_clients: Vec<PreRegistered>,
     /// Its start-up trusted assertion issuers.
@@ -351,6 +354,7 @@ impl State {
         // which would have failed the TLS set-up already.
         let signer = KeyPair::generate(KeyAlgorithm::ES256).expect("an ES256 key pair");
         let jwks = Bytes::from(serde_json::to_vec_pretty(&signer.jwks()).unwrap_or_default());
+        let consents = Consents::new(config.consent);
         let state = Self {
             settings: RwLock::new(Self::initial_settings(&config)),
             faults: Faults::new(TARGETS),
@@ -365,6 +369,7 @@ impl State {
             jwks,
             trust: Trust::default(),
             documents: Documents::new(setup.fetcher),
+            consents,
             renamed_resources: RwLock::new(Vec::new()),
             startup_clients: setup.clients,
             startup_trust: setup.assertion_issuers,
@@ -764,7 +769,7 @@ impl State {
             client_id: None,
             scope: self.all_scopes(),
             resources: Vec::new(),
-            subject: self.config.subject.clone(),
+            subject: self.config.subject().to_owned(),
             grant: self.store.new_grant(),
             expires_at: self
                 .now()
@@ -866,6 +871,7 @@ impl State {
     pub fn reset(&self) {
         self.store.clear();
         self.documents.clear();
+        self.consents.reset();
         self.trust.clear();
         // The start-up clients and trusted issuers.
         self.add_startup_clients();
@@ -917,6 +923,9 @@ impl State {
             },
             consent: Consent {
                 grant_scope: settings.grant_scope,
+                mode: self.consents.mode().mode,
+                next: self.consents.mode().next,
+                pending: self.consents.pending() as u64,
             },
             reuse_detection: settings.reuse_detection,
             fault_rules: self.faults.list().len(),

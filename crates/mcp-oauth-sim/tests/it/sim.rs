@@ -316,7 +316,7 @@ async fn builder_settings_reach_both_servers() {
         .scopes(["files:read", "files:write"])
         .token_ttl(Duration::from_secs(90))
         .seed_refresh_token(seeded)
-        .configure_oauth(|config| config.subject = "alice".into())
+        .configure_oauth(|config| config.users = vec![oauth_server::User::new("alice")])
         .configure_mcp(|config| config.resource_name = "Files under test".into())
         .start()
         .await

@@ -251,7 +251,7 @@ fn mint_id_token(state: &State, call: &Call) -> Result<Value, String> {
     let now = state.clock.now_secs();
     let mut claims = json!({
         "iss": state.issuer(),
-        "sub": mint.sub.unwrap_or_else(|| state.config.subject.clone()),
+        "sub": mint.sub.unwrap_or_else(|| state.config.subject().to_owned()),
         "aud": mint.aud,
         "iat": now,
         "auth_time": now,

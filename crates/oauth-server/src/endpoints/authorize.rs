@@ -1,8 +1,11 @@
 //! `GET|POST /authorize`: the authorization endpoint (OAuth 2.1 §4.1.1).
 //!
-//! Consent is auto-approved (there is no login: grants are for the configured subject) unless a
-//! fault rule answers instead (`deny-consent` is one), and grants what was asked unless a tester
-//! narrowed it (`/control/consent`). Errors come in two kinds: while the client or its redirect URI
+//! Consent is auto-approved (there is no login: grants are for the first configured user) unless
+//! a fault rule answers instead (`deny-consent` is one), and grants what was asked unless a tester
+//! narrowed it (`/control/consent`). In page mode (`/control/consent-mode`) a request the fault
+//! engine let through is kept under a ticket and answered with the consent page instead
+//! ([`consent_page`](super::consent_page)); its decision ([`decision`](super::decision)) gives the
+//! same redirects. Errors come in two kinds: while the client or its redirect URI
 //! is in doubt, the answer is a 400 page and never a redirect (an open redirector otherwise);
 //! after that, errors go back to the client as a redirect carrying `error` and the `state`.
 //!
@@ -22,8 +25,9 @@ use sim_http::response::{page, redirect};
 use sim_http::secret::random_token;
 use url::Url;
 
+use crate::consent::Pending;
 use crate::documents::is_document_id;
-use crate::endpoints::{note_client, read_form};
+use crate::endpoints::{consent_page, note_client, read_form};
 use crate::error::OAuthError;
 use crate::faults::inject;
 use crate::pkce::{S256, is_valid_s256_challenge};
@@ -32,6 +36,8 @@ use crate::state::State;
 use crate::store::{AuthCode, Client, ClientKind, TokenKey};
 
 pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts) -> Response {
+    // Where the consent page's decision goes: this path plus `/decision`.
+    let path = request.uri().path().to_owned();
     let params = if request.method() == Method::POST {
         match read_form(request).await {
             Ok((_, params)) => Ok(params),
@@ -79,8 +85,8 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
     };
     note_client(&client, facts);
     let reply = Reply {
-        redirect_uri: &target.uri,
-        client_state: params.single("state"),
+        redirect_uri: target.uri.clone(),
+        client_state: params.single("state").ok().flatten().map(str::to_owned),
         iss: {
             let live = state.live();
             live.profile.iss.for_issuer(&live.issuer)
@@ -113,6 +119,24 @@ pub async fn handle(state: &State, request: Request<Incoming>, facts: &mut Facts
             state.counters.consent_denials.bump();
         }
         return answer;
+    }
+    if state.consents.shows_page() {
+        let pending = Pending {
+            client_id: client.id.clone(),
+            redirect_uri: target.uri,
+            redirect_uri_sent: target.sent,
+            state: reply.client_state,
+            iss: reply.iss,
+            code_challenge: request.challenge,
+            scopes: request
+                .scope
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            resources: request.resources,
+        };
+        facts.note = "consent page shown".into();
+        return consent_page::open(state, &client, pending, &path);
     }
     match issue_code(state, &client, &target, request, facts) {
         Ok(code) => {
@@ -194,7 +218,7 @@ fn client_and_redirect(
     Ok((client, target))
 }
 
-type Refusal = (&'static str, String);
+pub(crate) type Refusal = (&'static str, String);
 
 /// What a checked request asks for.
 struct Checked {
@@ -275,6 +299,23 @@ fn issue_code(
         }
         None => request.scope,
     };
+    issue(
+        state,
+        AuthCode {
+            client_id: client.id.clone(),
+            redirect_uri: target.uri.clone(),
+            redirect_uri_sent: target.sent,
+            code_challenge: request.challenge,
+            scope,
+            resources: request.resources,
+            subject: state.config.subject().to_owned(),
+            expires_at: 0,
+        },
+    )
+}
+
+/// Stores `code` (its expiry set from now) under a new code, if the store has room.
+pub(crate) fn issue(state: &State, mut code: AuthCode) -> Result<String, Refusal> {
     let now = state.now();
     if !state
         .store
@@ -287,21 +328,10 @@ fn issue_code(
             "too many unredeemed authorization codes".into(),
         ));
     }
-    let code = random_token();
-    state.store.codes.insert(
-        TokenKey::of(&code),
-        AuthCode {
-            client_id: client.id.clone(),
-            redirect_uri: target.uri.clone(),
-            redirect_uri_sent: target.sent,
-            code_challenge: request.challenge,
-            scope,
-            resources: request.resources,
-            subject: state.config.subject.clone(),
-            expires_at: now.saturating_add(state.config.code_ttl.as_millis() as u64),
-        },
-    );
-    Ok(code)
+    code.expires_at = now.saturating_add(state.config.code_ttl.as_millis() as u64);
+    let secret = random_token();
+    state.store.codes.insert(TokenKey::of(&secret), code);
+    Ok(secret)
 }
 
 /// The scope to grant: the one asked for if every part is known, all scopes if none was asked.
@@ -358,16 +388,17 @@ fn note_asked(params: &Params, facts: &mut Facts) {
 }
 
 /// Answers the client at its redirect URI, adding `state` and `iss` (RFC 9207) to every answer.
-struct Reply<'a> {
-    redirect_uri: &'a str,
-    client_state: Result<Option<&'a str>, sim_http::form::FormError>,
+pub(crate) struct Reply {
+    pub redirect_uri: String,
+    /// The client's `state`, sent back as it came (none if it was sent twice: a refusal).
+    pub client_state: Option<String>,
     /// What the profile says `iss` is; `None`: no `iss` parameter.
-    iss: Option<String>,
+    pub iss: Option<String>,
 }
 
-impl Reply<'_> {
-    fn send(&self, params: &[(&str, &str)]) -> Response {
-        let Ok(mut url) = Url::parse(self.redirect_uri) else {
+impl Reply {
+    pub fn send(&self, params: &[(&str, &str)]) -> Response {
+        let Ok(mut url) = Url::parse(&self.redirect_uri) else {
             // Registered URIs are parsed at registration, so this cannot happen; be safe anyway.
             return page(
                 StatusCode::BAD_REQUEST,
@@ -380,7 +411,7 @@ impl Reply<'_> {
             for (name, value) in params {
                 query.append_pair(name, value);
             }
-            if let Ok(Some(client_state)) = self.client_state {
+            if let Some(client_state) = &self.client_state {
                 query.append_pair("state", client_state);
             }
             if let Some(iss) = &self.iss {

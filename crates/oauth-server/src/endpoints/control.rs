@@ -17,6 +17,7 @@ use sim_http::response::{json, plain_error};
 
 use crate::clients::PreRegistered;
 use crate::config::{IssuerConfig, MAX_TTL_SECS};
+use crate::consent::ConsentMode;
 use crate::documents::FaultSpec;
 use crate::endpoints::assertions;
 use crate::faults::{DENY_CONSENT, INVALID_GRANT, deny_consent, invalid_grant};
@@ -30,7 +31,7 @@ pub const PREFIX: &str = "/control";
 const MAX_GRACE_SECS: u64 = 3600;
 
 /// Every control call, with what it takes: answered by `GET /control`.
-const INDEX: [Entry; 43] = [
+const INDEX: [Entry; 44] = [
     (
         "GET",
         "/control/state",
@@ -75,6 +76,11 @@ const INDEX: [Entry; 43] = [
         "POST",
         "/control/narrow-consent",
         r#"{"grant_scope": "a b" | null} — /authorize grants exactly this scope, whatever was asked (also /control/consent)"#,
+    ),
+    (
+        "POST",
+        "/control/consent-mode",
+        r#"{"mode": "auto" | "page", "next": N} — approve at once, or show the consent page (for the next N authorizations only, then auto again; without next: until changed)"#,
     ),
     (
         "POST",
@@ -341,6 +347,15 @@ struct Consent {
     grant_scope: Option<String>,
 }
 
+/// The arguments of `POST /control/consent-mode`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentModeSwitch {
+    mode: ConsentMode,
+    #[serde(default)]
+    next: Option<u32>,
+}
+
 fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     Option::deserialize(deserializer)
 }
@@ -548,6 +563,9 @@ async fn issuer_call(host: &Host, state: &State, call: &Call, scope: Scope) -> R
                 Ok(())
             })
         }
+        (&Method::POST, "/control/consent-mode") => call
+            .arguments()
+            .and_then(|ConsentModeSwitch { mode, next }| state.consents.set_mode(mode, next)),
         (&Method::POST, "/control/reuse-detect") => {
             call.arguments()
                 .and_then(|ReuseSwitch { on, grace_seconds }| {

@@ -2,7 +2,9 @@
 
 mod assertions;
 pub mod authorize;
+pub(crate) mod consent_page;
 pub mod control;
+pub(crate) mod decision;
 pub(crate) mod grants;
 pub mod introspect;
 pub mod metadata;

@@ -23,7 +23,7 @@ async fn narrowed_consent_grants_only_the_set_scope_whatever_was_asked() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(state["consent"], json!({"grant_scope": "mcp:tools"}));
+    assert_eq!(state["consent"]["grant_scope"], json!("mcp:tools"));
 
     let pkce = Pkce::new();
     let redirect = rig
@@ -59,7 +59,7 @@ async fn narrowed_consent_grants_only_the_set_scope_whatever_was_asked() {
     let (_, state) = rig
         .control("/control/consent", Some(json!({"grant_scope": null})))
         .await;
-    assert_eq!(state["consent"], json!({"grant_scope": null}));
+    assert_eq!(state["consent"]["grant_scope"], json!(null));
     let pkce = Pkce::new();
     let redirect = rig
         .authorize(&client, &pkce, &[("scope", "mcp:tools mcp:write")])
@@ -97,5 +97,5 @@ async fn reset_ends_narrowed_consent() {
     )
     .await;
     let (_, state) = rig.control("/control/reset", None).await;
-    assert_eq!(state["consent"], json!({"grant_scope": null}));
+    assert_eq!(state["consent"]["grant_scope"], json!(null));
 }

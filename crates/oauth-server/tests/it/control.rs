@@ -241,7 +241,7 @@ async fn unknown_control_path_is_404_and_wrong_method_405() {
     assert_eq!(response.headers()["allow"], "POST");
     let (status, index) = rig.get_json("/control").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(index["endpoints"].as_array().unwrap().len(), 48);
+    assert_eq!(index["endpoints"].as_array().unwrap().len(), 49);
 }
 
 #[tokio::test]

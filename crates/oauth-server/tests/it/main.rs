@@ -8,6 +8,7 @@ mod clients;
 mod clock;
 mod cohost;
 mod consent;
+mod consent_page;
 mod control;
 mod documents;
 mod entropy;

@@ -1,0 +1,115 @@
+// The consent page in a real browser, with a real client waiting on the other side: the v1
+// TypeScript SDK registers, opens the authorization URL in Chromium, and the test decides as a
+// person would — Approve, Deny, or Approve with a scope unticked — then the callback hands the
+// result back to the SDK. The page's names are the ones its module documents
+// (crates/oauth-server/src/endpoints/consent_page.rs): `#consent-form`, `#scope-N`, `#user-N`,
+// `#approve`, `#deny`, `#client-name`, `#client-id`, `#client-kind`, `#redirect-host`.
+
+import assert from 'node:assert/strict';
+import { echo } from '../clients/sdk-calls.mjs';
+import { screenshot } from './browser.mjs';
+import { BrowserProvider, finishAuthorization, startAuthorization } from './browser-client.mjs';
+import { browserTest } from './harness.mjs';
+
+// Both scopes the rig announces, named in its 401 challenge too, so the SDK asks for both.
+const TWO_SCOPES = {
+  SCOPES: 'mcp:tools mcp:write',
+  MCP_PROFILE: JSON.stringify({ challenge_scope: ['mcp:tools', 'mcp:write'] }),
+};
+
+/** The rig in page mode, the SDK's authorization open in `page`: resolves once the page is shown. */
+async function consentPage({ rig, page, callback }, clientName) {
+  await rig.control('oauth', 'consent-mode', { mode: 'page' });
+  const provider = new BrowserProvider({ page, callback, clientName });
+  const pending = await startAuthorization(rig.mcpUrl, provider);
+  await page.locator('#consent-form').waitFor();
+  return { provider, pending };
+}
+
+/** The callback's query, after the check every redirect handler makes: the state sent came back. */
+async function checkedCallback(callback, provider, clicking) {
+  const arriving = callback.next();
+  await clicking();
+  const query = await arriving;
+  assert.equal(query.state, provider.opened.at(-1).searchParams.get('state'), 'the state sent comes back');
+  return query;
+}
+
+browserTest('Approve on the consent page: the client gets its tokens and calls echo', async (context) => {
+  const { rig, page, callback, track } = context;
+  const { provider, pending } = await consentPage(context, 'Browser test: approve');
+
+  // Who asks, as the page shows it.
+  const registered = provider.clientInformation();
+  assert.equal(await page.locator('#client-name').textContent(), 'Browser test: approve');
+  assert.equal((await page.locator('#client-id').textContent()).trim(), registered.client_id);
+  assert.equal((await page.locator('#client-kind').textContent()).trim(), 'dynamic');
+  assert.equal((await page.locator('#redirect-host').textContent()).trim(), new URL(callback.url).host);
+  assert.ok(await page.locator('#scope-0').isChecked());
+  assert.equal(await page.locator('#scope-0').getAttribute('value'), 'mcp:tools');
+  assert.ok(await page.locator('#user-0').isChecked());
+
+  const query = await checkedCallback(callback, provider, () => page.locator('#approve').click());
+  assert.equal(query.error, undefined, `the callback carries no error: ${JSON.stringify(query)}`);
+  assert.ok(query.code, 'the callback carries a code');
+  assert.equal(query.iss, rig.issuer);
+  await page.locator('#callback').waitFor(); // the browser landed on the client's callback
+
+  const client = track(await finishAuthorization(rig.mcpUrl, provider, pending, query.code));
+  assert.ok(provider.tokens()?.access_token, 'the SDK saved an access token');
+  await echo(client, 'approved in a browser');
+  const counters = await rig.oauthCounters();
+  assert.equal(counters.authorizations, 1);
+  assert.equal(counters.token_requests.authorization_code, 1);
+});
+
+browserTest('Deny on the consent page: the client is sent access_denied and gets no token', async (context) => {
+  const { rig, page, callback } = context;
+  const { provider } = await consentPage(context, 'Browser test: deny');
+
+  const query = await checkedCallback(callback, provider, () => page.locator('#deny').click());
+  assert.equal(query.error, 'access_denied');
+  assert.equal(query.code, undefined);
+  assert.equal(query.iss, rig.issuer);
+  assert.equal(provider.tokens(), undefined, 'the SDK holds no token');
+  const counters = await rig.oauthCounters();
+  assert.equal(counters.consent_denials, 1);
+  assert.equal(counters.token_requests.authorization_code, 0);
+});
+
+browserTest(
+  'Unticking a scope on the consent page narrows the grant: the token response says the narrowed scope',
+  async (context) => {
+    const { rig, page, callback, track } = context;
+    const { provider, pending } = await consentPage(context, 'Browser test: narrow');
+    assert.equal(provider.opened.at(-1).searchParams.get('scope'), 'mcp:tools mcp:write', 'the SDK asks for both');
+    assert.equal(await page.locator('#scope-1').getAttribute('value'), 'mcp:write');
+
+    await page.locator('#scope-1').uncheck();
+    await screenshot(page, 'consent', { docs: true });
+    const query = await checkedCallback(callback, provider, () => page.locator('#approve').click());
+    assert.ok(query.code, `the callback carries a code: ${JSON.stringify(query)}`);
+
+    const client = track(await finishAuthorization(rig.mcpUrl, provider, pending, query.code));
+    assert.equal(provider.tokens().scope, 'mcp:tools', 'the token response names the narrowed scope');
+    await echo(client, 'narrowed'); // mcp:tools is all echo needs
+  },
+  { env: TWO_SCOPES },
+);
+
+browserTest(
+  'The consent page works with JavaScript off: Approve is a plain form POST',
+  async (context) => {
+    const { rig, page, callback, track } = context;
+    const { provider, pending } = await consentPage(context, 'Browser test: no script');
+    assert.equal(await page.locator('script').count(), 0, 'the page has no script');
+
+    await page.locator('#scope-1').uncheck();
+    const query = await checkedCallback(callback, provider, () => page.locator('#approve').click());
+    assert.ok(query.code, `the callback carries a code: ${JSON.stringify(query)}`);
+    const client = track(await finishAuthorization(rig.mcpUrl, provider, pending, query.code));
+    assert.equal(provider.tokens().scope, 'mcp:tools');
+    await echo(client, 'no script');
+  },
+  { env: TWO_SCOPES, javaScriptEnabled: false },
+);

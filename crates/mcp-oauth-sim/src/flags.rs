@@ -127,6 +127,22 @@ pub struct Flags {
     /// "auth_method", "redirect_uris": [..] | "any-loopback"}]; they survive every reset.
     #[arg(long, env = "CLIENTS", value_name = "CLIENTS", global = true)]
     pub clients: Option<String>,
+    /// How /authorize gets consent: auto (approved at once, for the first of USERS) or page (a
+    /// consent page: a person picks a user and the scopes, then approves or denies);
+    /// POST /control/consent-mode switches it at run time.
+    #[arg(
+        long,
+        env = "CONSENT",
+        value_name = "CONSENT",
+        default_value = "auto",
+        global = true
+    )]
+    pub consent: String,
+    /// The users a grant may be for, a JSON list: [{"sub", "name", "scopes": [..]}] (scopes:
+    /// those the user may be granted; absent: all). The first is the subject of automatic
+    /// consent. Default: one, demo-user.
+    #[arg(long, env = "USERS", value_name = "USERS", global = true)]
+    pub users: Option<String>,
     /// Issuers whose jwt-bearer assertions the default issuer accepts, a JSON list: [{"issuer",
     /// "kind": "workload"|"id-jag", "jwks" | "jwks_uri" | "rig_issuer", "subjects", "resources"}];
     /// they survive every reset.
@@ -302,6 +318,10 @@ impl Flags {
             mcp_profile: json_setting("MCP_PROFILE", self.mcp_profile.as_deref())?
                 .unwrap_or_default(),
             clients: json_setting("CLIENTS", self.clients.as_deref())?.unwrap_or_default(),
+            consent: oauth_server::ConsentMode::parse(self.consent.trim())
+                .map_err(|error| LaunchError::Config(format!("CONSENT: {error}")))?,
+            users: json_setting("USERS", self.users.as_deref())?
+                .unwrap_or_else(|| vec![oauth_server::User::demo()]),
             assertion_issuers: json_setting(
                 "ASSERTION_ISSUERS",
                 self.assertion_issuers.as_deref(),

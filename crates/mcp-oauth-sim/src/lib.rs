@@ -169,6 +169,8 @@ impl Sim {
             issuers: settings.issuers.clone(),
             profile: settings.oauth_profile.clone(),
             clients: settings.clients.clone(),
+            consent: settings.consent,
+            users: settings.users.clone(),
             assertion_issuers: settings.assertion_issuers.clone(),
             // The MCP server hands the AS what it does not serve itself, so an issuer on its
             // port lives on the MCP origin (the 2025-03-26 layout).

@@ -55,6 +55,10 @@ pub struct Settings {
     pub mcp_profile: mcp_server::Profile,
     /// The default issuer's pre-registered clients (`CLIENTS`), kept across resets.
     pub clients: Vec<oauth_server::PreRegistered>,
+    /// How `/authorize` gets consent at start-up and after a reset (`CONSENT`), every issuer.
+    pub consent: oauth_server::ConsentMode,
+    /// The users a grant may be for (`USERS`); the first is the subject of automatic consent.
+    pub users: Vec<oauth_server::User>,
     /// The issuers whose jwt-bearer assertions the default issuer accepts
     /// (`ASSERTION_ISSUERS`), kept across resets.
     pub assertion_issuers: Vec<oauth_server::TrustRequest>,
@@ -118,6 +122,8 @@ impl Default for Settings {
             oauth_profile: oauth_server::Profile::default(),
             mcp_profile: mcp_server::Profile::default(),
             clients: Vec::new(),
+            consent: oauth_server::ConsentMode::Auto,
+            users: vec![oauth_server::User::demo()],
             assertion_issuers: Vec::new(),
             conformance: None,
             token_ttl: Duration::from_secs(3600),
@@ -234,6 +240,8 @@ impl Settings {
             ));
         }
         let tool_scopes = check_tool_scopes(&self.tool_scopes)?;
+        oauth_server::consent::check_users(&self.users)
+            .map_err(|why| LaunchError::Config(format!("USERS: {why}")))?;
         for issuer in &self.issuers {
             issuer
                 .validate()

@@ -535,6 +535,65 @@ async fn store_caps_from_the_environment_reach_the_authorization_server() {
     assert!(line.starts_with("[oauth] "), "{line}");
 }
 
+#[tokio::test]
+async fn consent_and_users_from_the_environment_show_the_consent_page() {
+    // Arrange
+    let dir = WorkDir::new();
+    let users = r#"[{"sub":"admin-1","name":"Ada Admin"},{"sub":"reader","scopes":["mcp:tools"]}]"#;
+    let rig = Launch::new(&dir)
+        .args(EPHEMERAL_PORTS)
+        .env("CONSENT", "page")
+        .env("USERS", users)
+        .serve();
+    let caller = Caller::new(http_client(), &rig.oauth.url, &rig.mcp.url);
+    let flow = sim_test_kit::oauth::Flow::new(caller.http.clone(), &rig.oauth.url);
+
+    // Act
+    let client_id = caller.register().await;
+    let page = flow
+        .authorize_raw(&client_id, &sim_test_kit::oauth::Pkce::new(), &[])
+        .await;
+    let (_, state) = caller
+        .get_json(&format!("{}/control/state", rig.oauth.url))
+        .await;
+
+    // Assert
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    for shown in ["Ada Admin", "admin-1", "reader", "name=\"ticket\""] {
+        assert!(html.contains(shown), "{shown}: {html}");
+    }
+    assert_eq!(state["consent"]["mode"], "page", "{state}");
+    assert_eq!(state["consent"]["pending"], 1, "{state}");
+}
+
+#[test]
+fn a_bad_consent_mode_or_user_list_is_one_error_line() {
+    for (name, value, said) in [
+        (
+            "CONSENT",
+            "sometimes",
+            "CONSENT: consent mode 'sometimes' must be auto or page",
+        ),
+        ("USERS", "[]", "USERS: users must list 1 to 100 users"),
+        (
+            "USERS",
+            r#"[{"sub":"a"},{"sub":"a"}]"#,
+            "USERS: user sub 'a' is listed twice",
+        ),
+        ("USERS", r#"[{"id":"a"}]"#, "USERS: unknown field `id`"),
+    ] {
+        let dir = WorkDir::new();
+        let finished = Launch::new(&dir)
+            .args(EPHEMERAL_PORTS)
+            .env(name, value)
+            .run();
+        assert_eq!(finished.status.code(), Some(1), "{finished:#?}");
+        assert_eq!(finished.stderr.lines().count(), 1, "{finished:#?}");
+        assert!(finished.stderr.contains(said), "{said}: {finished:#?}");
+    }
+}
+
 #[test]
 fn a_malformed_dotenv_is_one_error_line_quoting_the_line() {
     // Arrange

@@ -853,3 +853,72 @@ async fn a_hostile_client_name_scope_and_redirect_uri_are_shown_escaped() {
     assert!(redirect.as_str().starts_with("http://127.0.0.1:8765/cb?x="));
     assert!(query_param(&redirect, "code").is_some());
 }
+
+#[tokio::test]
+async fn the_mode_is_per_issuer_and_an_issuers_decision_goes_under_its_path() {
+    let main = Rig::start_with(config(ConsentMode::Auto)).await;
+    let (status, body) = main
+        .control(
+            "/control/issuers",
+            Some(json!({"name": "tenant", "path": "/tenant"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, state) = main
+        .control(
+            "/control/issuers/tenant/consent-mode",
+            Some(json!({"mode": "page"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(state["consent"]["mode"], json!("page"));
+    let tenant = main.at(main.server.addr().port(), "/tenant");
+
+    let client = tenant.public_client().await;
+    let pkce = Pkce::new();
+    let page = open_page(&tenant, &client, &pkce, &[]).await;
+    let redirect = redirected(&decide(&tenant, &page.action, &page.approve_all()).await);
+
+    assert_eq!(page.action.path(), "/tenant/authorize/decision");
+    exchange(&tenant, &client, &redirect, &pkce).await;
+    assert_eq!(main.state().await["consent"]["mode"], json!("auto"));
+    let pkce = Pkce::new();
+    let main_client = main.public_client().await;
+    main.authorize(&main_client, &pkce, &[]).await;
+    // Another issuer's ticket is not this one's.
+    let elsewhere = main.url("/authorize/decision");
+    let answer = decide(&main, &Url::parse(&elsewhere).unwrap(), &page.approve_all()).await;
+    assert_refused(answer, StatusCode::BAD_REQUEST, "no pending authorization").await;
+}
+
+#[tokio::test]
+async fn garbage_decision_bodies_are_refused_with_a_4xx_never_a_5xx() {
+    let (rig, _, page) = rig_with_page().await;
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"\xff\xfe\xfd".to_vec(),
+        b"ticket=%ZZ&csrf=%".to_vec(),
+        b"&&&===&".to_vec(),
+        format!("ticket={}&ticket={}", page.ticket, page.ticket).into_bytes(),
+        "scope=a&".repeat(1500).into_bytes(),
+        format!(
+            "ticket={}&csrf={}&decision=approve&user=demo-user&user=reader",
+            page.ticket, page.csrf
+        )
+        .into_bytes(),
+    ];
+    for body in bodies {
+        let response = rig
+            .http
+            .post(page.action.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{status} for {body:?}");
+        assert!(response.headers().get(LOCATION).is_none());
+    }
+    redirected(&decide(&rig, &page.action, &page.approve_all()).await);
+}

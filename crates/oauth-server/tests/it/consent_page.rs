@@ -922,3 +922,29 @@ async fn garbage_decision_bodies_are_refused_with_a_4xx_never_a_5xx() {
     }
     redirected(&decide(&rig, &page.action, &page.approve_all()).await);
 }
+
+#[tokio::test]
+async fn an_authorization_a_fault_answers_does_not_count_against_next() {
+    let rig = Rig::start_with(config(ConsentMode::Auto)).await;
+    let client = rig.public_client().await;
+    rig.control(
+        "/control/consent-mode",
+        Some(json!({"mode": "page", "next": 1})),
+    )
+    .await;
+    rig.control("/control/deny-consent", Some(json!({"on": true})))
+        .await;
+
+    let denied = rig.authorize(&client, &Pkce::new(), &[]).await;
+    let (_, state) = rig
+        .control("/control/deny-consent", Some(json!({"on": false})))
+        .await;
+
+    assert_eq!(
+        query_param(&denied, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(state["consent"]["next"], json!(1), "{state}");
+    open_page(&rig, &client, &Pkce::new(), &[]).await;
+    assert_eq!(rig.state().await["consent"]["mode"], json!("auto"));
+}

@@ -33,6 +33,8 @@ if [[ -z ${MCP_OAUTH_SIM_BIN:-} ]]; then
     export MCP_OAUTH_SIM_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/mcp-oauth-sim
 fi
 [[ -x $MCP_OAUTH_SIM_BIN ]] || die "no executable at $MCP_OAUTH_SIM_BIN"
+# Absolute: each rig is started from a temporary directory of its own.
+MCP_OAUTH_SIM_BIN=$(realpath "$MCP_OAUTH_SIM_BIN")
 export MCP_OAUTH_SIM_BIN
 
 "$ROOT/scripts/npm-ci.sh" "$ROOT/tests/browser"

@@ -150,3 +150,20 @@ browserTest(
   },
   { env: TWO_SCOPES, javaScriptEnabled: false },
 );
+
+browserTest(
+  'A hostile client name is shown as text on the consent page, never run as script',
+  async (context) => {
+    const { page } = context;
+    const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>"\'&';
+    const dialogs = [];
+    page.on('dialog', (dialog) => (dialogs.push(dialog.message()), dialog.dismiss()));
+    await consentPage(context, hostile);
+    assert.equal(await page.locator('#client-name').textContent(), hostile, 'the name, character for character');
+    assert.equal(await page.locator('#client-name img, #client-name script').count(), 0, 'no element made of it');
+    assert.equal(await page.evaluate(() => window.pwned), undefined, 'nothing of it ran');
+    assert.equal(await page.title(), `Authorize ${hostile}`);
+    assert.deepEqual(dialogs, []);
+  },
+  { env: PAGE },
+);

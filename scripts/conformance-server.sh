@@ -94,7 +94,7 @@ die_logs() { show "suite output" "$WORK/suite.log"; show "rig output" "$WORK/rig
 mkdir "$WORK/rig"
 : >"$WORK/rig.log"
 : >"$WORK/suite.log" # both exist before the polls below read them
-(cd "$WORK/rig" && exec env -i PATH="$PATH" OAUTH_PORT=0 MCP_PORT=0 LOG=info \
+(cd "$WORK/rig" && exec env -i PATH="$PATH" OAUTH_PORT=0 MCP_PORT=0 DASHBOARD_PORT=0 LOG=info \
     CLIENTS="$RIG_CLIENTS" AS_PROFILE="$RIG_AS_PROFILE" \
     "$MCP_OAUTH_SIM_BIN" serve) </dev/null >"$WORK/rig.log" 2>&1 &
 rig_pid=$!

@@ -126,6 +126,7 @@ impl Rig {
             .env_clear()
             .env("OAUTH_PORT", oauth_port.to_string())
             .env("MCP_PORT", mcp_port.to_string())
+            .env("DASHBOARD_PORT", "0")
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -36,6 +36,15 @@ pub struct Flags {
         global = true
     )]
     pub mcp_port: u16,
+    /// Port of the dashboard, a page that flips every switch and draws both journals live (0: any free port).
+    #[arg(
+        long,
+        env = "DASHBOARD_PORT",
+        value_name = "DASHBOARD_PORT",
+        default_value_t = 9102,
+        global = true
+    )]
+    pub dashboard_port: u16,
     /// Address both servers listen on.
     #[arg(
         long,
@@ -297,6 +306,7 @@ impl Flags {
             bind: self.bind,
             oauth_port: self.oauth_port,
             mcp_port: self.mcp_port,
+            dashboard_port: self.dashboard_port,
             oauth_base_url: self.oauth_base_url.clone(),
             mcp_base_url: self.mcp_base_url.clone(),
             oauth_internal_url: self.oauth_internal_url.clone(),

@@ -32,9 +32,12 @@
 //! - [`certs`]: the local CA and loopback leaf behind `mcp-oauth-sim certs` and [`SimBuilder::https`].
 //! - [`control`]: the typed control-plane client, shared by the `scenario` command and tests:
 //!   switches, fault rules, the clock, the journal and its live stream.
+//! - [`dashboard`]: the third listener ([`Sim::dashboard_url`]): a page that flips every
+//!   scenario through [`Control`] and draws both journals live.
 
 pub mod certs;
 pub mod control;
+pub mod dashboard;
 pub mod flags;
 pub mod settings;
 pub mod state_file;
@@ -61,6 +64,7 @@ pub struct Sim {
     auth: AuthServer,
     mcp: McpServer,
     control: Control,
+    dashboard: dashboard::Dashboard,
     mcp_url: String,
     introspection_url: String,
     scheme: &'static str,
@@ -135,6 +139,7 @@ impl Sim {
             settings: Settings {
                 oauth_port: 0,
                 mcp_port: 0,
+                dashboard_port: 0,
                 ..Settings::default()
             },
             oauth_tweak: None,
@@ -156,6 +161,8 @@ impl Sim {
         let prepared = settings.prepare()?;
         let oauth_listener = listen(settings.bind, settings.oauth_port, "OAUTH_PORT").await?;
         let mcp_listener = listen(settings.bind, settings.mcp_port, "MCP_PORT").await?;
+        let dashboard_listener =
+            listen(settings.bind, settings.dashboard_port, "DASHBOARD_PORT").await?;
         let oauth_addr = oauth_listener.local_addr()?;
         let mcp_port = mcp_listener.local_addr()?.port();
         let scopes = settings.announced_scopes();
@@ -248,6 +255,25 @@ impl Sim {
             Some(path) => Some(restore(path, &auth, &mcp, &control).await?),
             None => None,
         };
+        let scenario_flags = match (auth.addr().port(), mcp.addr().port()) {
+            (9100, 9101) => Vec::new(),
+            (oauth, mcp) => vec![
+                "--oauth-port".to_owned(),
+                oauth.to_string(),
+                "--mcp-port".to_owned(),
+                mcp.to_string(),
+            ],
+        };
+        let dashboard = dashboard::Dashboard::start(
+            dashboard_listener,
+            dashboard::Options {
+                control: control.clone(),
+                guard: prepared.control.clone(),
+                tls: prepared.tls.clone(),
+                bind: settings.bind,
+                scenario_flags,
+            },
+        )?;
         if let Some(situation) = settings.conformance {
             control.stage(situation).await.map_err(|error| {
                 LaunchError::Config(format!(
@@ -261,6 +287,7 @@ impl Sim {
             auth,
             mcp,
             control,
+            dashboard,
             introspection_url,
             scheme: settings.scheme(),
             control_token: prepared.control_token,
@@ -305,6 +332,21 @@ impl Sim {
         &self.control
     }
 
+    /// The dashboard's page: `http(s)://localhost:PORT/`, open on loopback, behind the control
+    /// token (exchanged once for a session) when the control plane requires it.
+    pub fn dashboard_url(&self) -> String {
+        format!(
+            "{}://localhost:{}/",
+            self.scheme,
+            self.dashboard.addr().port()
+        )
+    }
+
+    /// Where the dashboard listens.
+    pub fn dashboard_addr(&self) -> SocketAddr {
+        self.dashboard.addr()
+    }
+
     /// Where the authorization server listens.
     pub fn oauth_addr(&self) -> SocketAddr {
         self.auth.addr()
@@ -344,12 +386,13 @@ impl Sim {
         self.ca_pem.as_deref()
     }
 
-    /// Stops both servers, letting in-flight requests finish; then writes the state file, if
-    /// there is one, with everything they did.
+    /// Stops the dashboard and both servers, letting in-flight requests finish; then writes
+    /// the state file, if there is one, with everything they did.
     pub async fn stop(self) -> Result<(), LaunchError> {
         if let Some(state_file) = &self.state_file {
             state_file.writer.abort();
         }
+        let dashboard = self.dashboard.stop().await;
         let (mcp, auth) = tokio::join!(self.mcp.stop(), self.auth.stop());
         if let Some(state_file) = &self.state_file {
             state_file
@@ -364,6 +407,7 @@ impl Sim {
         }
         mcp?;
         auth?;
+        dashboard?;
         Ok(())
     }
 }
@@ -661,10 +705,16 @@ impl SimBuilder {
         self
     }
 
-    /// Fixed ports instead of ephemeral ones.
+    /// Fixed ports instead of ephemeral ones (the dashboard's stays ephemeral).
     pub fn ports(mut self, oauth: u16, mcp: u16) -> Self {
         self.settings.oauth_port = oauth;
         self.settings.mcp_port = mcp;
+        self
+    }
+
+    /// The dashboard's port (0, the builder's default: any free one).
+    pub fn dashboard_port(mut self, port: u16) -> Self {
+        self.settings.dashboard_port = port;
         self
     }
 

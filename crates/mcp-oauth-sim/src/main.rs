@@ -155,6 +155,7 @@ async fn serve(args: &Flags) -> anyhow::Result<()> {
     } else {
         log.announce(&format!("[mcp] protected MCP server {mcp_url}"));
     }
+    log.announce(&format!("[dashboard] {}", sim.dashboard_url()));
     if let Some(TlsSource::Files { cert, ca, .. }) = &settings.tls {
         let cert = cert.display();
         match ca {

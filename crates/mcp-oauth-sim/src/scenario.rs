@@ -14,7 +14,7 @@ use mcp_oauth_sim::control::Watched;
 use mcp_oauth_sim::control::conformance::{Context, Situation};
 use mcp_oauth_sim::control::scenario::Name;
 use mcp_oauth_sim::control::without_user::GeneratedKey;
-use mcp_oauth_sim::{Control, Scenario, Service};
+use mcp_oauth_sim::{Control, Scenario};
 use serde_json::json;
 
 use crate::shutdown_signal;
@@ -358,12 +358,7 @@ async fn print_state(
     control_token: Option<&str>,
 ) -> anyhow::Result<()> {
     if json {
-        let (oauth, mcp, faults) = tokio::try_join!(
-            control.raw_state(Service::OAuth),
-            control.raw_state(Service::Mcp),
-            control.all_faults(),
-        )?;
-        let mut all = json!({ "oauth": oauth, "mcp": mcp, "faults": faults });
+        let mut all = control.state_document().await?;
         if let Some(context) = context {
             all["context"] = json!(context);
         }

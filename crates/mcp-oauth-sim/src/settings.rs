@@ -32,6 +32,8 @@ pub struct Settings {
     pub oauth_port: u16,
     /// The MCP server's port (`MCP_PORT`); 0 picks a free one.
     pub mcp_port: u16,
+    /// The dashboard's port (`DASHBOARD_PORT`); 0 picks a free one.
+    pub dashboard_port: u16,
     /// The AS's public URL, which is also its issuer (`OAUTH_BASE_URL`).
     pub oauth_base_url: Option<String>,
     /// The MCP server's public origin (`MCP_BASE_URL`); the MCP URL is `<this>/mcp`.
@@ -105,13 +107,14 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// The binary's defaults: 127.0.0.1, ports 9100 and 9101, plain HTTP.
+    /// The binary's defaults: 127.0.0.1, ports 9100 and 9101 (the dashboard 9102), plain HTTP.
     fn default() -> Self {
         let caps = Limits::default();
         Self {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             oauth_port: 9100,
             mcp_port: 9101,
+            dashboard_port: 9102,
             oauth_base_url: None,
             mcp_base_url: None,
             oauth_internal_url: None,
@@ -175,7 +178,7 @@ pub enum LaunchError {
     Listen {
         /// The address.
         addr: SocketAddr,
-        /// The setting that named it (`OAUTH_PORT`, `MCP_PORT`).
+        /// The setting that named it (`OAUTH_PORT`, `MCP_PORT`, `DASHBOARD_PORT`).
         what: &'static str,
         /// What the operating system said.
         source: std::io::Error,

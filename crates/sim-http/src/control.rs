@@ -88,6 +88,21 @@ impl ControlGuard {
         Some(generated)
     }
 
+    /// Whether `presented` is the token required now, compared in constant time; `false` when
+    /// none is required (there is nothing to present). For callers that take the token some
+    /// other way than a bearer header: the dashboard's login form.
+    pub fn accepts(&self, presented: &str) -> bool {
+        self.read()
+            .as_deref()
+            .is_some_and(|expected| constant_time_eq(presented.trim(), expected))
+    }
+
+    /// The token required now, for the rig's own in-process clients of its control planes
+    /// (the dashboard's), which must follow a token that appeared at run time. Never logged.
+    pub fn token(&self) -> Option<String> {
+        self.read().clone()
+    }
+
     /// Admits a request, or says why not.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         if headers.contains_key(header::ORIGIN) {
@@ -302,6 +317,15 @@ mod tests {
         }
         let configured = ControlGuard::with_token("t0ken");
         assert!(configured.expose().is_none(), "a configured token stays");
+    }
+
+    #[test]
+    fn accepts_only_the_exact_token_and_nothing_when_open() {
+        let guard = ControlGuard::with_token("t0ken");
+        assert!(guard.accepts("t0ken"));
+        assert!(!guard.accepts("t0ke"));
+        assert!(!guard.accepts(""));
+        assert!(!ControlGuard::open().accepts(""));
     }
 
     #[test]

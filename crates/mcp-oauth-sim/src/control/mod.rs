@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod events;
 pub mod faults;
 pub mod re_point;
+pub mod recording;
 pub mod scenario;
 pub mod state;
 pub mod without_user;
@@ -38,6 +39,7 @@ pub use events::{Event, EventPage, EventStream, Watched};
 pub use faults::{Fault, FaultRule, Match, Respond, RigFaults};
 pub use oauth_server::snapshot::DocumentsState;
 pub use re_point::RePointed;
+pub use recording::{Recorder, Sent};
 pub use scenario::{Cimd, ClockMove, RePoint, Scenario, ScenarioError};
 pub use state::{IntrospectionFailure, McpState, OAuthState, RigState};
 
@@ -134,6 +136,8 @@ pub struct Control {
     /// The issuer the authorization server's calls address, by name; `None` for `main` through
     /// the plain paths.
     issuer: Option<String>,
+    /// Where the calls that change something are recorded, for a [`Control::recording`] clone.
+    recorder: Option<Recorder>,
 }
 
 /// The control token a [`Control`] and its clones send: shared, because a re-point that makes
@@ -222,6 +226,7 @@ impl Control {
             mcp: mcp_base.into().trim_end_matches('/').to_owned(),
             token: SharedToken::new(token),
             issuer: None,
+            recorder: None,
         })
     }
 
@@ -416,6 +421,20 @@ impl Control {
                 url,
                 reason: format!("issuer '{name}' is not listed after adding it"),
             })
+    }
+
+    /// Sends `token` from now on, as this client and its clones do after a re-point that made
+    /// the rig public: for a client in the rig's own process that learns a token some other
+    /// way (the dashboard reads it from the servers' guard).
+    pub(crate) fn adopt_token(&self, token: String) {
+        if self.token.get().as_deref() != Some(token.as_str()) {
+            self.token.set(token);
+        }
+    }
+
+    /// Whether this client sends a control token.
+    pub fn sends_token(&self) -> bool {
+        self.token.get().is_some()
     }
 
     /// The port of the MCP server this client reaches, where a co-hosted issuer is served.
@@ -654,6 +673,13 @@ impl Control {
         url: String,
         body: Option<Value>,
     ) -> Result<T, ControlError> {
+        if let (Some(recorder), false) = (&self.recorder, method == Method::GET) {
+            recorder.record(Sent {
+                method: method.to_string(),
+                url: url.clone(),
+                body: body.clone(),
+            });
+        }
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
             request = request.json(&body);

@@ -5,6 +5,35 @@
 
 use std::fmt;
 
+use serde_json::{Value, json};
+
+use super::{Control, ControlError, Service};
+
+impl Control {
+    /// Both servers' state documents as they are, with every issuer beside `main` and both
+    /// servers' fault rules: `{"oauth": …, "mcp": …, "issuers": […], "faults": {"oauth": […],
+    /// "mcp": […]}}`, what `scenario state --json` prints and the dashboard shows.
+    pub async fn state_document(&self) -> Result<Value, ControlError> {
+        let (oauth, mcp, faults) = tokio::try_join!(
+            self.raw_state(Service::OAuth),
+            self.raw_state(Service::Mcp),
+            self.all_faults(),
+        )?;
+        let own = oauth["name"].as_str().unwrap_or(oauth_server::MAIN_ISSUER);
+        let mut issuers = Vec::new();
+        for name in oauth["issuers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|place| place["name"].as_str())
+            .filter(|name| *name != own)
+        {
+            issuers.push(self.issuer(name).raw_state(Service::OAuth).await?);
+        }
+        Ok(json!({ "oauth": oauth, "mcp": mcp, "issuers": issuers, "faults": faults }))
+    }
+}
+
 /// Both servers' state, as `scenario state` prints it.
 #[derive(Clone, Debug)]
 pub struct RigState {

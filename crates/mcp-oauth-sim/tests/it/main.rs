@@ -15,11 +15,14 @@
 //! - `tunnel`: public base URLs, loopback introspection, the guarded control plane;
 //!   `scripts/tunnel.sh` with a stand-in for cloudflared.
 //! - `sim`: a full flow through `Sim`, each typed `Control` switch, drop and stop.
+//! - `dashboard`: the dashboard over HTTP: the page, `/api/scenario` and its equivalent lines,
+//!   the guard (CSRF, Origin, sessions), `/api/events`.
 //! - `control`: the typed `Control` calls for fault rules, the clock, consent, reuse detection,
 //!   tool scopes, the journal and its live stream.
 
 mod binary;
 mod control;
+mod dashboard;
 mod docs;
 mod journal;
 mod presets;

@@ -339,6 +339,7 @@ async fn behind_a_tunnel_no_document_is_fetched_from_an_inside_address_unless_li
         let mut settings = mcp_oauth_sim::Settings {
             oauth_port: 0,
             mcp_port: 0,
+            dashboard_port: 0,
             oauth_base_url: Some(PUBLIC_ISSUER.into()),
             mcp_base_url: Some(PUBLIC_MCP_ORIGIN.into()),
             fetch_ca_file: Some(ca_file.clone()),

@@ -100,6 +100,9 @@ impl Launch {
         for name in variables() {
             command.env_remove(name);
         }
+        // The dashboard's default port, 9102, would be shared by every rig a test starts at
+        // once; a test that cares sets it again.
+        command.env("DASHBOARD_PORT", "0");
         Self { command }
     }
 

@@ -10,12 +10,12 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { environment, finish, runFile } from '../clients/passes.mjs';
+import { environment, runFile } from '../clients/passes.mjs';
 import { BINARY } from '../clients/rig.mjs';
 import { CHROMIUM } from './browser.mjs';
 
 const FILE_TIMEOUT_MS = 120_000;
-const FILES = ['browser.test.mjs', 'consent.test.mjs'];
+const FILES = ['browser.test.mjs', 'consent.test.mjs', 'dashboard.test.mjs'];
 
 for (const [path, hint] of [
   [BINARY, 'cargo build -p mcp-oauth-sim (or set MCP_OAUTH_SIM_BIN)'],
@@ -34,4 +34,7 @@ for (const file of FILES) {
   const status = await runFile({ label: `browser ${file}`, cwd: dir, file, env: environment('http'), timeoutMs: FILE_TIMEOUT_MS });
   if (status !== 0) failed.push(file);
 }
-finish('browser', failed);
+if (failed.length > 0) {
+  console.error(`error: browser tests failed: ${failed.join(', ')}`);
+  process.exit(1);
+}

@@ -155,6 +155,8 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Response {
     match (&method, path.as_str()) {
         (&Method::GET, "/assets/dashboard.js") => asset(SCRIPT, "text/javascript; charset=utf-8"),
         (&Method::GET, "/assets/dashboard.css") => asset(STYLE, "text/css; charset=utf-8"),
+        // No icon: an empty answer rather than a 404 in every browser console.
+        (&Method::GET, "/favicon.ico") => sim_http::response::empty(StatusCode::NO_CONTENT),
         (&Method::GET, "/") => match state.session_of(request.headers()) {
             Some(csrf) => page::dashboard(state, &csrf),
             None => page::login(StatusCode::UNAUTHORIZED, None),

@@ -185,6 +185,7 @@
   // What a request was, for a person reading the lane.
   function kindOf(event) {
     const path = event.path || "";
+    if (path.startsWith("/control")) return ["control", `${event.method} ${path}`];
     if (event.service === "mcp") {
       if (event.rpc_method === "tools/call") return ["tool", `tool ${event.tool || "?"}`];
       if (path.startsWith("/.well-known")) return ["discovery", `${event.method} ${path}`];
@@ -252,14 +253,14 @@
     $("timeline").dataset.count = `${count}`;
   }
 
+  // The client filter hides whole lanes (applyFilters); issuer and status hide rows.
   function filterRow(row) {
-    const { client, issuer, status } = filters;
+    const { issuer, status } = filters;
     const refused = row.dataset.refused === "true";
     row.hidden = (issuer && row.dataset.issuer !== issuer && row.dataset.service === "oauth")
       || (status === "ok" && refused)
       || (status === "refused" && !refused)
       || (status === "fault" && row.dataset.fault === undefined);
-    void client;
   }
 
   function applyFilters() {

@@ -698,3 +698,29 @@ async fn stop_ends_open_event_streams_at_once() {
 
     assert!(matches!(stopped, Ok(Ok(()))), "{stopped:?}");
 }
+
+#[tokio::test]
+async fn over_https_the_dashboard_speaks_tls_and_its_session_cookie_is_secure() {
+    let sim = Sim::builder()
+        .https()
+        .unwrap()
+        .control_token("t0ken")
+        .start()
+        .await
+        .unwrap();
+    let http = client_trusting_only(sim.ca_pem().unwrap().as_bytes());
+    assert!(sim.dashboard_url().starts_with("https://localhost:"));
+
+    let login = http.get(sim.dashboard_url()).send().await.unwrap();
+    let signed_in = http
+        .post(format!("{}session", sim.dashboard_url()))
+        .form(&[("token", "t0ken")])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+}

@@ -77,6 +77,8 @@ pub enum Name {
     DocumentChanged,
     /// OAUTH_URL MCP_URL [reject-old-audience] | local: re-point both servers' public URLs live (a tunnel's); tokens stay.
     Tunnel,
+    /// auto|page [N]: consent approved automatically, or asked on the consent page (for the next N authorizations).
+    ConsentMode,
 }
 
 impl Name {
@@ -108,6 +110,7 @@ impl Name {
             Self::DocumentFault => "document-fault",
             Self::DocumentChanged => "document-changed",
             Self::Tunnel => "tunnel",
+            Self::ConsentMode => "consent-mode",
         }
     }
 
@@ -119,7 +122,8 @@ impl Name {
             | Self::DeleteFault
             | Self::ReuseDetect
             | Self::Conformance
-            | Self::Profile => 2,
+            | Self::Profile
+            | Self::ConsentMode => 2,
             Self::DocumentFault | Self::Tunnel => 3,
             Self::StepUp | Self::NarrowConsent => usize::MAX,
             _ => 1,
@@ -236,6 +240,14 @@ pub enum Scenario {
     /// Both servers answer under new public URLs from now on, as when a tunnel in front of
     /// them restarted with new ones: see [`Control::re_point`].
     Tunnel(RePoint),
+    /// How the default issuer asks for consent: automatically (`page: false`), or on the
+    /// consent page, for the next `next` authorizations or until changed.
+    ConsentMode {
+        /// Whether the consent page is shown.
+        page: bool,
+        /// Only for this many authorizations, then automatic again.
+        next: Option<u64>,
+    },
 }
 
 /// Where a [`Control::re_point`] moves the rig.
@@ -297,6 +309,7 @@ impl Scenario {
             Self::DocumentFault { .. } => Name::DocumentFault,
             Self::DocumentChanged(_) => Name::DocumentChanged,
             Self::Tunnel(_) => Name::Tunnel,
+            Self::ConsentMode { .. } => Name::ConsentMode,
         }
     }
 
@@ -400,6 +413,30 @@ impl Scenario {
                 Self::Fault {
                     service: service(named)?,
                     rule,
+                }
+            }
+            Name::ConsentMode => {
+                let usage = || needs("auto, or page [N]");
+                match values {
+                    [mode] if mode == "auto" => Self::ConsentMode {
+                        page: false,
+                        next: None,
+                    },
+                    [mode] if mode == "page" => Self::ConsentMode {
+                        page: true,
+                        next: None,
+                    },
+                    [mode, count] if mode == "page" => Self::ConsentMode {
+                        page: true,
+                        next: Some(
+                            count
+                                .parse::<u64>()
+                                .ok()
+                                .filter(|count| *count > 0)
+                                .ok_or_else(|| needs("page N with N a number (1 or more)"))?,
+                        ),
+                    },
+                    _ => return Err(usage()),
                 }
             }
             Name::Tunnel => {
@@ -643,6 +680,13 @@ impl Control {
             }
             Scenario::Tunnel(re_point) => {
                 self.re_point(re_point).await?;
+            }
+            Scenario::ConsentMode { page, next } => {
+                let mut body = json!({ "mode": if *page { "page" } else { "auto" } });
+                if let Some(next) = next {
+                    body["next"] = json!(next);
+                }
+                self.oauth_post("consent-mode", body).await?;
             }
             Scenario::Cimd(mode) => {
                 let (declared, fetched) = match mode {

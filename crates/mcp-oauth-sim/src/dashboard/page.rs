@@ -56,6 +56,7 @@ fn kind(name: Name) -> Kind {
         Name::ReuseDetect => Kind::Words("on|off [grace seconds]"),
         Name::DocumentFault => Kind::Words("kind [url] [count], or off"),
         Name::DocumentChanged => Kind::Words("[url]"),
+        Name::ConsentMode => Kind::Presets(&[("auto", "auto"), ("page", "page")]),
         Name::Fault | Name::DeleteFault | Name::Conformance | Name::Profile | Name::Tunnel => {
             Kind::Own
         }

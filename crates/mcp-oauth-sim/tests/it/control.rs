@@ -423,3 +423,46 @@ async fn the_rig_state_shows_every_issuer_and_a_switch_flipped_on_one_shows_ther
     );
     assert_eq!(shown.matches("  rotate on ").count(), 1, "{shown}");
 }
+
+#[tokio::test]
+async fn consent_mode_puts_the_consent_page_in_front_of_the_next_authorizations_then_auto_again() {
+    // Arrange
+    let sim = Sim::builder().start().await.unwrap();
+    let control = sim.control();
+    let page_once = mcp_oauth_sim::Scenario::parse(
+        mcp_oauth_sim::control::scenario::Name::ConsentMode,
+        &["page".to_owned(), "1".to_owned()],
+    )
+    .unwrap();
+
+    let client_id = caller_for(&sim).register().await;
+    let flow = sim_test_kit::oauth::Flow::new(http_client(), sim.issuer());
+    let authorize = || async {
+        flow.authorize_raw(&client_id, &sim_test_kit::oauth::Pkce::new(), &[])
+            .await
+            .status()
+    };
+
+    // Act
+    control.apply(&page_once).await.unwrap();
+    let once = control.oauth_state().await.unwrap();
+    let first = authorize().await;
+    let second = authorize().await;
+
+    // Assert: the page for one authorization, then automatic consent again.
+    assert_eq!(once.consent.mode, oauth_server::ConsentMode::Page);
+    assert_eq!(once.consent.next, Some(1));
+    assert_eq!(first, StatusCode::OK, "the consent page, not a redirect");
+    assert_eq!(second, StatusCode::FOUND, "automatic again");
+    for bad in [&["page", "0"][..], &["manual"], &["auto", "2"], &[]] {
+        let words: Vec<String> = bad.iter().map(|word| (*word).to_owned()).collect();
+        assert!(
+            mcp_oauth_sim::Scenario::parse(
+                mcp_oauth_sim::control::scenario::Name::ConsentMode,
+                &words
+            )
+            .is_err(),
+            "{bad:?}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ import { BINARY } from '../clients/rig.mjs';
 import { CHROMIUM } from './browser.mjs';
 
 const FILE_TIMEOUT_MS = 120_000;
-const FILES = ['browser.test.mjs', 'consent.test.mjs', 'dashboard.test.mjs'];
+const FILES = ['browser.test.mjs', 'consent.test.mjs', 'dashboard.test.mjs', 'dashboard-login.test.mjs'];
 
 for (const [path, hint] of [
   [BINARY, 'cargo build -p mcp-oauth-sim (or set MCP_OAUTH_SIM_BIN)'],

@@ -114,7 +114,7 @@ fn assert_secured(headers: &HeaderMap, what: &str) {
     );
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{what}");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{what}");
-    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{what}");
+    assert_eq!(headers[header::REFERRER_POLICY], "same-origin", "{what}");
 }
 
 #[tokio::test]

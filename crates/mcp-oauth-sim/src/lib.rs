@@ -98,6 +98,12 @@ struct Savers {
 }
 
 impl Savers {
+    /// Both servers' journal counts: while they stand still, nothing was changed (every
+    /// request, and every control call that changes something, is journaled).
+    fn activity(&self) -> (u64, u64) {
+        (self.oauth.activity(), self.mcp.activity())
+    }
+
     fn save(&self) -> state_file::Saved {
         state_file::Saved::new(
             self.clock.offset_millis(),
@@ -464,6 +470,7 @@ async fn restore(
     }
     // Written at once: a path that cannot be written is a start-up error, not a surprise at
     // the first change.
+    let mut seen = savers.activity();
     let mut written = savers
         .write_if_changed(path, &[])
         .map_err(|error| failed(format!("cannot be written: {error}")))?;
@@ -475,6 +482,13 @@ async fn restore(
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
+                // An idle rig costs nothing: no walk of the stores unless a request came.
+                // Read before the save, so that a request during it is seen next time.
+                let activity = savers.activity();
+                if activity == seen && !written.is_empty() {
+                    continue;
+                }
+                seen = activity;
                 // Saving walks the stores: off the async threads, which serve requests.
                 let savers = savers.clone();
                 let target = path.clone();

@@ -225,4 +225,10 @@ impl Saver {
     pub fn save(&self) -> SavedMcp {
         self.0.save()
     }
+
+    /// How many requests (control calls that change something included) the server has
+    /// journaled: while it stands still, what [`Saver::save`] answers has not changed.
+    pub fn activity(&self) -> u64 {
+        self.0.journal.recorded()
+    }
 }

@@ -285,6 +285,12 @@ impl Saver {
     pub fn save(&self) -> SavedHost {
         self.0.save()
     }
+
+    /// How many requests (control calls that change something included) the server has
+    /// journaled: while it stands still, what [`Saver::save`] answers has not changed.
+    pub fn activity(&self) -> u64 {
+        self.0.journal.recorded()
+    }
 }
 
 /// Serves the issuers co-hosted on another server's listeners ([`Config::cohosts`]): that

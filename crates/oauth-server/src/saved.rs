@@ -310,8 +310,8 @@ impl State {
             .collect();
         SavedIssuer {
             name: self.place.name.clone(),
-            // The issuer identifier in force, as the state shows it.
-            issuer: self.snapshot().issuer,
+            // The issuer identifier in force (not the whole snapshot, which counts the store).
+            issuer: self.issuer(),
             clients,
             codes: save_map(&store.codes),
             redeemed_codes: save_map(&store.redeemed_codes),

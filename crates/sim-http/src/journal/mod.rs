@@ -179,6 +179,13 @@ impl Journal {
         ring.slots.push_back(slot);
     }
 
+    /// How many events were ever recorded (a reset included): a number that moves whenever a
+    /// request does, for a reader that wants to know whether anything happened since it last
+    /// looked without reading the events.
+    pub fn recorded(&self) -> u64 {
+        self.lock().next_seq - 1
+    }
+
     /// Events numbered `since` and later, at most `limit`.
     pub fn since(&self, since: u64, limit: usize) -> Page {
         let ring = self.lock();
